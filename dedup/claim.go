@@ -1,0 +1,97 @@
+package dedup
+
+import (
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+)
+
+const (
+	// ClaimPrefix starts the name of every claim Lease.
+	ClaimPrefix = "rrclaim-"
+
+	// HolderUIDAnnotation records the UID of the claim's holder beside its
+	// name (Lease.spec.holderIdentity), so that a deleted and re-created
+	// RemediationRequest of the same name is not mistaken for the holder.
+	HolderUIDAnnotation = "rrguard.kubernaut.ai/holder-uid"
+
+	// FingerprintAnnotation records the fingerprint on the claim. It is an
+	// annotation because a 64-character fingerprint is one too long for a
+	// label value.
+	FingerprintAnnotation = "rrguard.kubernaut.ai/fingerprint"
+
+	// ManagedByLabel marks claims so that the janitor can list exactly them.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is ManagedByLabel's value on claims.
+	ManagedByValue = "rrguard"
+)
+
+// ClaimName returns the name of the claim Lease for fingerprint fp.
+func ClaimName(fp string) string { return ClaimPrefix + fp }
+
+// Claim is a read view of a claim Lease.
+type Claim struct {
+	// Lease is the claim as stored; its resourceVersion guards every change.
+	Lease *coordinationv1.Lease
+}
+
+// HolderName returns the name of the RemediationRequest holding the claim.
+func (c Claim) HolderName() string { return ptr.Deref(c.Lease.Spec.HolderIdentity, "") }
+
+// HolderUID returns the UID recorded for the holder.
+func (c Claim) HolderUID() types.UID {
+	return types.UID(c.Lease.Annotations[HolderUIDAnnotation])
+}
+
+// AcquiredAt returns when the current holder took the claim; the Lease's
+// creation time where acquireTime is missing.
+func (c Claim) AcquiredAt() time.Time {
+	if c.Lease.Spec.AcquireTime != nil {
+		return c.Lease.Spec.AcquireTime.Time
+	}
+	return c.Lease.CreationTimestamp.Time
+}
+
+// Fingerprint returns the fingerprint the claim is for.
+func (c Claim) Fingerprint() string {
+	return c.Lease.Annotations[FingerprintAnnotation]
+}
+
+// HolderRef names the RemediationRequest a claim is given to.
+type HolderRef struct {
+	Name string
+	UID  types.UID
+}
+
+// newClaimLease builds the claim Lease for fingerprint fp in namespace ns,
+// held by h from now.
+func newClaimLease(ns, fp string, h HolderRef, now time.Time) *coordinationv1.Lease {
+	l := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: ns,
+			Name:      ClaimName(fp),
+			Labels:    map[string]string{ManagedByLabel: ManagedByValue},
+			Annotations: map[string]string{
+				FingerprintAnnotation: fp,
+			},
+		},
+		Spec: coordinationv1.LeaseSpec{LeaseTransitions: ptr.To[int32](0)},
+	}
+	setHolder(l, h, now)
+	return l
+}
+
+// setHolder hands lease to h as of now.
+func setHolder(l *coordinationv1.Lease, h HolderRef, now time.Time) {
+	if l.Annotations == nil {
+		l.Annotations = map[string]string{}
+	}
+	l.Annotations[HolderUIDAnnotation] = string(h.UID)
+	l.Spec.HolderIdentity = ptr.To(h.Name)
+	t := metav1.NewMicroTime(now)
+	l.Spec.AcquireTime = &t
+	l.Spec.RenewTime = &t
+}

@@ -1,0 +1,19 @@
+// Package dedup is rrguard's one deduplication core, shared by the gateway
+// and the admission webhook. It alone decides:
+//
+//   - whether a RemediationRequest is active (IsActive),
+//   - what an incident's fingerprint is (Fingerprint),
+//   - which RemediationRequest holds a fingerprint (Resolver.Resolve: the
+//     claim first, the field-selector List only where no claim exists),
+//   - and whether a new or re-activated RemediationRequest may become the
+//     holder (Guard.Admit: the claim protocol of DESIGN.md).
+//
+// A claim is a coordination.k8s.io/v1 Lease named "rrclaim-<fingerprint>" in
+// the RemediationRequest's namespace. The API server makes exactly one thing
+// atomic, the name of an object, so the claim's name is the fingerprint and
+// it only ever changes by create (AlreadyExists) or by a resourceVersion-
+// checked update (Conflict). Every read here goes through a client.Reader
+// that callers must back with the API server directly (the manager's
+// APIReader), never an informer cache: a cache lags, and a lagging read is a
+// duplicate.
+package dedup

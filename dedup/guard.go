@@ -1,0 +1,243 @@
+package dedup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+)
+
+// Reason is the machine-readable reason of a Verdict. The admission webhook
+// adds Invalid and Error for requests that never reach the Guard.
+type Reason string
+
+// The reasons a Guard gives.
+const (
+	// ReasonUnique: the candidate is now the fingerprint's only holder.
+	ReasonUnique Reason = "Unique"
+	// ReasonReactivated: a terminal request moved back to an active phase
+	// and holds the fingerprint again.
+	ReasonReactivated Reason = "Reactivated"
+	// ReasonDuplicate: another active request holds the fingerprint.
+	ReasonDuplicate Reason = "Duplicate"
+	// ReasonClaimInFlight: the claim's holder is not stored yet and may
+	// still be; retry after the grace period.
+	ReasonClaimInFlight Reason = "ClaimInFlight"
+)
+
+// ClaimAction says what a decision did to the claim.
+type ClaimAction string
+
+// The claim actions.
+const (
+	ClaimCreated   ClaimAction = "created"
+	ClaimTakenOver ClaimAction = "takenOver"
+	ClaimNone      ClaimAction = "none"
+)
+
+// Candidate is the RemediationRequest asking to hold a fingerprint: one being
+// created, or one being moved from a terminal back to an active phase.
+type Candidate struct {
+	Namespace   string
+	Name        string
+	UID         types.UID
+	Fingerprint string
+	// Reactivation is set for a status update out of a terminal phase.
+	Reactivation bool
+}
+
+// Verdict is the Guard's decision on a Candidate.
+type Verdict struct {
+	Allowed bool
+	Reason  Reason
+	// Holder is the active request that holds the fingerprint, for
+	// ReasonDuplicate.
+	Holder *v1alpha1.RemediationRequest
+	// HolderName names the claim's holder for ReasonClaimInFlight, whose
+	// object is not stored yet.
+	HolderName string
+	// RetryAfter is how long a ReasonClaimInFlight denial should wait.
+	RetryAfter time.Duration
+	// ClaimAction is what this decision did to the claim.
+	ClaimAction ClaimAction
+	// Conflicts counts the compare-and-swap losses (AlreadyExists or
+	// Conflict) that sent the protocol back to its start.
+	Conflicts int
+}
+
+// ErrTooManyConflicts is returned when the claim kept changing under the
+// Guard for MaxAttempts rounds.
+var ErrTooManyConflicts = errors.New("claim kept changing; too many compare-and-swap conflicts")
+
+// Guard runs the claim protocol of DESIGN.md for admission: at most one
+// active RemediationRequest per fingerprint and namespace, whoever creates
+// it. Reader must read the API server directly; Writer writes claim Leases.
+type Guard struct {
+	Reader client.Reader
+	Writer client.Writer
+
+	// Grace is how long a claim whose holder is not stored is presumed to
+	// be in flight (admitted, not yet stored) before it may be taken over.
+	// Defaults to 10s: far longer than the gap between admission and
+	// storage.
+	Grace time.Duration
+	// Timeout bounds one decision, well inside the webhook's timeout.
+	// Defaults to 3s.
+	Timeout time.Duration
+	// MaxAttempts bounds the compare-and-swap retries. Defaults to 10.
+	MaxAttempts int
+	// Now returns the current time. Defaults to time.Now.
+	Now func() time.Time
+}
+
+func (g *Guard) grace() time.Duration {
+	if g.Grace > 0 {
+		return g.Grace
+	}
+	return 10 * time.Second
+}
+
+func (g *Guard) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// Admit decides whether c may hold its fingerprint, taking the claim when it
+// may. A dry run makes the same decision without writing anything.
+func (g *Guard) Admit(ctx context.Context, c Candidate, dryRun bool) (Verdict, error) {
+	timeout := g.Timeout
+	if timeout <= 0 {
+		timeout = 3 * time.Second
+	}
+	attempts := g.MaxAttempts
+	if attempts <= 0 {
+		attempts = 10
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	allowed := ReasonUnique
+	if c.Reactivation {
+		allowed = ReasonReactivated
+	}
+	self := HolderRef{Name: c.Name, UID: c.UID}
+	resolver := Resolver{Reader: g.Reader}
+	conflicts := 0
+	for range attempts {
+		res, err := resolver.Resolve(ctx, c.Namespace, c.Fingerprint, c.UID)
+		if err != nil {
+			return Verdict{Conflicts: conflicts}, err
+		}
+		v, retry, err := g.decide(ctx, c, self, res, allowed, dryRun)
+		if err != nil {
+			return Verdict{Conflicts: conflicts}, err
+		}
+		if !retry {
+			v.Conflicts = conflicts
+			return v, nil
+		}
+		conflicts++
+	}
+	return Verdict{Conflicts: conflicts}, ErrTooManyConflicts
+}
+
+// decide takes one step of the protocol on a fresh Resolution. retry means a
+// compare-and-swap was lost and the protocol starts again.
+func (g *Guard) decide(ctx context.Context, c Candidate, self HolderRef, res Resolution, allowed Reason, dryRun bool) (v Verdict, retry bool, err error) {
+	// Step 2: no claim. The List has run; rebuild the claim from it.
+	if res.Claim == nil {
+		if res.Active() {
+			holder := res.Holder
+			action := ClaimNone
+			if !dryRun {
+				err := g.Writer.Create(ctx, newClaimLease(c.Namespace, c.Fingerprint,
+					HolderRef{Name: holder.Name, UID: holder.UID}, g.now()))
+				switch {
+				case err == nil:
+					action = ClaimCreated
+				case apierrors.IsAlreadyExists(err):
+					return Verdict{}, true, nil
+				default:
+					// The denial stands on the List alone; the claim is
+					// rebuilt by the next decision.
+				}
+			}
+			return Verdict{Reason: ReasonDuplicate, Holder: holder, ClaimAction: action}, false, nil
+		}
+		if dryRun {
+			return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimNone}, false, nil
+		}
+		err := g.Writer.Create(ctx, newClaimLease(c.Namespace, c.Fingerprint, self, g.now()))
+		switch {
+		case err == nil:
+			return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimCreated}, false, nil
+		case apierrors.IsAlreadyExists(err):
+			return Verdict{}, true, nil
+		default:
+			return Verdict{}, false, fmt.Errorf("create claim %s/%s: %w", c.Namespace, ClaimName(c.Fingerprint), err)
+		}
+	}
+
+	claim := *res.Claim
+	// Step 3: the candidate holds the claim already (a retried request).
+	if claim.HolderName() == c.Name {
+		if claim.HolderUID() == c.UID {
+			return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimNone}, false, nil
+		}
+		// A retry of a create whose first attempt claimed under an
+		// earlier UID: a name is unique, so that attempt was never stored.
+		return g.takeOver(ctx, claim, self, allowed, dryRun)
+	}
+
+	// Step 4: another holder.
+	switch {
+	case res.Active():
+		return Verdict{Reason: ReasonDuplicate, Holder: res.Holder, ClaimAction: ClaimNone}, false, nil
+	case res.Holder != nil:
+		// Stored and inactive: the incident is over; the claim moves on.
+		return g.takeOver(ctx, claim, self, allowed, dryRun)
+	}
+	age := g.now().Sub(claim.AcquiredAt())
+	if age >= g.grace() {
+		// Not stored long after it was admitted: that creation failed.
+		return g.takeOver(ctx, claim, self, allowed, dryRun)
+	}
+	return Verdict{
+		Reason:      ReasonClaimInFlight,
+		HolderName:  claim.HolderName(),
+		RetryAfter:  g.grace() - age,
+		ClaimAction: ClaimNone,
+	}, false, nil
+}
+
+// takeOver hands claim to self with an update conditioned on the
+// resourceVersion it was read at.
+func (g *Guard) takeOver(ctx context.Context, claim Claim, self HolderRef, allowed Reason, dryRun bool) (Verdict, bool, error) {
+	if dryRun {
+		return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimNone}, false, nil
+	}
+	lease := claim.Lease.DeepCopy()
+	setHolder(lease, self, g.now())
+	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
+	// lease carries the resourceVersion read in this round, so the API
+	// server refuses the update if anyone changed the claim since.
+	err := g.Writer.Update(ctx, lease)
+	switch {
+	case err == nil:
+		return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimTakenOver}, false, nil
+	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
+		// Changed or deleted (by the janitor) since read: start again.
+		return Verdict{}, true, nil
+	default:
+		return Verdict{}, false, fmt.Errorf("take over claim %s/%s: %w", lease.Namespace, lease.Name, err)
+	}
+}

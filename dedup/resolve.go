@@ -1,0 +1,139 @@
+package dedup
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+)
+
+// Resolution is what the API server says about one fingerprint in one
+// namespace.
+type Resolution struct {
+	// Claim is the fingerprint's claim; nil when there is none.
+	Claim *Claim
+	// Holder is the RemediationRequest that holds the fingerprint: the
+	// claim's holder as stored (with the recorded UID), or, where there is
+	// no claim, the oldest active RemediationRequest the List found. Nil when
+	// the claim's holder is not stored (gone, or its creation still in
+	// flight) or the List found no active one.
+	Holder *v1alpha1.RemediationRequest
+}
+
+// Active reports whether the fingerprint is held by an active request.
+func (r Resolution) Active() bool { return r.Holder != nil && IsActive(r.Holder) }
+
+// Resolver answers "which RemediationRequest holds fingerprint F". Reader
+// must read the API server directly (mgr.GetAPIReader()), never a cache.
+type Resolver struct {
+	Reader client.Reader
+}
+
+// Resolve looks fingerprint fp up in namespace ns: the claim first (a Get,
+// then a Get of its holder), and the field-selector List only where there is
+// no claim, because a List costs O(stored requests) and a Get does not.
+// exclude, when set, is left out of the List: a request being re-activated
+// must not find itself.
+func (r Resolver) Resolve(ctx context.Context, ns, fp string, exclude types.UID) (Resolution, error) {
+	lease := &coordinationv1.Lease{}
+	err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ClaimName(fp)}, lease)
+	switch {
+	case err == nil:
+		c := &Claim{Lease: lease}
+		holder, err := r.claimHolder(ctx, ns, *c)
+		if err != nil {
+			return Resolution{}, err
+		}
+		return Resolution{Claim: c, Holder: holder}, nil
+	case apierrors.IsNotFound(err):
+		holder, err := r.listActive(ctx, ns, fp, exclude)
+		if err != nil {
+			return Resolution{}, err
+		}
+		return Resolution{Holder: holder}, nil
+	default:
+		return Resolution{}, fmt.Errorf("get claim %s/%s: %w", ns, ClaimName(fp), err)
+	}
+}
+
+// claimHolder returns the claim's holder as stored, or nil when no request of
+// that name and recorded UID exists.
+func (r Resolver) claimHolder(ctx context.Context, ns string, c Claim) (*v1alpha1.RemediationRequest, error) {
+	name := c.HolderName()
+	if name == "" {
+		return nil, nil
+	}
+	rr := &v1alpha1.RemediationRequest{}
+	if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, rr); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get claim holder %s/%s: %w", ns, name, err)
+	}
+	if uid := c.HolderUID(); uid != "" && rr.UID != uid {
+		// Same name, another object: the recorded holder is gone.
+		return nil, nil
+	}
+	return rr, nil
+}
+
+// listActive returns the oldest active request with fingerprint fp, or nil.
+func (r Resolver) listActive(ctx context.Context, ns, fp string, exclude types.UID) (*v1alpha1.RemediationRequest, error) {
+	items, err := ListByFingerprint(ctx, r.Reader, ns, fp)
+	if err != nil {
+		return nil, err
+	}
+	active := make([]*v1alpha1.RemediationRequest, 0, 1)
+	for i := range items {
+		if items[i].UID != exclude && IsActive(&items[i]) {
+			active = append(active, &items[i])
+		}
+	}
+	if len(active) == 0 {
+		return nil, nil
+	}
+	// Several active requests can only exist where some were created while
+	// the webhook was not guarding; the oldest is the incident's.
+	sort.Slice(active, func(i, j int) bool {
+		a, b := active[i], active[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Name < b.Name
+	})
+	return active[0], nil
+}
+
+// ListByFingerprint lists the requests with fingerprint fp in namespace ns
+// with a server-side field selector on spec.signalFingerprint, falling back
+// to list-and-filter only where the server refuses the selector (a
+// kubernaut CRD installed without the selectable field).
+func ListByFingerprint(ctx context.Context, reader client.Reader, ns, fp string) ([]v1alpha1.RemediationRequest, error) {
+	list := &v1alpha1.RemediationRequestList{}
+	err := reader.List(ctx, list, client.InNamespace(ns),
+		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector(v1alpha1.FingerprintField, fp)})
+	if err == nil {
+		return list.Items, nil
+	}
+	if !apierrors.IsBadRequest(err) {
+		return nil, fmt.Errorf("list remediationrequests in %s by fingerprint: %w", ns, err)
+	}
+	list = &v1alpha1.RemediationRequestList{}
+	if err := reader.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("list remediationrequests in %s: %w", ns, err)
+	}
+	out := list.Items[:0]
+	for _, rr := range list.Items {
+		if rr.Spec.SignalFingerprint == fp {
+			out = append(out, rr)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the real control plane (kube-apiserver and etcd) from source through
+# the Go module proxy into bin/k8s/<versions>/, the folder KUBEBUILDER_ASSETS
+# points at. Skips the build when that folder already holds both binaries, so
+# only a change of the pinned versions (in tools/controlplane/*/go.mod)
+# rebuilds. Cold: about 10 minutes on 2 cores; warm: instant.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cp_dir="$root/tools/controlplane"
+
+kube_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$cp_dir/kube-apiserver/go.mod")
+etcd_version=$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$cp_dir/etcd/go.mod")
+out="$root/bin/k8s/kube-apiserver-${kube_version}_etcd-${etcd_version}"
+
+if [[ "${1:-}" == "--print-dir" ]]; then
+  echo "$out"
+  exit 0
+fi
+
+mkdir -p "$out"
+# -trimpath and no VCS stamping keep the build reproducible and cache-friendly.
+if [[ ! -x "$out/etcd" ]]; then
+  echo ">> building etcd ${etcd_version} from source (about 1 minute cold)..." >&2
+  start=$SECONDS
+  (cd "$cp_dir/etcd" && CGO_ENABLED=0 go build -trimpath -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$out/etcd.tmp" "$out/etcd"
+  echo ">> etcd built in $((SECONDS - start))s" >&2
+fi
+if [[ ! -x "$out/kube-apiserver" ]]; then
+  echo ">> building kube-apiserver ${kube_version} from source (about 9 minutes cold on 2 cores)..." >&2
+  start=$SECONDS
+  (cd "$cp_dir/kube-apiserver" && CGO_ENABLED=0 go build -trimpath -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+  mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
+  echo ">> kube-apiserver built in $((SECONDS - start))s" >&2
+fi
+echo "$out"
