@@ -1,0 +1,38 @@
+package pipeline
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics are the pipeline's Prometheus metrics.
+type Metrics struct {
+	// Coalesced counts the signals that rode on another signal's API
+	// write: a batch of n adds n-1.
+	Coalesced prometheus.Counter
+	// Conflicts counts status updates refused because the request changed
+	// since it was read.
+	Conflicts prometheus.Counter
+	// Batches observes how many signals each API write counted.
+	Batches prometheus.Histogram
+}
+
+// NewMetrics registers the pipeline's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		Coalesced: f.NewCounter(prometheus.CounterOpts{
+			Name: "rrguard_gateway_coalesced_signals_total",
+			Help: "Signals counted by the API write of another signal of the same fingerprint.",
+		}),
+		Conflicts: f.NewCounter(prometheus.CounterOpts{
+			Name: "rrguard_gateway_status_update_conflicts_total",
+			Help: "Deduplication status updates refused with a conflict because the RemediationRequest changed since it was read.",
+		}),
+		Batches: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "rrguard_gateway_batch_size",
+			Help:    "Signals counted per API write.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+	}
+}

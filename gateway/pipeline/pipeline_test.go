@@ -1,0 +1,322 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	testenv.Main(m, testenv.Options{}, func(e *testenv.Env) { env = e })
+}
+
+// countingReader counts the reads that reach the API server.
+type countingReader struct {
+	client.Reader
+	gets, lists atomic.Int64
+}
+
+func (r *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	r.gets.Add(1)
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+func (r *countingReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	r.lists.Add(1)
+	return r.Reader.List(ctx, list, opts...)
+}
+
+func (r *countingReader) reads() int64 { return r.gets.Load() + r.lists.Load() }
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func testSignal(ns, name string) (*signal.Signal, string) {
+	s := &signal.Signal{
+		Name:     "KubeDeploymentReplicasMismatch",
+		Severity: "critical",
+		Type:     signal.TypePrometheus,
+		Source:   "rrguard",
+		Target:   v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: ns, Name: name, APIVersion: "apps/v1"},
+		Labels:   map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "deployment": name, "namespace": ns},
+	}
+	fp, err := s.Fingerprint()
+	if err != nil {
+		panic(err)
+	}
+	return s, fp
+}
+
+func newPipeline(t testing.TB, ns string, reader client.Reader) (*Pipeline, *Metrics) {
+	t.Helper()
+	m := NewMetrics(prometheus.NewRegistry())
+	p, err := New(reader, env.Client, Options{Namespace: ns, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, m
+}
+
+func listRRs(t testing.TB, ns, fp string) []v1alpha1.RemediationRequest {
+	t.Helper()
+	items, err := dedup.ListByFingerprint(context.Background(), env.Client, ns, fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+func submit(t *testing.T, p *Pipeline, sig *signal.Signal, fp string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	res, err := p.Submit(ctx, sig, fp)
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	return res
+}
+
+func setPhase(t *testing.T, ns, name string, phase v1alpha1.Phase) {
+	t.Helper()
+	rr := &v1alpha1.RemediationRequest{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, rr); err != nil {
+		t.Fatal(err)
+	}
+	rr.Status.OverallPhase = phase
+	if err := env.Client.Status().Update(context.Background(), rr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFirstSignalCreatesARequestCountedOnce(t *testing.T) {
+	ns := env.Namespace(t)
+	p, _ := newPipeline(t, ns, env.Client)
+	sig, fp := testSignal(ns, "web")
+
+	res := submit(t, p, sig, fp)
+	if res.Outcome != OutcomeCreated || res.OccurrenceCount != 1 || res.Fingerprint != fp {
+		t.Fatalf("result = %+v, want created with count 1", res)
+	}
+	items := listRRs(t, ns, fp)
+	if len(items) != 1 {
+		t.Fatalf("%d requests for the fingerprint, want 1", len(items))
+	}
+	rr := items[0]
+	if rr.Name != res.RemediationRequest.Name {
+		t.Errorf("response names %s, stored request is %s", res.RemediationRequest.Name, rr.Name)
+	}
+	d := rr.Status.Deduplication
+	if d.OccurrenceCount != 1 || d.FirstSeenAt == nil || d.LastSeenAt == nil {
+		t.Errorf("deduplication status = %+v, want count 1 with both times", d)
+	}
+	if rr.Spec.SignalName != sig.Name || rr.Spec.TargetResource != sig.Target || rr.Spec.SignalType != signal.TypePrometheus {
+		t.Errorf("spec = %+v, not built from the signal", rr.Spec)
+	}
+}
+
+func TestRepeatedSignalIsCountedWithoutARead(t *testing.T) {
+	ns := env.Namespace(t)
+	reader := &countingReader{Reader: env.Client}
+	p, _ := newPipeline(t, ns, reader)
+	sig, fp := testSignal(ns, "web")
+
+	first := submit(t, p, sig, fp)
+	before := reader.reads()
+	second := submit(t, p, sig, fp)
+	if got := reader.reads() - before; got != 0 {
+		t.Errorf("the hot path made %d reads, want 0", got)
+	}
+	if second.Outcome != OutcomeDuplicate || second.OccurrenceCount != 2 || second.RemediationRequest != first.RemediationRequest {
+		t.Errorf("second result = %+v, want duplicate with count 2 on %s", second, first.RemediationRequest)
+	}
+	if n := listRRs(t, ns, fp)[0].Status.Deduplication.OccurrenceCount; n != 2 {
+		t.Errorf("stored occurrenceCount = %d, want 2", n)
+	}
+}
+
+func TestAChangedRequestIsLookedUpAgainAndStillCounted(t *testing.T) {
+	ns := env.Namespace(t)
+	reader := &countingReader{Reader: env.Client}
+	p, m := newPipeline(t, ns, reader)
+	sig, fp := testSignal(ns, "web")
+
+	first := submit(t, p, sig, fp)
+	// The remediation moves on: the remembered resourceVersion is stale.
+	setPhase(t, ns, first.RemediationRequest.Name, v1alpha1.PhaseExecuting)
+
+	before := reader.reads()
+	res := submit(t, p, sig, fp)
+	if res.Outcome != OutcomeDuplicate || res.OccurrenceCount != 2 || res.RemediationRequest != first.RemediationRequest {
+		t.Errorf("result = %+v, want duplicate with count 2 on %s", res, first.RemediationRequest)
+	}
+	if got := counterValue(m.Conflicts); got != 1 {
+		t.Errorf("conflicts = %v, want 1", got)
+	}
+	if reader.reads() == before {
+		t.Error("the pipeline did not read the changed request again")
+	}
+	if rr := listRRs(t, ns, fp)[0]; rr.Status.Deduplication.OccurrenceCount != 2 || rr.Status.OverallPhase != v1alpha1.PhaseExecuting {
+		t.Errorf("stored status = %+v, want count 2 and the phase kept", rr.Status)
+	}
+}
+
+func TestAnEndedRequestIsNotCountedOnAndANewOneIsCreated(t *testing.T) {
+	ns := env.Namespace(t)
+	p, _ := newPipeline(t, ns, env.Client)
+	sig, fp := testSignal(ns, "web")
+
+	first := submit(t, p, sig, fp)
+	setPhase(t, ns, first.RemediationRequest.Name, v1alpha1.PhaseCompleted)
+
+	res := submit(t, p, sig, fp)
+	if res.Outcome != OutcomeCreated || res.OccurrenceCount != 1 || res.RemediationRequest == first.RemediationRequest {
+		t.Fatalf("result = %+v, want a new request created with count 1", res)
+	}
+	if n := len(listRRs(t, ns, fp)); n != 2 {
+		t.Errorf("%d requests, want the ended one and the new one", n)
+	}
+}
+
+func TestTheClaimIsReadBeforeAnyList(t *testing.T) {
+	ns := env.Namespace(t)
+	sig, fp := testSignal(ns, "web")
+	ctx := context.Background()
+
+	// A request created elsewhere, and the webhook's claim naming it.
+	holder := newRemediationRequest(ns, fp, sig, time.Now())
+	if err := env.Client.Create(ctx, holder); err != nil {
+		t.Fatal(err)
+	}
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dedup.ClaimName(fp),
+			Annotations: map[string]string{dedup.HolderUIDAnnotation: string(holder.UID), dedup.FingerprintAnnotation: fp}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder.Name)},
+	}
+	if err := env.Client.Create(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+
+	reader := &countingReader{Reader: env.Client}
+	p, _ := newPipeline(t, ns, reader)
+	res := submit(t, p, sig, fp)
+	if res.Outcome != OutcomeDuplicate || res.RemediationRequest.Name != holder.Name || res.OccurrenceCount != 1 {
+		t.Errorf("result = %+v, want duplicate with count 1 on the claim's holder %s", res, holder.Name)
+	}
+	if got := reader.lists.Load(); got != 0 {
+		t.Errorf("%d Lists with a claim present, want 0", got)
+	}
+}
+
+func TestConcurrentSignalsOfOneFingerprintAreCoalesced(t *testing.T) {
+	ns := env.Namespace(t)
+	p, m := newPipeline(t, ns, env.Client)
+	sig, fp := testSignal(ns, "web")
+
+	const n = 50
+	results := make([]Result, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			results[i], errs[i] = p.Submit(ctx, sig, fp)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	created := 0
+	seen := map[int64]bool{}
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("signal %d: %v", i, errs[i])
+		}
+		if r.Outcome == OutcomeCreated {
+			created++
+		}
+		if seen[r.OccurrenceCount] {
+			t.Errorf("occurrence %d given to two signals", r.OccurrenceCount)
+		}
+		seen[r.OccurrenceCount] = true
+	}
+	if created != 1 {
+		t.Errorf("%d signals answered created, want 1", created)
+	}
+	items := listRRs(t, ns, fp)
+	if len(items) != 1 || items[0].Status.Deduplication.OccurrenceCount != n {
+		t.Fatalf("stored: %d requests, want 1 counting %d", len(items), n)
+	}
+	if got := counterValue(m.Coalesced); got == 0 {
+		t.Error("no signal was coalesced onto another's write")
+	}
+}
+
+func TestASignalPastItsDeadlineIsNotCounted(t *testing.T) {
+	ns := env.Namespace(t)
+	p, _ := newPipeline(t, ns, env.Client)
+	sig, fp := testSignal(ns, "web")
+
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := p.Submit(ctx, sig, fp)
+	if !errors.Is(err, ErrDeadline) {
+		t.Fatalf("Submit error = %v, want ErrDeadline", err)
+	}
+	if n := len(listRRs(t, ns, fp)); n != 0 {
+		t.Errorf("%d requests written for a signal past its deadline", n)
+	}
+}
+
+// failingReader fails every read, as an unreachable API server would.
+type failingReader struct{ client.Reader }
+
+func (failingReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return fmt.Errorf("dial tcp 127.0.0.1:1: connect: connection refused")
+}
+
+func TestAnUnreachableAPIServerIsReportedAsUnavailable(t *testing.T) {
+	ns := env.Namespace(t)
+	p, _ := newPipeline(t, ns, failingReader{env.Client})
+	sig, fp := testSignal(ns, "web")
+	if _, err := p.Submit(context.Background(), sig, fp); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Submit error = %v, want ErrUnavailable", err)
+	}
+	if n := len(listRRs(t, ns, fp)); n != 0 {
+		t.Errorf("%d requests written while reads failed", n)
+	}
+}
+
+func TestAnInvalidFingerprintIsRejected(t *testing.T) {
+	p, _ := newPipeline(t, "default", env.Client)
+	sig, _ := testSignal("default", "web")
+	if _, err := p.Submit(context.Background(), sig, "not-a-fingerprint"); !errors.Is(err, ErrRejected) {
+		t.Fatalf("Submit error = %v, want ErrRejected", err)
+	}
+}
