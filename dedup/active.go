@@ -1,6 +1,8 @@
 package dedup
 
 import (
+	"slices"
+
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 )
 
@@ -12,6 +14,17 @@ var terminalPhases = map[v1alpha1.Phase]bool{
 	v1alpha1.PhaseTimedOut:  true,
 	v1alpha1.PhaseSkipped:   true,
 	v1alpha1.PhaseCancelled: true,
+}
+
+// TerminalPhases returns the terminal phases, sorted, for those that must
+// spell the rule out elsewhere (the webhook's CEL matchConditions).
+func TerminalPhases() []v1alpha1.Phase {
+	out := make([]v1alpha1.Phase, 0, len(terminalPhases))
+	for p := range terminalPhases {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // IsTerminal reports whether phase ends a remediation. The empty phase (a

@@ -47,7 +47,7 @@ func (r Resolver) Resolve(ctx context.Context, ns, fp string, exclude types.UID)
 	switch {
 	case err == nil:
 		c := &Claim{Lease: lease}
-		holder, err := r.claimHolder(ctx, ns, *c)
+		holder, err := r.ClaimHolder(ctx, *c)
 		if err != nil {
 			return Resolution{}, err
 		}
@@ -63,10 +63,10 @@ func (r Resolver) Resolve(ctx context.Context, ns, fp string, exclude types.UID)
 	}
 }
 
-// claimHolder returns the claim's holder as stored, or nil when no request of
+// ClaimHolder returns the claim's holder as stored, or nil when no request of
 // that name and recorded UID exists.
-func (r Resolver) claimHolder(ctx context.Context, ns string, c Claim) (*v1alpha1.RemediationRequest, error) {
-	name := c.HolderName()
+func (r Resolver) ClaimHolder(ctx context.Context, c Claim) (*v1alpha1.RemediationRequest, error) {
+	ns, name := c.Lease.Namespace, c.HolderName()
 	if name == "" {
 		return nil, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -56,10 +57,13 @@ func RepoRoot() string {
 // CRDPath is the folder of the generated CRD.
 func CRDPath() string { return filepath.Join(RepoRoot(), "manifests", "crd", "bases") }
 
-// NewScheme returns a scheme with the core types and RemediationRequest.
+// NewScheme returns a scheme with the core types, CRDs and RemediationRequest.
 func NewScheme() *k8sruntime.Scheme {
 	s := k8sruntime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {

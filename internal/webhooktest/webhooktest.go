@@ -1,0 +1,136 @@
+package webhooktest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/webhook"
+)
+
+// Configurations returns the webhook configuration to register with
+// testenv.Options.ValidatingWebhooks; envtest points it at localhost.
+func Configurations() []*admissionregistrationv1.ValidatingWebhookConfiguration {
+	return []*admissionregistrationv1.ValidatingWebhookConfiguration{
+		webhook.Configuration(webhook.ConfigurationOptions{Name: "rrguard-test"}),
+	}
+}
+
+// Options adjust a test server. The zero value serves the real handler on
+// envtest's registered port.
+type Options struct {
+	// Port to listen on; defaults to the port envtest registered.
+	Port int
+	// Webhook options (claim grace and so on). Registerer defaults to a
+	// fresh registry.
+	Webhook webhook.Options
+	// Handler replaces the real handler (for a naive variant to compare).
+	Handler admission.Handler
+}
+
+// Server is a running webhook server.
+type Server struct {
+	// Port it listens on.
+	Port int
+	// Metrics of the real handler; nil with Options.Handler.
+	Metrics *webhook.Metrics
+	// Registry holds the metrics.
+	Registry *prometheus.Registry
+
+	audit  *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// AuditLog returns everything the audit logger wrote, JSON lines as zap
+// writes them in production.
+func (s *Server) AuditLog() []byte { return s.audit.Bytes() }
+
+// Stop stops the server and waits for it.
+func (s *Server) Stop() {
+	s.cancel()
+	<-s.done
+}
+
+// Serve starts a webhook server for env and waits until it serves TLS.
+func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	wio := env.WebhookInstallOptions()
+	port := o.Port
+	if port == 0 {
+		port = wio.LocalServingPort
+	}
+	reg := prometheus.NewRegistry()
+	if o.Webhook.Registerer == nil {
+		o.Webhook.Registerer = reg
+	}
+	audit := &syncBuffer{}
+	o.Webhook.Log = ctrlzap.New(ctrlzap.WriteTo(audit), ctrlzap.JSONEncoder())
+
+	s := &Server{Port: port, Registry: reg, audit: audit, done: make(chan error, 1)}
+	h := o.Handler
+	if h == nil {
+		s.Metrics = webhook.NewMetrics(o.Webhook.Registerer)
+		guard := webhook.NewGuard(env.Client, env.Client, o.Webhook)
+		h = webhook.NewHandler(guard, env.Scheme, o.Webhook.Log.WithName(webhook.AuditLoggerName), s.Metrics)
+	}
+	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
+		Host: wio.LocalServingHost, Port: port, CertDir: wio.LocalServingCertDir,
+		TLSOpts: webhook.TLSOptions(false),
+	})
+	srv.Register(webhook.Path, &admission.Webhook{Handler: h, LogConstructor: quietLog})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() { s.done <- srv.Start(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := srv.StartedChecker()(nil); err == nil {
+			return s, nil
+		} else if time.Now().After(deadline) {
+			cancel()
+			return nil, fmt.Errorf("webhook server on port %d did not start: %w", port, err)
+		}
+		select {
+		case err := <-s.done:
+			cancel()
+			return nil, fmt.Errorf("webhook server on port %d: %w", port, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// quietLog drops controller-runtime's per-request debug logging; the audit
+// log is what the tests read.
+func quietLog(logr.Logger, *admission.Request) logr.Logger { return logr.Discard() }
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}

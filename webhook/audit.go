@@ -1,0 +1,75 @@
+package webhook
+
+import (
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/rrguard/rrguard/dedup"
+)
+
+// The reasons the webhook gives beyond dedup's: a request it could not
+// parse, a failure of its own, and a request it has nothing to decide on.
+const (
+	ReasonInvalid dedup.Reason = "Invalid"
+	ReasonError   dedup.Reason = "Error"
+	// ReasonNotApplicable: a request that cannot change who holds a
+	// fingerprint, such as a status update that does not move the request
+	// out of a terminal phase. matchConditions keep the API server from
+	// sending these; the handler still answers one correctly (allowed).
+	ReasonNotApplicable dedup.Reason = "NotApplicable"
+)
+
+// AuditLoggerName is the name of the audit logger; its lines carry
+// "logger":"audit" in zap's JSON.
+const AuditLoggerName = "audit"
+
+// auditRecord is one admission decision. Its fields are the audit schema,
+// documented in the README.
+type auditRecord struct {
+	req         admissionv1.AdmissionRequest
+	objectUID   string
+	fingerprint string
+	allowed     bool
+	reason      dedup.Reason
+	holder      string
+	claimAction dedup.ClaimAction
+	latency     time.Duration
+	message     string
+}
+
+// write logs r as one line on the audit logger.
+func (r auditRecord) write(log logr.Logger) {
+	decision := "denied"
+	if r.allowed {
+		decision = "allowed"
+	}
+	dryRun := r.req.DryRun != nil && *r.req.DryRun
+	groups := r.req.UserInfo.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	claim := r.claimAction
+	if claim == "" {
+		claim = dedup.ClaimNone
+	}
+	log.Info("admission decision",
+		"requestUID", string(r.req.UID),
+		"operation", string(r.req.Operation),
+		"subresource", r.req.SubResource,
+		"dryRun", dryRun,
+		"user", r.req.UserInfo.Username,
+		"groups", groups,
+		"namespace", r.req.Namespace,
+		"name", r.req.Name,
+		"objectUID", r.objectUID,
+		"fingerprint", r.fingerprint,
+		"decision", decision,
+		"reason", string(r.reason),
+		"holder", r.holder,
+		"claimAction", string(claim),
+		"latencySeconds", r.latency.Seconds(),
+		"message", r.message,
+	)
+}

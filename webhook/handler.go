@@ -1,0 +1,172 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+)
+
+// Path is where the webhook is served, as kubebuilder would name it.
+const Path = "/validate-kubernaut-ai-v1alpha1-remediationrequest"
+
+// Handler decides RemediationRequest admissions with a dedup.Guard.
+type Handler struct {
+	guard   *dedup.Guard
+	decoder admission.Decoder
+	audit   logr.Logger
+	metrics *Metrics
+}
+
+var _ admission.Handler = (*Handler)(nil)
+
+// NewHandler returns a Handler deciding through guard. audit receives one
+// line per decision; metrics may be nil.
+func NewHandler(guard *dedup.Guard, scheme *runtime.Scheme, audit logr.Logger, metrics *Metrics) *Handler {
+	return &Handler{guard: guard, decoder: admission.NewDecoder(scheme), audit: audit, metrics: metrics}
+}
+
+// errInvalid marks a request the handler cannot decide on because it is
+// malformed; the response is a 4xx naming the cause.
+type errInvalid struct {
+	code   int32
+	reason metav1.StatusReason
+	field  string
+	err    error
+}
+
+func (e *errInvalid) Error() string { return e.err.Error() }
+
+func invalid(code int32, reason metav1.StatusReason, field string, format string, args ...any) error {
+	return &errInvalid{code: code, reason: reason, field: field, err: fmt.Errorf(format, args...)}
+}
+
+// Handle admits or denies one request and audits the decision. It never
+// panics: a panic is recovered, answered as an error and audited.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	start := time.Now()
+	rec := auditRecord{req: req.AdmissionRequest}
+	defer func() {
+		if p := recover(); p != nil {
+			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("internal error deciding admission: %v", p))
+			rec.reason, rec.claimAction = ReasonError, dedup.ClaimNone
+		}
+		rec.allowed = resp.Allowed
+		if resp.Result != nil {
+			rec.message = resp.Result.Message
+		}
+		rec.latency = time.Since(start)
+		rec.write(h.audit)
+		h.metrics.observe(rec)
+	}()
+
+	cand, err := h.candidate(req, &rec)
+	var inv *errInvalid
+	switch {
+	case errors.As(err, &inv):
+		rec.reason = ReasonInvalid
+		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+			Allowed: false,
+			Result: &metav1.Status{
+				Status: metav1.StatusFailure, Code: inv.code, Reason: inv.reason, Message: inv.Error(),
+				Details: &metav1.StatusDetails{
+					Group: v1alpha1.GroupVersion.Group, Kind: v1alpha1.Resource, Name: req.Name,
+					Causes: []metav1.StatusCause{{Type: metav1.CauseType(ReasonInvalid), Field: inv.field, Message: inv.Error()}},
+				},
+			},
+		}}
+	case err != nil:
+		rec.reason = ReasonError
+		return admission.Errored(http.StatusInternalServerError, err)
+	case cand == nil:
+		rec.reason = ReasonNotApplicable
+		return admission.Allowed(string(ReasonNotApplicable))
+	}
+
+	dryRun := req.DryRun != nil && *req.DryRun
+	v, err := h.guard.Admit(ctx, *cand, dryRun)
+	if h.metrics != nil && v.Conflicts > 0 {
+		h.metrics.claimConflicts.Add(float64(v.Conflicts))
+	}
+	rec.claimAction = v.ClaimAction
+	if err != nil {
+		rec.reason = ReasonError
+		return admission.Errored(http.StatusInternalServerError,
+			fmt.Errorf("decide fingerprint %s for %s/%s: %w", cand.Fingerprint, cand.Namespace, cand.Name, err))
+	}
+	rec.reason = v.Reason
+	switch {
+	case v.Holder != nil:
+		rec.holder = v.Holder.Name
+	case v.HolderName != "":
+		rec.holder = v.HolderName
+	case v.Allowed:
+		rec.holder = cand.Name
+	}
+	if v.Allowed {
+		return admission.Allowed(string(v.Reason))
+	}
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+		Allowed: false,
+		Result:  dedup.DenialStatus(cand.Namespace, cand.Fingerprint, v),
+	}}
+}
+
+// candidate turns req into the Candidate the Guard decides on; nil when the
+// request cannot change who holds a fingerprint.
+func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Candidate, error) {
+	if req.Resource.Group != v1alpha1.GroupVersion.Group || req.Resource.Resource != v1alpha1.Resource {
+		return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "",
+			"unexpected resource %s; this webhook decides %s.%s only", req.Resource, v1alpha1.Resource, v1alpha1.GroupVersion.Group)
+	}
+	var reactivation bool
+	switch {
+	case req.Operation == admissionv1.Create && req.SubResource == "":
+	case req.Operation == admissionv1.Update && req.SubResource == "status":
+		reactivation = true
+	default:
+		return nil, nil
+	}
+
+	rr := &v1alpha1.RemediationRequest{}
+	if err := h.decoder.DecodeRaw(req.Object, rr); err != nil {
+		return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "", "decode object: %v", err)
+	}
+	rec.objectUID = string(rr.UID)
+	rec.fingerprint = rr.Spec.SignalFingerprint
+	if reactivation {
+		old := &v1alpha1.RemediationRequest{}
+		if err := h.decoder.DecodeRaw(req.OldObject, old); err != nil {
+			return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "", "decode oldObject: %v", err)
+		}
+		if dedup.IsActive(old) || !dedup.IsActive(rr) {
+			return nil, nil
+		}
+	}
+	if !dedup.ValidFingerprint(rr.Spec.SignalFingerprint) {
+		return nil, invalid(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, v1alpha1.FingerprintField,
+			"%s %q must be 64 lower-case hex characters", v1alpha1.FingerprintField, rr.Spec.SignalFingerprint)
+	}
+	ns := rr.Namespace
+	if ns == "" {
+		ns = req.Namespace
+	}
+	if ns == "" || rr.Name == "" || rr.UID == "" {
+		return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "metadata",
+			"object has no namespace, name or uid (namespace=%q name=%q uid=%q); the API server sets them before validating admission", ns, rr.Name, rr.UID)
+	}
+	return &dedup.Candidate{
+		Namespace: ns, Name: rr.Name, UID: rr.UID,
+		Fingerprint: rr.Spec.SignalFingerprint, Reactivation: reactivation,
+	}, nil
+}

@@ -1,0 +1,77 @@
+package webhook
+
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/rrguard/rrguard/dedup"
+)
+
+// Options configure the webhook's decisions and its janitor.
+type Options struct {
+	// ClaimGrace is how long a claim whose holder is not stored yet counts
+	// as in flight. Defaults to 10s.
+	ClaimGrace time.Duration
+	// ClaimRetention is how long a claim outlives a gone or inactive holder.
+	// Defaults to 24h.
+	ClaimRetention time.Duration
+	// JanitorInterval is the time between janitor sweeps. Defaults to
+	// ClaimRetention/24, between 10s and 10m.
+	JanitorInterval time.Duration
+	// DecisionTimeout bounds one decision, well inside the webhook's 5s
+	// timeout. Defaults to 3s.
+	DecisionTimeout time.Duration
+	// Registerer receives the metrics. Required.
+	Registerer prometheus.Registerer
+	// Log is the operational logger; the audit logger is Log's root named
+	// AuditLoggerName.
+	Log logr.Logger
+}
+
+// NewGuard returns the Guard a webhook decides with: reads straight from the
+// API server through reader, claim writes through writer.
+func NewGuard(reader client.Reader, writer client.Writer, o Options) *dedup.Guard {
+	return &dedup.Guard{Reader: reader, Writer: writer, Grace: o.ClaimGrace, Timeout: o.DecisionTimeout}
+}
+
+// Setup registers the handler on mgr's webhook server at Path and adds the
+// leader-elected janitor. Every read goes through mgr.GetAPIReader(), never
+// the cache; claims are written with mgr.GetClient().
+func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
+	if o.Registerer == nil {
+		return nil, fmt.Errorf("webhook setup: no metrics registerer")
+	}
+	metrics := NewMetrics(o.Registerer)
+	guard := NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o)
+	h := NewHandler(guard, mgr.GetScheme(), o.Log.WithName(AuditLoggerName), metrics)
+	mgr.GetWebhookServer().Register(Path, &admission.Webhook{Handler: h})
+	j := &Janitor{
+		Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+		Retention: o.ClaimRetention, Interval: o.JanitorInterval,
+		Log: o.Log.WithName("janitor"), Metrics: metrics,
+	}
+	if err := mgr.Add(j); err != nil {
+		return nil, fmt.Errorf("add claim janitor: %w", err)
+	}
+	return metrics, nil
+}
+
+// TLSOptions returns the serving TLS settings: TLS 1.2 at least, and HTTP/2
+// off unless enableHTTP2 (HTTP/2's rapid-reset and stream-cancellation
+// weaknesses, CVE-2023-44487 and CVE-2023-39325, are why the kubebuilder
+// scaffold turns it off too).
+func TLSOptions(enableHTTP2 bool) []func(*tls.Config) {
+	return []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS12
+		if !enableHTTP2 {
+			c.NextProtos = []string{"http/1.1"}
+		}
+	}}
+}
