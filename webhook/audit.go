@@ -29,6 +29,7 @@ const AuditLoggerName = "audit"
 // documented in the README.
 type auditRecord struct {
 	req         admissionv1.AdmissionRequest
+	name        string
 	objectUID   string
 	fingerprint string
 	allowed     bool
@@ -50,6 +51,9 @@ func (r auditRecord) write(log logr.Logger) {
 	if groups == nil {
 		groups = []string{}
 	}
+	if r.name == "" {
+		r.name = r.req.Name
+	}
 	claim := r.claimAction
 	if claim == "" {
 		claim = dedup.ClaimNone
@@ -62,7 +66,7 @@ func (r auditRecord) write(log logr.Logger) {
 		"user", r.req.UserInfo.Username,
 		"groups", groups,
 		"namespace", r.req.Namespace,
-		"name", r.req.Name,
+		"name", r.name,
 		"objectUID", r.objectUID,
 		"fingerprint", r.fingerprint,
 		"decision", decision,

@@ -142,7 +142,7 @@ func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Can
 	if err := h.decoder.DecodeRaw(req.Object, rr); err != nil {
 		return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "", "decode object: %v", err)
 	}
-	rec.objectUID = string(rr.UID)
+	rec.name, rec.objectUID = rr.Name, string(rr.UID)
 	rec.fingerprint = rr.Spec.SignalFingerprint
 	if reactivation {
 		old := &v1alpha1.RemediationRequest{}
