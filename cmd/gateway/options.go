@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/rrguard/rrguard/gateway"
+	"github.com/rrguard/rrguard/gateway/httpapi"
+)
+
+// Options are the gateway's command-line options.
+type Options struct {
+	// Kubeconfig is a kubeconfig file; empty means in-cluster, or
+	// $KUBECONFIG, or ~/.kube/config (controller-runtime's GetConfig).
+	Kubeconfig string
+	// BindAddress serves the signal API. Defaults to ":8080".
+	BindAddress string
+	// MetricsBindAddress serves /metrics. Defaults to ":9090"; "0"
+	// disables it.
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz. Defaults to
+	// ":8081".
+	HealthProbeBindAddress string
+	// Namespace is where RemediationRequests are created. Defaults to the
+	// pod's namespace, else "rrguard-system".
+	Namespace string
+	// Auth is "tokenreview" (default) or "none".
+	Auth string
+	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// RequestTimeout is each request's deadline. Defaults to 15s.
+	RequestTimeout time.Duration
+	// Zap configures the logger: JSON unless --zap-devel.
+	Zap zap.Options
+}
+
+// DefaultNamespace is the namespace when the pod's own is unknown.
+const DefaultNamespace = "rrguard-system"
+
+// serviceAccountNamespaceFile holds the pod's namespace in a pod.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		BindAddress:            ":8080",
+		MetricsBindAddress:     ":9090",
+		HealthProbeBindAddress: ":8081",
+		Namespace:              podNamespace(os.Getenv, os.ReadFile),
+		Auth:                   gateway.AuthTokenReview,
+		MaxBodyBytes:           httpapi.DefaultMaxBodyBytes,
+		RequestTimeout:         15 * time.Second,
+		// JSON lines with readable timestamps, as a log pipeline expects.
+		Zap: zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder},
+	}
+}
+
+// podNamespace returns the pod's namespace: $POD_NAMESPACE (the downward
+// API), else the service account's namespace file, else DefaultNamespace.
+func podNamespace(getenv func(string) string, readFile func(string) ([]byte, error)) string {
+	if ns := getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := readFile(serviceAccountNamespaceFile); err == nil {
+		if ns := strings.TrimSpace(string(b)); ns != "" {
+			return ns
+		}
+	}
+	return DefaultNamespace
+}
+
+// BindFlags binds o's fields to flags on fs, with o's values as defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Only required if out-of-cluster.")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "The address the signal API binds to.")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "The address the metrics endpoint binds to. Set \"0\" to disable it.")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "The address the /healthz and /readyz probe endpoints bind to.")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "The namespace RemediationRequests are created in. Defaults to the pod's namespace, else "+DefaultNamespace+".")
+	fs.StringVar(&o.Auth, "auth", o.Auth, "How callers are authenticated: \"tokenreview\" (a bearer token checked by TokenReview, then SubjectAccessReview for verb post on the endpoint's URL) or \"none\" (local use only).")
+	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", o.MaxBodyBytes, "The largest request body accepted; larger ones are answered 413.")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "How long a request may take to count its signals before it is answered 504.")
+	o.Zap.BindFlags(fs)
+}
+
+// Validate reports options that cannot work.
+func (o *Options) Validate() error {
+	var errs []error
+	switch o.Auth {
+	case gateway.AuthTokenReview, gateway.AuthNone:
+	default:
+		errs = append(errs, fmt.Errorf("--auth=%q: must be %q or %q", o.Auth, gateway.AuthTokenReview, gateway.AuthNone))
+	}
+	if o.Namespace == "" {
+		errs = append(errs, errors.New("--namespace must not be empty"))
+	}
+	if o.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("--max-body-bytes=%d: must be positive", o.MaxBodyBytes))
+	}
+	if o.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--request-timeout=%s: must be positive", o.RequestTimeout))
+	}
+	if o.BindAddress == "" || o.BindAddress == "0" {
+		errs = append(errs, errors.New("--bind-address must name an address: the signal API cannot be disabled"))
+	}
+	return errors.Join(errs...)
+}
+
+// parseOptions parses args into Options.
+func parseOptions(args []string) (*Options, error) {
+	o := NewOptions()
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	o.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFlagsMapToOptions(t *testing.T) {
+	defaults := NewOptions()
+	tests := map[string]struct {
+		args  []string
+		check func(t *testing.T, o *Options)
+	}{
+		"no flags give the documented defaults": {
+			args: nil,
+			check: func(t *testing.T, o *Options) {
+				if o.BindAddress != ":8080" || o.MetricsBindAddress != ":9090" || o.HealthProbeBindAddress != ":8081" {
+					t.Errorf("addresses = %q %q %q, want :8080 :9090 :8081", o.BindAddress, o.MetricsBindAddress, o.HealthProbeBindAddress)
+				}
+				if o.Auth != "tokenreview" || o.MaxBodyBytes != 1<<20 || o.RequestTimeout != 15*time.Second {
+					t.Errorf("auth %q, max body %d, timeout %s; want tokenreview, 1 MiB, 15s", o.Auth, o.MaxBodyBytes, o.RequestTimeout)
+				}
+				if o.Namespace != defaults.Namespace || o.Kubeconfig != "" {
+					t.Errorf("namespace %q kubeconfig %q, want %q and none", o.Namespace, o.Kubeconfig, defaults.Namespace)
+				}
+				if o.Zap.Development {
+					t.Error("logs default to development mode, want JSON (production)")
+				}
+			},
+		},
+		"every flag lands in its field": {
+			args: []string{
+				"--kubeconfig=/etc/kube/config", "--bind-address=:18080", "--metrics-bind-address=0",
+				"--health-probe-bind-address=127.0.0.1:18081", "--namespace=incidents", "--auth=none",
+				"--max-body-bytes=2048", "--request-timeout=3s", "--zap-devel",
+			},
+			check: func(t *testing.T, o *Options) {
+				want := Options{
+					Kubeconfig: "/etc/kube/config", BindAddress: ":18080", MetricsBindAddress: "0",
+					HealthProbeBindAddress: "127.0.0.1:18081", Namespace: "incidents", Auth: "none",
+					MaxBodyBytes: 2048, RequestTimeout: 3 * time.Second,
+				}
+				got := *o
+				got.Zap = want.Zap // compared below; it holds functions
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("options = %+v, want %+v", got, want)
+				}
+				if !o.Zap.Development {
+					t.Error("--zap-devel did not reach the zap options")
+				}
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got *Options
+			err := run(context.Background(), tc.args, func(_ context.Context, o *Options) error { got = o; return nil })
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			tc.check(t, got)
+		})
+	}
+}
+
+func TestBadFlagsAreRefusedBeforeServing(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"an unknown auth mode":       {args: []string{"--auth=basic"}, want: `--auth="basic"`},
+		"an empty namespace":         {args: []string{"--namespace="}, want: "--namespace"},
+		"a zero body limit":          {args: []string{"--max-body-bytes=0"}, want: "--max-body-bytes"},
+		"a negative request timeout": {args: []string{"--request-timeout=-1s"}, want: "--request-timeout"},
+		"a disabled signal API":      {args: []string{"--bind-address=0"}, want: "--bind-address"},
+		"an unknown flag":            {args: []string{"--leader-elect"}, want: "leader-elect"},
+		"a stray argument":           {args: []string{"serve"}, want: "unexpected arguments"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			served := false
+			err := run(context.Background(), tc.args, func(context.Context, *Options) error { served = true; return nil })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("run(%v) error = %v, want one mentioning %q", tc.args, err, tc.want)
+			}
+			if served {
+				t.Error("serve was called despite bad flags")
+			}
+		})
+	}
+}
+
+func TestNamespaceDefaultsToThePodsOwn(t *testing.T) {
+	noFile := func(string) ([]byte, error) { return nil, os.ErrNotExist }
+	tests := map[string]struct {
+		env      map[string]string
+		readFile func(string) ([]byte, error)
+		want     string
+	}{
+		"POD_NAMESPACE from the downward API comes first": {
+			env:      map[string]string{"POD_NAMESPACE": "from-env"},
+			readFile: func(string) ([]byte, error) { return []byte("from-file"), nil },
+			want:     "from-env",
+		},
+		"the service account's namespace file next": {
+			readFile: func(p string) ([]byte, error) {
+				if p != serviceAccountNamespaceFile {
+					return nil, errors.New("unexpected path " + p)
+				}
+				return []byte("from-file\n"), nil
+			},
+			want: "from-file",
+		},
+		"outside a pod, rrguard-system": {readFile: noFile, want: "rrguard-system"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := podNamespace(func(k string) string { return tc.env[k] }, tc.readFile)
+			if got != tc.want {
+				t.Errorf("podNamespace = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

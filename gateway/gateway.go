@@ -1,0 +1,182 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/gateway/httpapi"
+	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/gateway/signal"
+)
+
+// The values of Options.Auth.
+const (
+	AuthTokenReview = "tokenreview"
+	AuthNone        = "none"
+)
+
+// Options configure the gateway. The zero value of every field but
+// Namespace means its default.
+type Options struct {
+	// BindAddress is where the signal API listens. Defaults to ":8080".
+	BindAddress string
+	// Listener, when set, is served instead of BindAddress.
+	Listener net.Listener
+	// Namespace is where RemediationRequests are created. Required.
+	Namespace string
+	// Auth is AuthTokenReview or AuthNone. Defaults to AuthTokenReview.
+	Auth string
+	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// RequestTimeout is each request's deadline for counting its signals.
+	// Defaults to 15s.
+	RequestTimeout time.Duration
+	// Registerer receives the gateway's metrics. Defaults to
+	// controller-runtime's metrics.Registry, served on the manager's
+	// metrics endpoint.
+	Registerer prometheus.Registerer
+	// Log is the operational log. Defaults to the manager's logger named
+	// "gateway". Audit receives one line per signal decision; defaults to
+	// Log's sibling named "audit".
+	Log   logr.Logger
+	Audit logr.Logger
+}
+
+func (o *Options) setDefaults(mgr manager.Manager) {
+	if o.BindAddress == "" {
+		o.BindAddress = ":8080"
+	}
+	if o.Auth == "" {
+		o.Auth = AuthTokenReview
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = httpapi.DefaultMaxBodyBytes
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 15 * time.Second
+	}
+	if o.Registerer == nil {
+		o.Registerer = crmetrics.Registry
+	}
+	if o.Log.GetSink() == nil {
+		o.Log = mgr.GetLogger().WithName("gateway")
+	}
+	if o.Audit.GetSink() == nil {
+		o.Audit = mgr.GetLogger().WithName("audit")
+	}
+}
+
+// callTimeout bounds each API call of the pipeline (pipeline.Options).
+const callTimeout = 5 * time.Second
+
+// Gateway is a gateway added to a manager.
+type Gateway struct {
+	// Pipeline counts the signals.
+	Pipeline *pipeline.Pipeline
+	// Handler is the signal API.
+	Handler http.Handler
+	// Server serves Handler; the manager starts and drains it.
+	Server *http.Server
+}
+
+// Setup adds the gateway to mgr: the signal API as a runnable that drains
+// in-flight requests on shutdown, and a readiness check named "apiserver".
+func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
+	if o.Namespace == "" {
+		return nil, errors.New("gateway: a namespace is required")
+	}
+	o.setDefaults(mgr)
+
+	reader := mgr.GetAPIReader()
+	p, err := pipeline.New(reader, mgr.GetClient(), pipeline.Options{
+		Namespace:      o.Namespace,
+		DefaultTimeout: o.RequestTimeout,
+		CallTimeout:    callTimeout,
+		Metrics:        pipeline.NewMetrics(o.Registerer),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	var auth httpapi.Authenticator
+	switch o.Auth {
+	case AuthNone:
+		o.Log.Info("WARNING: --auth=none: anyone who reaches the signal API can create RemediationRequests; use it for local development only")
+		auth = httpapi.AllowAll
+	case AuthTokenReview:
+		cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+		if err != nil {
+			return nil, fmt.Errorf("new clientset for tokenreview: %w", err)
+		}
+		auth = httpapi.NewTokenReviewAuthenticator(cs.AuthenticationV1(), cs.AuthorizationV1(), 0)
+	default:
+		return nil, fmt.Errorf("gateway: auth %q is neither %q nor %q", o.Auth, AuthTokenReview, AuthNone)
+	}
+
+	h, err := httpapi.NewHandler(httpapi.Options{
+		Counter:        p,
+		Targets:        signal.NewOwnerResolver(reader),
+		Auth:           auth,
+		MaxBodyBytes:   o.MaxBodyBytes,
+		RequestTimeout: o.RequestTimeout,
+		Log:            o.Log,
+		Audit:          o.Audit,
+		Metrics:        httpapi.NewMetrics(o.Registerer),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// A signal's deadline decides whether an API call starts; a started
+	// call may take callTimeout more, and its answer must still reach the
+	// sender.
+	writeTimeout := o.RequestTimeout + callTimeout + 5*time.Second
+	srv := &http.Server{
+		Addr:              o.BindAddress,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       120 * time.Second,
+	}
+	if err := mgr.Add(&manager.Server{
+		Name:            "signal-api",
+		Server:          srv,
+		Listener:        o.Listener,
+		ShutdownTimeout: &writeTimeout,
+	}); err != nil {
+		return nil, fmt.Errorf("add signal API server: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("apiserver", APIServerCheck(reader, o.Namespace)); err != nil {
+		return nil, fmt.Errorf("add readiness check: %w", err)
+	}
+	return &Gateway{Pipeline: p, Handler: h, Server: srv}, nil
+}
+
+// APIServerCheck is a readiness check that passes when the API server
+// answers a List of RemediationRequests in namespace through reader — the
+// uncached reader every lookup uses, so it also proves the CRD is installed
+// and RBAC lets the gateway read.
+func APIServerCheck(reader client.Reader, namespace string) func(*http.Request) error {
+	return func(r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		list := &v1alpha1.RemediationRequestList{}
+		if err := reader.List(ctx, list, client.InNamespace(namespace), client.Limit(1)); err != nil {
+			return fmt.Errorf("list remediationrequests in %s through the API reader: %w", namespace, err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,459 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/google/uuid"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/gateway/signal"
+)
+
+// The signal endpoints.
+const (
+	PrometheusPath      = "/api/v1/signals/prometheus"
+	KubernetesEventPath = "/api/v1/signals/kubernetes-event"
+)
+
+// Counter counts a signal on a RemediationRequest; *pipeline.Pipeline is
+// the one implementation.
+type Counter interface {
+	Submit(ctx context.Context, sig *signal.Signal, fp string) (pipeline.Result, error)
+}
+
+// Targets resolves a signal's target before it is fingerprinted;
+// *signal.OwnerResolver climbs Pods to their controllers.
+type Targets interface {
+	Resolve(ctx context.Context, target v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error)
+}
+
+var (
+	_ Counter = (*pipeline.Pipeline)(nil)
+	_ Targets = (*signal.OwnerResolver)(nil)
+)
+
+// Options configure the handler.
+type Options struct {
+	// Counter counts the signals. Required.
+	Counter Counter
+	// Targets, when set, resolves each signal's target (a Pod to its
+	// controller) before fingerprinting.
+	Targets Targets
+	// Auth decides who may post. Required: pass AllowAll for none.
+	Auth Authenticator
+	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// RequestTimeout is each request's deadline for counting its signals.
+	// Defaults to 15s.
+	RequestTimeout time.Duration
+	// MaxConcurrentAlerts bounds how many alerts of one payload are counted
+	// at once. Defaults to 16.
+	MaxConcurrentAlerts int
+	// Log is the operational log. Audit receives one line per signal
+	// decision.
+	Log   logr.Logger
+	Audit logr.Logger
+	// Metrics, when set, receive the request and signal counts.
+	Metrics *Metrics
+}
+
+// DefaultMaxBodyBytes is the default of Options.MaxBodyBytes.
+const DefaultMaxBodyBytes = 1 << 20
+
+func (o *Options) setDefaults() {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 15 * time.Second
+	}
+	if o.MaxConcurrentAlerts <= 0 {
+		o.MaxConcurrentAlerts = 16
+	}
+}
+
+type handler struct {
+	opts Options
+}
+
+// NewHandler returns the gateway's signal API.
+func NewHandler(opts Options) (http.Handler, error) {
+	if opts.Counter == nil {
+		return nil, errors.New("httpapi: a Counter is required")
+	}
+	if opts.Auth == nil {
+		return nil, errors.New("httpapi: an Authenticator is required (AllowAll for none)")
+	}
+	opts.setDefaults()
+	h := &handler{opts: opts}
+	mux := http.NewServeMux()
+	mux.Handle(PrometheusPath, h.endpoint(PrometheusPath, signal.TypePrometheus, h.prometheus))
+	mux.Handle(KubernetesEventPath, h.endpoint(KubernetesEventPath, signal.TypeKubernetesEvent, h.kubernetesEvent))
+	mux.Handle("/", h.endpoint("other", "", func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		writeProblem(w, r, problemNotFound.problem(fmt.Sprintf("%s is not a signal endpoint; post to %s or %s", r.URL.Path, PrometheusPath, KubernetesEventPath)))
+	}))
+	return mux, nil
+}
+
+type bodyHandler func(w http.ResponseWriter, r *http.Request, body []byte)
+
+// endpoint wraps next with what every request gets, in order: a request ID
+// and logger, the latency metric, the method check, authentication, the
+// content type check and the size-capped body read.
+func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			id = uuid.NewString()
+		}
+		w.Header().Set("X-Request-Id", id)
+		log := h.opts.Log.WithValues("requestID", id, "endpoint", name)
+		ctx := withRequestID(logr.NewContext(r.Context(), log), id)
+		r = r.WithContext(ctx)
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			if m := h.opts.Metrics; m != nil {
+				m.Latency.WithLabelValues(name, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+			}
+		}()
+		w = rec
+
+		if source == "" {
+			next(w, r, nil)
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeProblem(w, r, problemMethod.problem(fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)))
+			return
+		}
+		if err := h.opts.Auth.Authenticate(r); err != nil {
+			switch {
+			case errors.Is(err, ErrUnauthenticated):
+				w.Header().Set("WWW-Authenticate", `Bearer realm="rrguard-gateway"`)
+				writeProblem(w, r, problemUnauthenticated.problem(err.Error()))
+			case errors.Is(err, ErrForbidden):
+				writeProblem(w, r, problemForbidden.problem(err.Error()))
+			default:
+				log.Error(err, "Authentication could not be decided")
+				writeProblem(w, r, problemUnavailable.problem("the caller could not be authenticated: "+err.Error()))
+			}
+			h.countRequestFailure(source, OutcomeRejected)
+			return
+		}
+		if !isJSON(r.Header.Get("Content-Type")) {
+			writeProblem(w, r, problemMediaType.problem(fmt.Sprintf("content type %q is not JSON; send application/json", r.Header.Get("Content-Type"))))
+			h.countRequestFailure(source, OutcomeRejected)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeProblem(w, r, problemTooLarge.problem(fmt.Sprintf("the body exceeds %d bytes (--max-body-bytes)", h.opts.MaxBodyBytes)))
+			} else {
+				writeProblem(w, r, problemInvalid.problem("the body could not be read: "+err.Error()))
+			}
+			h.countRequestFailure(source, OutcomeRejected)
+			return
+		}
+		next(w, r, body)
+	})
+}
+
+// countRequestFailure counts a request refused before any signal in it
+// could be told apart, as one signal of its source.
+func (h *handler) countRequestFailure(source, outcome string) {
+	if m := h.opts.Metrics; m != nil {
+		m.Signals.WithLabelValues(source, outcome).Inc()
+	}
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// RemediationRequestRef names a RemediationRequest in a response.
+type RemediationRequestRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// SignalResponse answers a request with one signal: 201 created, 202
+// duplicate, 200 ignored.
+type SignalResponse struct {
+	Status             string                 `json:"status"`
+	Fingerprint        string                 `json:"fingerprint,omitempty"`
+	RemediationRequest *RemediationRequestRef `json:"remediationRequest,omitempty"`
+	OccurrenceCount    int64                  `json:"occurrenceCount,omitempty"`
+	// Reason says why an ignored signal asks for nothing.
+	Reason string `json:"reason,omitempty"`
+}
+
+// AlertResult is the outcome of one alert in a 207 response.
+type AlertResult struct {
+	Index     int    `json:"index"`
+	AlertName string `json:"alertname,omitempty"`
+	SignalResponse
+	// Code is the HTTP status this alert alone would have been answered
+	// with.
+	Code int `json:"code"`
+	// Error says why a rejected or failed alert was not counted.
+	Error string `json:"error,omitempty"`
+	// Retryable is set where sending the alert again may succeed.
+	Retryable bool `json:"retryable,omitempty"`
+
+	// problem is what a rejected or failed alert alone is answered with.
+	problem problemKind
+}
+
+// Summary counts a payload's alerts by outcome.
+type Summary struct {
+	Total     int `json:"total"`
+	Created   int `json:"created"`
+	Duplicate int `json:"duplicate"`
+	Ignored   int `json:"ignored"`
+	Rejected  int `json:"rejected"`
+	Failed    int `json:"failed"`
+}
+
+// MultiStatusResponse answers a payload of several alerts (207).
+type MultiStatusResponse struct {
+	Results []AlertResult `json:"results"`
+	Summary Summary       `json:"summary"`
+	// TruncatedAlerts is Alertmanager's count of alerts it left out of the
+	// payload; they were never received.
+	TruncatedAlerts uint64 `json:"truncatedAlerts,omitempty"`
+}
+
+func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte) {
+	am, err := signal.ParseAlertmanager(body)
+	if err != nil {
+		h.countRequestFailure(signal.TypePrometheus, OutcomeRejected)
+		writeProblem(w, r, problemInvalid.problem(err.Error()))
+		return
+	}
+	if am.Message.TruncatedAlerts > 0 {
+		logr.FromContextOrDiscard(r.Context()).Info("Alertmanager truncated the payload; the left-out alerts were never received",
+			"truncatedAlerts", am.Message.TruncatedAlerts, "receiver", am.Message.Receiver, "groupKey", am.Message.GroupKey)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
+	defer cancel()
+
+	results := make([]AlertResult, len(am.Items))
+	sem := make(chan struct{}, h.opts.MaxConcurrentAlerts)
+	var wg sync.WaitGroup
+	for i, item := range am.Items {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i] = h.decide(ctx, signal.TypePrometheus, i, item)
+		})
+	}
+	wg.Wait()
+
+	if len(results) == 1 {
+		h.writeSingle(w, r, results[0])
+		return
+	}
+	resp := MultiStatusResponse{Results: results, TruncatedAlerts: am.Message.TruncatedAlerts}
+	s := &resp.Summary
+	s.Total = len(results)
+	var worst AlertResult
+	var itemErrs []ItemError
+	for _, res := range results {
+		switch res.Status {
+		case OutcomeCreated:
+			s.Created++
+		case OutcomeDuplicate:
+			s.Duplicate++
+		case OutcomeIgnored:
+			s.Ignored++
+		case OutcomeRejected:
+			s.Rejected++
+			itemErrs = append(itemErrs, ItemError{Index: res.Index, AlertName: res.AlertName, Detail: res.Error})
+		case OutcomeFailed:
+			s.Failed++
+			itemErrs = append(itemErrs, ItemError{Index: res.Index, AlertName: res.AlertName, Detail: res.Error})
+			if worst.Code == 0 || res.Code == http.StatusServiceUnavailable {
+				worst = res
+			}
+		}
+	}
+	counted := s.Created + s.Duplicate
+	switch {
+	case counted == 0 && s.Failed > 0:
+		// Nothing was counted, so a retry of the whole payload counts
+		// nothing twice: ask for it.
+		p := problemUnavailable
+		if worst.Code == http.StatusGatewayTimeout {
+			p = problemDeadline
+		}
+		prob := p.problem(fmt.Sprintf("%d of %d alerts could not be counted; nothing was counted, retry the payload", s.Failed, s.Total))
+		prob.Errors = itemErrs
+		writeProblem(w, r, prob)
+	case counted == 0 && s.Rejected > 0:
+		prob := problemInvalid.problem(fmt.Sprintf("%d of %d alerts are invalid; nothing was counted", s.Rejected, s.Total))
+		prob.Errors = itemErrs
+		writeProblem(w, r, prob)
+	default:
+		// Some alerts were counted: a retry would count them again. The
+		// failed ones say so in their results (retryable), and
+		// Alertmanager sends a still-firing alert again on its next
+		// group interval.
+		writeJSON(w, "application/json", http.StatusMultiStatus, resp)
+	}
+}
+
+func (h *handler) kubernetesEvent(w http.ResponseWriter, r *http.Request, body []byte) {
+	item, err := signal.ParseKubernetesEvent(body)
+	if err != nil {
+		h.countRequestFailure(signal.TypeKubernetesEvent, OutcomeRejected)
+		writeProblem(w, r, problemInvalid.problem(err.Error()))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
+	defer cancel()
+	h.writeSingle(w, r, h.decide(ctx, signal.TypeKubernetesEvent, 0, item))
+}
+
+// writeSingle answers a request that carried one signal.
+func (h *handler) writeSingle(w http.ResponseWriter, r *http.Request, res AlertResult) {
+	switch res.Status {
+	case OutcomeCreated, OutcomeDuplicate, OutcomeIgnored:
+		writeJSON(w, "application/json", res.Code, res.SignalResponse)
+		return
+	}
+	p := res.problem.problem(res.Error)
+	p.Errors = []ItemError{{Index: res.Index, AlertName: res.AlertName, Detail: res.Error}}
+	writeProblem(w, r, p)
+}
+
+// decide takes one item of a payload to its outcome, and records it.
+func (h *handler) decide(ctx context.Context, source string, index int, item signal.Item) (res AlertResult) {
+	start := time.Now()
+	res = AlertResult{Index: index, AlertName: item.AlertName}
+	defer func() {
+		if m := h.opts.Metrics; m != nil {
+			m.Signals.WithLabelValues(source, res.Status).Inc()
+		}
+		h.audit(ctx, source, res, time.Since(start))
+	}()
+
+	switch {
+	case item.Err != nil:
+		res.Status, res.Code, res.Error, res.problem = OutcomeRejected, http.StatusBadRequest, item.Err.Error(), problemInvalid
+		return res
+	case item.Signal == nil:
+		res.Status, res.Code, res.Reason = OutcomeIgnored, http.StatusOK, item.Ignored
+		return res
+	}
+
+	sig := item.Signal
+	if h.opts.Targets != nil {
+		target, err := h.opts.Targets.Resolve(ctx, sig.Target)
+		if err != nil {
+			res.Status, res.Code, res.Error, res.Retryable, res.problem = OutcomeFailed, http.StatusServiceUnavailable, "resolve target: "+err.Error(), true, problemUnavailable
+			return res
+		}
+		sig.Target = target
+	}
+	fp, err := sig.Fingerprint()
+	if err != nil {
+		res.Status, res.Code, res.Error, res.problem = OutcomeRejected, http.StatusBadRequest, err.Error(), problemInvalid
+		return res
+	}
+	res.Fingerprint = fp
+	counted, err := h.opts.Counter.Submit(ctx, sig, fp)
+	switch {
+	case err == nil:
+	case errors.Is(err, pipeline.ErrRejected):
+		res.Status, res.Code, res.Error, res.problem = OutcomeRejected, http.StatusBadRequest, err.Error(), problemRejectedByServer
+		return res
+	case errors.Is(err, pipeline.ErrDeadline):
+		res.Status, res.Code, res.Error, res.Retryable, res.problem = OutcomeFailed, http.StatusGatewayTimeout, err.Error(), true, problemDeadline
+		return res
+	default:
+		res.Status, res.Code, res.Error, res.Retryable, res.problem = OutcomeFailed, http.StatusServiceUnavailable, err.Error(), true, problemUnavailable
+		return res
+	}
+	res.RemediationRequest = &RemediationRequestRef{
+		Namespace: counted.RemediationRequest.Namespace,
+		Name:      counted.RemediationRequest.Name,
+	}
+	res.OccurrenceCount = counted.OccurrenceCount
+	if counted.Outcome == pipeline.OutcomeCreated {
+		res.Status, res.Code = OutcomeCreated, http.StatusCreated
+	} else {
+		res.Status, res.Code = OutcomeDuplicate, http.StatusAccepted
+	}
+	return res
+}
+
+// audit writes the one audit line of a signal decision.
+func (h *handler) audit(ctx context.Context, source string, res AlertResult, latency time.Duration) {
+	kv := []any{
+		"requestID", requestIDFrom(ctx),
+		"source", source,
+		"index", res.Index,
+		"alertname", res.AlertName,
+		"outcome", res.Status,
+		"code", res.Code,
+		"latencySeconds", latency.Seconds(),
+	}
+	if res.Fingerprint != "" {
+		kv = append(kv, "fingerprint", res.Fingerprint)
+	}
+	if res.RemediationRequest != nil {
+		kv = append(kv, "remediationRequest", res.RemediationRequest.Namespace+"/"+res.RemediationRequest.Name,
+			"occurrenceCount", res.OccurrenceCount)
+	}
+	if res.Reason != "" {
+		kv = append(kv, "reason", res.Reason)
+	}
+	if res.Error != "" {
+		kv = append(kv, "error", res.Error)
+	}
+	h.opts.Audit.Info("signal decision", kv...)
+}
+
+type requestIDKey struct{}
+
+func withRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// statusRecorder remembers the status code written, for the latency metric.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

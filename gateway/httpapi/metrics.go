@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/rrguard/rrguard/gateway/signal"
+)
+
+// The outcomes of a signal, as metrics, audit records and responses name
+// them.
+const (
+	OutcomeCreated   = "created"
+	OutcomeDuplicate = "duplicate"
+	OutcomeIgnored   = "ignored"
+	OutcomeRejected  = "rejected"
+	OutcomeFailed    = "failed"
+)
+
+// Outcomes lists every outcome.
+var Outcomes = []string{OutcomeCreated, OutcomeDuplicate, OutcomeIgnored, OutcomeRejected, OutcomeFailed}
+
+// Metrics are the HTTP layer's Prometheus metrics.
+type Metrics struct {
+	// Signals counts signals by source and outcome.
+	Signals *prometheus.CounterVec
+	// Latency observes request durations by endpoint and status code.
+	Latency *prometheus.HistogramVec
+}
+
+// NewMetrics registers the HTTP metrics with reg, with every source and
+// outcome's series created up front.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	m := &Metrics{
+		Signals: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rrguard_gateway_signals_total",
+			Help: "Signals received, by source (prometheus, kubernetes-event) and outcome (created, duplicate, ignored, rejected, failed).",
+		}, []string{"source", "outcome"}),
+		Latency: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rrguard_gateway_request_duration_seconds",
+			Help:    "Duration of signal requests, by endpoint and HTTP status code.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, 30},
+		}, []string{"endpoint", "code"}),
+	}
+	for _, src := range []string{signal.TypePrometheus, signal.TypeKubernetesEvent} {
+		for _, o := range Outcomes {
+			m.Signals.WithLabelValues(src, o)
+		}
+	}
+	return m
+}
