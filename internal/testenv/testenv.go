@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 )
@@ -83,6 +85,9 @@ func Start(opts Options) (*Env, error) {
 			return nil, fmt.Errorf("%w: %v", ErrNoAssets, err)
 		}
 	}
+	// controller-runtime's own logs are not what tests assert on; the
+	// packages under test are given their loggers explicitly.
+	ctrllog.SetLogger(logr.Discard())
 	scheme := NewScheme()
 	e := &envtest.Environment{
 		Scheme:                scheme,
