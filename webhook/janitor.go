@@ -29,6 +29,8 @@ type Janitor struct {
 	Reader client.Reader
 	// Writer marks and deletes claims.
 	Writer client.Writer
+	// Namespace limits the sweep to one namespace; empty sweeps them all.
+	Namespace string
 	// Retention is how long a claim outlives its holder. Defaults to 24h.
 	Retention time.Duration
 	// Interval between sweeps. Defaults to Retention/24, at least 10s and
@@ -88,7 +90,8 @@ func (j *Janitor) Start(ctx context.Context) error {
 // Sweep makes one pass over every claim and returns how many it removed.
 func (j *Janitor) Sweep(ctx context.Context) (removed int, err error) {
 	leases := &coordinationv1.LeaseList{}
-	if err := j.Reader.List(ctx, leases, client.MatchingLabels{dedup.ManagedByLabel: dedup.ManagedByValue}); err != nil {
+	if err := j.Reader.List(ctx, leases, client.InNamespace(j.Namespace),
+		client.MatchingLabels{dedup.ManagedByLabel: dedup.ManagedByValue}); err != nil {
 		return 0, fmt.Errorf("list claims: %w", err)
 	}
 	resolver := dedup.Resolver{Reader: j.Reader}

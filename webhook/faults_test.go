@@ -1,0 +1,194 @@
+package webhook_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/webhook"
+)
+
+// ghostClaim stores a claim for fp held by a request that was admitted but
+// never stored (its creation failed after admission), acquired at acquired.
+func ghostClaim(t *testing.T, ns, fp string, acquired time.Time) *coordinationv1.Lease {
+	t.Helper()
+	at := metav1.NewMicroTime(acquired)
+	l := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: ns, Name: dedup.ClaimName(fp),
+			Labels:      map[string]string{dedup.ManagedByLabel: dedup.ManagedByValue},
+			Annotations: map[string]string{dedup.HolderUIDAnnotation: "0d5e1c3a-ghost", dedup.FingerprintAnnotation: fp},
+		},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("ghost"), AcquireTime: &at},
+	}
+	if err := env.Client.Create(context.Background(), l); err != nil {
+		t.Fatalf("create ghost claim: %v", err)
+	}
+	return l
+}
+
+func TestClaimOfUnstoredHolderYoungerThanGraceIsRetryable(t *testing.T) {
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	ghostClaim(t, ns, fp, time.Now())
+
+	err := create(context.Background(), newRR(ns, "waits", fp), false)
+	if !apierrors.IsTooManyRequests(err) {
+		t.Fatalf("err = %v, want 429 TooManyRequests", err)
+	}
+	if s, ok := err.(apierrors.APIStatus); !ok || s.Status().Code != http.StatusTooManyRequests {
+		t.Errorf("status = %+v, want code 429", err)
+	}
+	d, ok := dedup.DenialFromError(err)
+	if !ok || d.Reason != dedup.ReasonClaimInFlight || d.Holder != "ghost" || d.RetryAfter != time.Second {
+		t.Errorf("DenialFromError = %+v, %v; want ClaimInFlight held by ghost, retry after 1s", d, ok)
+	}
+	if d, ok := apierrors.SuggestsClientDelay(err); !ok || d != 1 {
+		t.Errorf("SuggestsClientDelay = %d, %v; want 1s", d, ok)
+	}
+	got := auditFor(t, server, ns, "waits")
+	if len(got) != 1 || got[0].Reason != "ClaimInFlight" || got[0].Holder != "ghost" || got[0].Decision != "denied" {
+		t.Errorf("audit = %+v, want one ClaimInFlight denial naming ghost", got)
+	}
+}
+
+func TestClaimOfUnstoredHolderOlderThanGraceIsTakenOver(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	ghostClaim(t, ns, fp, time.Now().Add(-time.Minute))
+
+	rr := newRR(ns, "takes-over", fp)
+	if err := create(ctx, rr, false); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	wantHolder(t, ns, fp, rr)
+	if l := claimOf(t, ns, fp); ptr.Deref(l.Spec.LeaseTransitions, 0) != 1 {
+		t.Errorf("leaseTransitions = %v, want 1", l.Spec.LeaseTransitions)
+	}
+	got := auditFor(t, server, ns, "takes-over")
+	if len(got) != 1 || got[0].ClaimAction != "takenOver" || got[0].Reason != "Unique" {
+		t.Errorf("audit = %+v, want one Unique admission that took the claim over", got)
+	}
+}
+
+// An active request without a claim is what a request created while the
+// webhook was not registered (or whose claim was lost) looks like.
+func TestActiveRequestWithoutClaimIsFoundAndTheClaimRebuilt(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	a := newRR(ns, "unclaimed", fp)
+	if err := create(ctx, a, false); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := env.Client.Delete(ctx, claimOf(t, ns, fp)); err != nil {
+		t.Fatalf("delete claim: %v", err)
+	}
+
+	wantDuplicate(t, create(ctx, newRR(ns, "second", fp), false), a, "<none>")
+	wantHolder(t, ns, fp, a)
+	got := auditFor(t, server, ns, "second")
+	if len(got) != 1 || got[0].ClaimAction != "created" || got[0].Holder != "unclaimed" {
+		t.Errorf("audit = %+v, want a Duplicate denial that rebuilt the claim for unclaimed", got)
+	}
+}
+
+func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	clock := time.Now()
+	j := &webhook.Janitor{
+		Reader: env.Client, Writer: env.Client, Retention: time.Hour, Namespace: ns,
+		Now: func() time.Time { return clock },
+	}
+	done, active, gone, retaken := newFingerprint(t), newFingerprint(t), newFingerprint(t), newFingerprint(t)
+	doneRR := newRR(ns, "done", done)
+	activeRR := newRR(ns, "active", active)
+	retakenRR := newRR(ns, "retaken-old", retaken)
+	for _, rr := range []*v1alpha1.RemediationRequest{doneRR, activeRR, retakenRR} {
+		if err := create(ctx, rr, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rr := range []*v1alpha1.RemediationRequest{doneRR, retakenRR} {
+		if err := setPhase(t, rr, v1alpha1.PhaseCompleted); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ghostClaim(t, ns, gone, clock.Add(-2*time.Hour))
+
+	// First sweep: holders are marked, nothing is removed yet, however old
+	// the claim: retention counts from when the holder was seen inactive.
+	if n := sweepIn(t, j, ns); n != 0 {
+		t.Fatalf("first sweep removed %d claims, want 0", n)
+	}
+	for _, fp := range []string{done, gone, retaken} {
+		if l := claimOf(t, ns, fp); l == nil || l.Annotations[webhook.InactiveSinceAnnotation] == "" {
+			t.Errorf("claim %s not marked inactive: %+v", fp, l)
+		}
+	}
+	if l := claimOf(t, ns, active); l.Annotations[webhook.InactiveSinceAnnotation] != "" {
+		t.Errorf("claim of an active holder marked inactive")
+	}
+
+	// A new incident takes one of the marked claims over before retention ends.
+	retakenNew := newRR(ns, "retaken-new", retaken)
+	if err := create(ctx, retakenNew, false); err != nil {
+		t.Fatalf("create over a marked claim: %v", err)
+	}
+
+	clock = clock.Add(30 * time.Minute)
+	if n := sweepIn(t, j, ns); n != 0 {
+		t.Fatalf("sweep inside retention removed %d claims, want 0", n)
+	}
+	clock = clock.Add(31 * time.Minute)
+	if n := sweepIn(t, j, ns); n != 2 {
+		t.Fatalf("sweep after retention removed %d claims, want 2 (done, gone)", n)
+	}
+	for _, fp := range []string{done, gone} {
+		if l := claimOf(t, ns, fp); l != nil {
+			t.Errorf("claim %s still there after retention", fp)
+		}
+	}
+	wantHolder(t, ns, active, activeRR)
+	wantHolder(t, ns, retaken, retakenNew)
+	if l := claimOf(t, ns, retaken); l.Annotations[webhook.InactiveSinceAnnotation] != "" {
+		t.Errorf("the re-taken claim still carries the inactive mark")
+	}
+
+	// Losing a claim is safe: the next incident of "done" rebuilds it.
+	again := newRR(ns, "done-again", done)
+	if err := create(ctx, again, false); err != nil {
+		t.Fatalf("create after the claim was swept: %v", err)
+	}
+	wantHolder(t, ns, done, again)
+}
+
+// sweepIn sweeps and returns how many claims of namespace ns were removed.
+func sweepIn(t *testing.T, j *webhook.Janitor, ns string) int {
+	t.Helper()
+	before := countClaims(t, ns)
+	if _, err := j.Sweep(context.Background()); err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	return before - countClaims(t, ns)
+}
+
+func countClaims(t *testing.T, ns string) int {
+	t.Helper()
+	l := &coordinationv1.LeaseList{}
+	if err := env.Client.List(context.Background(), l, &client.ListOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	return len(l.Items)
+}
