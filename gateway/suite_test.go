@@ -1,0 +1,313 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway"
+	"github.com/rrguard/rrguard/gateway/httpapi"
+	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/internal/webhooktest"
+)
+
+// The suite runs on one control plane with rrguard's real admission webhook
+// registered and served over TLS. Namespaces labelled unguardedLabel are left
+// out of the webhook's reach, as on a cluster without rrguard's webhook: the
+// naive variants run there to show what the webhook and the pipeline guard
+// against.
+var (
+	env  *testenv.Env
+	hook *webhooktest.Server
+)
+
+const unguardedLabel = "rrguard.test/unguarded"
+
+func TestMain(m *testing.M) {
+	cfgs := webhooktest.Configurations()
+	for _, c := range cfgs {
+		for i := range c.Webhooks {
+			c.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: unguardedLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
+			}}
+		}
+	}
+	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: cfgs})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	env = e
+	code := func() int {
+		hook, err = webhooktest.Serve(env)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer hook.Stop()
+		return m.Run()
+	}()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop control plane:", err)
+	}
+	os.Exit(code)
+}
+
+// unguardedNamespace makes a namespace the webhook does not guard.
+func unguardedNamespace(t testing.TB) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "rrguard-unguarded-", Labels: map[string]string{unguardedLabel: "true"}}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	return ns.Name
+}
+
+// instance is one gateway: its own manager, clients and connections to the
+// shared API server, serving the signal API on a local port.
+type instance struct {
+	URL   string
+	GW    *gateway.Gateway
+	audit *syncBuffer
+}
+
+type instanceOptions struct {
+	auth         string
+	maxBodyBytes int64
+}
+
+func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
+	t.Helper()
+	var o instanceOptions
+	if len(io) > 0 {
+		o = io[0]
+	}
+	if o.auth == "" {
+		o.auth = gateway.AuthNone
+	}
+	// A config of its own: its own HTTP transport, as a separate process.
+	cfg := rest.CopyConfig(env.Config)
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Logger:                 logr.Discard(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := &syncBuffer{}
+	gw, err := gateway.Setup(mgr, gateway.Options{
+		Listener:     ln,
+		Namespace:    ns,
+		Auth:         o.auth,
+		MaxBodyBytes: o.maxBodyBytes,
+		Registerer:   prometheus.NewRegistry(),
+		Log:          logr.Discard(),
+		Audit:        ctrlzap.New(ctrlzap.WriteTo(audit), ctrlzap.JSONEncoder()).WithName("audit"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway manager: %v", err)
+		}
+	})
+	in := &instance{URL: "http://" + ln.Addr().String(), GW: gw, audit: audit}
+	waitServing(t, in.URL)
+	return in
+}
+
+func waitServing(t testing.TB, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url + "/")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway at %s did not serve: %v", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var httpClient = &http.Client{
+	Timeout:   60 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024},
+}
+
+// response is what a POST got back.
+type response struct {
+	Code        int
+	ContentType string
+	Body        []byte
+}
+
+func (r response) signal(t testing.TB) httpapi.SignalResponse {
+	t.Helper()
+	var s httpapi.SignalResponse
+	if err := json.Unmarshal(r.Body, &s); err != nil {
+		t.Fatalf("decode response %d %s: %v", r.Code, r.Body, err)
+	}
+	return s
+}
+
+func (r response) problem(t testing.TB) httpapi.Problem {
+	t.Helper()
+	var p httpapi.Problem
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatalf("decode problem %d %s: %v", r.Code, r.Body, err)
+	}
+	return p
+}
+
+func post(url, path, contentType string, body []byte, header ...string) (response, error) {
+	req, err := http.NewRequest(http.MethodPost, url+path, bytes.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, err
+	}
+	return response{Code: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b}, nil
+}
+
+// alert is one firing alert about a Deployment.
+func alert(ns, deployment string) signal.Alert {
+	return signal.Alert{
+		Status: signal.AlertFiring,
+		Labels: map[string]string{
+			"alertname": "KubeDeploymentReplicasMismatch", "severity": "critical",
+			"namespace": ns, "deployment": deployment, "job": "kube-state-metrics", "instance": "10.0.0.7:8080",
+		},
+		Annotations: map[string]string{"summary": "Deployment has not matched the expected number of replicas."},
+		StartsAt:    time.Date(2026, 11, 26, 5, 0, 0, 0, time.UTC),
+		Fingerprint: "b0a7c8b0e9b1c3f2",
+	}
+}
+
+func alertmanagerPayload(alerts ...signal.Alert) []byte {
+	msg := signal.AlertmanagerMessage{
+		Version: "4", GroupKey: `{}:{alertname="KubeDeploymentReplicasMismatch"}`, Status: "firing",
+		Receiver: "rrguard", GroupLabels: map[string]string{"alertname": "KubeDeploymentReplicasMismatch"},
+		ExternalURL: "http://alertmanager.monitoring:9093", Alerts: alerts,
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func fingerprintOf(ns, deployment string) string {
+	fp, err := dedup.Fingerprint(dedup.Target{Namespace: ns, Kind: "Deployment", Name: deployment})
+	if err != nil {
+		panic(err)
+	}
+	return fp
+}
+
+func listRRs(t testing.TB, ns string) []v1alpha1.RemediationRequest {
+	t.Helper()
+	list := &v1alpha1.RemediationRequestList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+func listLeases(t testing.TB, ns string) []coordinationv1.Lease {
+	t.Helper()
+	list := &coordinationv1.LeaseList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+func setPhase(t testing.TB, ns, name string, phase v1alpha1.Phase) {
+	t.Helper()
+	rr := &v1alpha1.RemediationRequest{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, rr); err != nil {
+		t.Fatal(err)
+	}
+	rr.Status.OverallPhase = phase
+	if err := env.Client.Status().Update(context.Background(), rr); err != nil {
+		t.Fatalf("set phase %s on %s: %v", phase, name, err)
+	}
+}
+
+// syncBuffer collects log lines written concurrently.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines decodes the JSON lines written so far.
+func (b *syncBuffer) lines(t testing.TB) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("audit line is not JSON: %s: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}

@@ -1,0 +1,212 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway/httpapi"
+	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/gateway/signal"
+)
+
+const tortureSignals = 600
+
+// hammer posts n copies of body at once, spread round-robin over urls, and
+// returns every response.
+func hammer(t testing.TB, urls []string, n int, body []byte) []response {
+	t.Helper()
+	responses := make([]response, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			responses[i], errs[i] = post(urls[i%len(urls)], httpapi.PrometheusPath, "application/json", body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	return responses
+}
+
+// Three gateways — three managers, three sets of clients and connections —
+// and the webhook, on one API server: 600 identical alerts at once make one
+// request that counts every one of them exactly once.
+func TestTortureThreeGatewaysSixHundredIdenticalAlertsMakeOneRequestCountingEach(t *testing.T) {
+	ns := env.Namespace(t)
+	urls := []string{startGateway(t, ns).URL, startGateway(t, ns).URL, startGateway(t, ns).URL}
+	fp := fingerprintOf("payments", "api")
+
+	responses := hammer(t, urls, tortureSignals, alertmanagerPayload(alert("payments", "api")))
+
+	codes := map[int]int{}
+	occurrences := make([]int64, 0, tortureSignals)
+	names := map[string]int{}
+	for _, r := range responses {
+		codes[r.Code]++
+		if r.Code != http.StatusCreated && r.Code != http.StatusAccepted {
+			t.Errorf("response %d %s, want 201 or 202", r.Code, r.Body)
+			continue
+		}
+		s := r.signal(t)
+		names[s.RemediationRequest.Name]++
+		occurrences = append(occurrences, s.OccurrenceCount)
+	}
+	stored, err := dedup.ListByFingerprint(context.Background(), env.Client, ns, fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("status codes %v; requests stored %d", codes, len(stored))
+	if len(stored) != 1 {
+		t.Fatalf("%d RemediationRequests for one incident, want exactly 1", len(stored))
+	}
+	counted := codes[http.StatusCreated] + codes[http.StatusAccepted]
+	if counted != tortureSignals || codes[http.StatusCreated] != 1 {
+		t.Errorf("%d answered 201/202 (%d created), want all %d with one created", counted, codes[http.StatusCreated], tortureSignals)
+	}
+	if got := stored[0].Status.Deduplication.OccurrenceCount; got != int64(counted) {
+		t.Errorf("occurrenceCount = %d, but %d signals were answered 201/202", got, counted)
+	}
+	if len(names) != 1 || names[stored[0].Name] != counted {
+		t.Errorf("responses name %v, want every one naming %s", names, stored[0].Name)
+	}
+	// Exactly once, signal by signal: the occurrence numbers the
+	// responses carry are 1..600, each once.
+	sort.Slice(occurrences, func(i, j int) bool { return occurrences[i] < occurrences[j] })
+	for i, o := range occurrences {
+		if o != int64(i+1) {
+			t.Fatalf("occurrence numbers are not 1..%d each once: position %d holds %d", len(occurrences), i, o)
+		}
+	}
+}
+
+// The same load on the usual fix — per signal, an uncached List, then a
+// create or a conflict-retried status update — in a namespace the webhook
+// does not guard: it makes duplicates. This is what the test above guards
+// against; if this ever stops failing, the load above proves nothing.
+func TestNaiveCheckThenCreateUnderTheSameLoadMakesDuplicates(t *testing.T) {
+	ns := unguardedNamespace(t)
+	urls := make([]string, 3)
+	for i := range urls {
+		urls[i] = startNaiveGateway(t, ns)
+	}
+	fp := fingerprintOf("payments", "api")
+
+	responses := hammer(t, urls, tortureSignals, alertmanagerPayload(alert("payments", "api")))
+
+	codes := map[int]int{}
+	for _, r := range responses {
+		codes[r.Code]++
+	}
+	stored, err := dedup.ListByFingerprint(context.Background(), env.Client, ns, fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, rr := range stored {
+		sum += rr.Status.Deduplication.OccurrenceCount
+	}
+	t.Logf("naive: status codes %v; %d requests for one incident, counting %d in total", codes, len(stored), sum)
+	if len(stored) <= 1 {
+		t.Fatalf("the naive variant made %d request(s) under the torture load; the load no longer shows the race", len(stored))
+	}
+}
+
+// startNaiveGateway serves the signal API over naiveCounter, with its own
+// client and connections.
+func startNaiveGateway(t testing.TB, ns string) string {
+	t.Helper()
+	c, err := client.New(rest.CopyConfig(env.Config), client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.NewHandler(httpapi.Options{
+		Counter: &naiveCounter{c: c, ns: ns}, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// naiveCounter is the per-signal check-then-create DESIGN.md rejects, with
+// every part done properly but nothing more: an uncached List by the
+// field selector, then either a status update retried on conflict or a
+// create followed by its first count. No coalescing, no claim.
+type naiveCounter struct {
+	c  client.Client
+	ns string
+}
+
+var naiveBackoff = wait.Backoff{Steps: 10000, Duration: time.Millisecond, Factor: 1, Jitter: 1}
+
+func (n *naiveCounter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pipeline.Result, error) {
+	items, err := dedup.ListByFingerprint(ctx, n.c, n.ns, fp)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	var holder *v1alpha1.RemediationRequest
+	for i := range items {
+		if dedup.IsActive(&items[i]) {
+			holder = &items[i]
+			break
+		}
+	}
+	outcome := pipeline.OutcomeDuplicate
+	if holder == nil {
+		holder = &v1alpha1.RemediationRequest{
+			ObjectMeta: metav1.ObjectMeta{Namespace: n.ns, GenerateName: "rr-naive-"},
+			Spec: v1alpha1.RemediationRequestSpec{
+				SignalFingerprint: fp, SignalName: sig.Name, Severity: sig.Severity, SignalType: sig.Type,
+				TargetResource: sig.Target, SignalLabels: sig.Labels,
+			},
+		}
+		if err := n.c.Create(ctx, holder); err != nil {
+			return pipeline.Result{}, err
+		}
+		outcome = pipeline.OutcomeCreated
+	}
+	key := client.ObjectKeyFromObject(holder)
+	var count int64
+	err = retry.RetryOnConflict(naiveBackoff, func() error {
+		rr := &v1alpha1.RemediationRequest{}
+		if err := n.c.Get(ctx, key, rr); err != nil {
+			return err
+		}
+		now := metav1.Now()
+		d := &rr.Status.Deduplication
+		if d.FirstSeenAt == nil {
+			d.FirstSeenAt = &now
+		}
+		d.LastSeenAt = &now
+		d.OccurrenceCount++
+		count = d.OccurrenceCount
+		return n.c.Status().Update(ctx, rr)
+	})
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	return pipeline.Result{Outcome: outcome, Fingerprint: fp, RemediationRequest: key, OccurrenceCount: count, Batch: 1}, nil
+}
