@@ -224,7 +224,7 @@ func TestBadInputGetsAProblemAndWritesNothing(t *testing.T) {
 		"a body over --max-body-bytes":      {body: oversized, code: 413, problem: "payload-too-large"},
 		"a wrong content type":              {contentType: "text/plain", body: valid, code: 415, problem: "unsupported-media-type"},
 		"no content type":                   {contentType: "-", body: valid, code: 415, problem: "unsupported-media-type"},
-		"an alert without target labels":   {body: alertmanagerPayload(noTarget), code: 400, problem: "invalid-payload"},
+		"an alert without target labels":    {body: alertmanagerPayload(noTarget), code: 400, problem: "invalid-payload"},
 		"several alerts all invalid": {
 			body: alertmanagerPayload(noTarget, func() signal.Alert { a := alert("p", "x"); a.Status = "pending"; return a }()),
 			code: 400, problem: "invalid-payload",
