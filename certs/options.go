@@ -49,13 +49,13 @@ func modeList() string {
 	return strings.Join(names, "|")
 }
 
-// Names of the objects in the manifests (manifests/default adds the "rrguard-"
-// prefix to every name).
+// Names of the objects in manifests/ (its variants add the "rrguard-" prefix
+// to every name) and in webhook.Configuration's defaults.
 const (
 	DefaultNamespace                = "rrguard-system"
-	DefaultServiceName              = "rrguard-webhook-service"
+	DefaultServiceName              = "rrguard-webhook"
 	DefaultSecretName               = "rrguard-webhook-server-cert"
-	DefaultWebhookConfigurationName = "rrguard-validating-webhook-configuration"
+	DefaultWebhookConfigurationName = "rrguard-validating-webhook"
 	DefaultCertificateName          = "rrguard-serving-cert"
 )
 
