@@ -1,0 +1,398 @@
+package manifests
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/diff"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/kustomize/api/krusty"
+	kustomizetypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/webhook"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	testenv.Main(m, testenv.Options{}, func(e *testenv.Env) {
+		env = e
+		// cert-manager's Certificate and Issuer must be known before
+		// manifests/default applies; the module zip ships its CRDs.
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/cert-manager/cert-manager").Output()
+		if err != nil {
+			panic(fmt.Sprintf("find the cert-manager module: %v", err))
+		}
+		dir := filepath.Join(strings.TrimSpace(string(out)), "deploy", "crds")
+		if _, err := envtest.InstallCRDs(e.Config, envtest.CRDInstallOptions{Paths: []string{
+			filepath.Join(dir, "cert-manager.io_certificates.yaml"),
+			filepath.Join(dir, "cert-manager.io_issuers.yaml"),
+		}}); err != nil {
+			panic(fmt.Sprintf("install cert-manager CRDs: %v", err))
+		}
+	})
+}
+
+// variant is one installable kustomization and what it must hold.
+type variant struct {
+	dir         string
+	crd         bool
+	certManager bool // else self-signed
+}
+
+var variants = []variant{
+	{dir: "default", crd: true, certManager: true},
+	{dir: "without-crd", crd: false, certManager: true},
+	{dir: "self-signed", crd: true, certManager: false},
+}
+
+// built is a kustomize build's output.
+type built []*unstructured.Unstructured
+
+func build(t *testing.T, dir string) built {
+	t.Helper()
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	var out built
+	for _, r := range m.Resources() {
+		raw, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatalf("kustomize build %s: %v", dir, err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(raw); err != nil {
+			t.Fatalf("kustomize build %s: %v", dir, err)
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func (b built) all(kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, u := range b {
+		if u.GetKind() == kind {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (b built) find(kind, name string) *unstructured.Unstructured {
+	for _, u := range b.all(kind) {
+		if u.GetName() == name {
+			return u
+		}
+	}
+	return nil
+}
+
+// get converts the named object into typed; it fails the test if absent.
+func get[T any](t *testing.T, b built, kind, name string) *T {
+	t.Helper()
+	u := b.find(kind, name)
+	if u == nil {
+		t.Fatalf("no %s %s in the build", kind, name)
+	}
+	return typed[T](t, u)
+}
+
+func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
+	t.Helper()
+	out := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		t.Fatalf("convert %s %s: %v", u.GetKind(), u.GetName(), err)
+	}
+	return out
+}
+
+// apply server-side applies b, namespaces and CRDs first, as kubectl
+// apply --server-side would, and fails the test for every object refused.
+func apply(t *testing.T, b built) {
+	t.Helper()
+	rank := func(u *unstructured.Unstructured) int {
+		switch u.GetKind() {
+		case "Namespace":
+			return 0
+		case "CustomResourceDefinition":
+			return 1
+		}
+		return 2
+	}
+	sorted := slices.Clone(b)
+	slices.SortStableFunc(sorted, func(a, b *unstructured.Unstructured) int { return rank(a) - rank(b) })
+	for _, u := range sorted {
+		err := env.Client.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u.DeepCopy()),
+			client.FieldOwner("rrguard-manifests-test"), client.ForceOwnership)
+		if err != nil {
+			t.Errorf("server-side apply %s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		}
+	}
+}
+
+func hasArg(c corev1.Container, arg string) bool { return slices.Contains(c.Args, arg) }
+
+func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.dir, func(t *testing.T) {
+			b := build(t, v.dir)
+			if got := len(b.all("CustomResourceDefinition")) == 1; got != v.crd {
+				t.Errorf("has the RemediationRequest CRD = %v, want %v", got, v.crd)
+			}
+			if got := len(b.all("Certificate")) == 1 && len(b.all("Issuer")) == 1; got != v.certManager {
+				t.Errorf("has cert-manager's Certificate and Issuer = %v, want %v", got, v.certManager)
+			}
+			if got := b.find("Role", "rrguard-webhook-self-signed") != nil; got == v.certManager {
+				t.Errorf("has the self-signed Secret role = %v, want %v", got, !v.certManager)
+			}
+			if got := b.find("Role", "rrguard-webhook-certificate-reader") != nil; got != v.certManager {
+				t.Errorf("has the Certificate reader role = %v, want %v", got, v.certManager)
+			}
+			mode := "--cert-mode=self-signed"
+			if v.certManager {
+				mode = "--cert-mode=cert-manager"
+			}
+			d := get[appsv1.Deployment](t, b, "Deployment", "rrguard-webhook")
+			if !hasArg(d.Spec.Template.Spec.Containers[0], mode) {
+				t.Errorf("webhook args %v lack %s", d.Spec.Template.Spec.Containers[0].Args, mode)
+			}
+			for _, u := range b {
+				if ns := u.GetNamespace(); ns != "" && ns != certs.DefaultNamespace {
+					t.Errorf("%s %s is in namespace %s, want %s", u.GetKind(), u.GetName(), ns, certs.DefaultNamespace)
+				}
+			}
+			apply(t, b)
+		})
+	}
+	t.Run("examples/alertmanager", func(t *testing.T) { apply(t, build(t, "examples/alertmanager")) })
+}
+
+// The manifests register the webhook exactly as webhook.Configuration does
+// in Go (which the webhook's own tests register with envtest): one source of
+// truth checked against the other, field by field.
+func TestWebhookConfigurationMatchesTheWebhookPackage(t *testing.T) {
+	want := webhook.Configuration(webhook.ConfigurationOptions{})
+	for _, v := range variants {
+		t.Run(v.dir, func(t *testing.T) {
+			b := build(t, v.dir)
+			got := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, b, "ValidatingWebhookConfiguration", want.Name)
+			if got.Name != certs.DefaultWebhookConfigurationName {
+				t.Errorf("name %s, but certs injects the CA into %s", got.Name, certs.DefaultWebhookConfigurationName)
+			}
+			if !equality.Semantic.DeepEqual(got.Webhooks, want.Webhooks) {
+				t.Errorf("webhooks differ from webhook.Configuration() (- manifests, + Go):\n%s", diff.Diff(got.Webhooks, want.Webhooks))
+			}
+
+			// The fields issue 5 lists, asserted one by one as well.
+			if len(got.Webhooks) != 2 {
+				t.Fatalf("%d webhooks, want CREATE and the status re-activation", len(got.Webhooks))
+			}
+			for _, w := range got.Webhooks {
+				svc := w.ClientConfig.Service
+				switch {
+				case *w.FailurePolicy != admissionregistrationv1.Fail,
+					*w.SideEffects != admissionregistrationv1.SideEffectClassNoneOnDryRun,
+					*w.TimeoutSeconds != 5,
+					*w.MatchPolicy != admissionregistrationv1.Equivalent,
+					!slices.Equal(w.AdmissionReviewVersions, []string{"v1"}):
+					t.Errorf("webhook %s: failurePolicy %s, sideEffects %s, timeoutSeconds %d, matchPolicy %s, admissionReviewVersions %v",
+						w.Name, *w.FailurePolicy, *w.SideEffects, *w.TimeoutSeconds, *w.MatchPolicy, w.AdmissionReviewVersions)
+				case svc == nil || svc.Name != certs.DefaultServiceName || svc.Namespace != certs.DefaultNamespace ||
+					*svc.Path != "/validate-kubernaut-ai-v1alpha1-remediationrequest" || *svc.Port != 443:
+					t.Errorf("webhook %s: clientConfig %+v", w.Name, w.ClientConfig)
+				}
+			}
+			create, reactivate := got.Webhooks[0].Rules, got.Webhooks[1].Rules
+			if len(create) != 1 || !slices.Equal(create[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Create}) ||
+				!slices.Equal(create[0].Resources, []string{"remediationrequests"}) || !slices.Equal(create[0].APIGroups, []string{"kubernaut.ai"}) {
+				t.Errorf("first webhook's rules %+v, want CREATE of kubernaut.ai remediationrequests", create)
+			}
+			if len(reactivate) != 1 || !slices.Equal(reactivate[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Update}) ||
+				!slices.Equal(reactivate[0].Resources, []string{"remediationrequests/status"}) || len(got.Webhooks[1].MatchConditions) != 1 {
+				t.Errorf("second webhook: rules %+v, matchConditions %+v; want UPDATE of remediationrequests/status under one matchCondition",
+					reactivate, got.Webhooks[1].MatchConditions)
+			}
+
+			// The CA: cert-manager's cainjector reads the annotation; in
+			// self-signed mode nothing may point it elsewhere.
+			annotation := got.Annotations["cert-manager.io/inject-ca-from"]
+			if v.certManager {
+				crt := b.find("Certificate", certs.DefaultCertificateName)
+				if crt == nil || annotation != crt.GetNamespace()+"/"+crt.GetName() {
+					t.Errorf("inject-ca-from = %q, want the Certificate %s/%s", annotation, certs.DefaultNamespace, certs.DefaultCertificateName)
+				}
+			} else if annotation != "" {
+				t.Errorf("self-signed variant has inject-ca-from = %q", annotation)
+			}
+		})
+	}
+}
+
+// The names certs uses by default are the names the manifests give, so the
+// webhook needs no flag to find its Secret, Service, Certificate and
+// configuration.
+func TestManifestNamesAreTheCertsDefaults(t *testing.T) {
+	b := build(t, "default")
+	if svc := b.find("Service", certs.DefaultServiceName); svc == nil {
+		t.Errorf("no Service %s", certs.DefaultServiceName)
+	}
+	crt := b.find("Certificate", certs.DefaultCertificateName)
+	if crt == nil {
+		t.Fatalf("no Certificate %s", certs.DefaultCertificateName)
+	}
+	dnsNames, _, _ := unstructured.NestedStringSlice(crt.Object, "spec", "dnsNames")
+	wantDNS := []string{certs.DefaultServiceName + "." + certs.DefaultNamespace + ".svc", certs.DefaultServiceName + "." + certs.DefaultNamespace + ".svc.cluster.local"}
+	if !slices.Equal(dnsNames, wantDNS) {
+		t.Errorf("Certificate dnsNames %v, want %v", dnsNames, wantDNS)
+	}
+	if secret, _, _ := unstructured.NestedString(crt.Object, "spec", "secretName"); secret != certs.DefaultSecretName {
+		t.Errorf("Certificate secretName %s, want %s", secret, certs.DefaultSecretName)
+	}
+	d := get[appsv1.Deployment](t, b, "Deployment", "rrguard-webhook")
+	if vol := d.Spec.Template.Spec.Volumes[0]; vol.Secret == nil || vol.Secret.SecretName != certs.DefaultSecretName {
+		t.Errorf("webhook cert volume %+v, want Secret %s", vol, certs.DefaultSecretName)
+	}
+	reader := get[rbacv1.Role](t, b, "Role", "rrguard-webhook-certificate-reader")
+	if !slices.Equal(reader.Rules[0].ResourceNames, []string{certs.DefaultCertificateName}) {
+		t.Errorf("Certificate reader may read %v, want %s", reader.Rules[0].ResourceNames, certs.DefaultCertificateName)
+	}
+
+	s := build(t, "self-signed")
+	sd := get[appsv1.Deployment](t, s, "Deployment", "rrguard-webhook")
+	vol, mount := sd.Spec.Template.Spec.Volumes[0], sd.Spec.Template.Spec.Containers[0].VolumeMounts[0]
+	if vol.EmptyDir == nil || vol.Secret != nil || mount.ReadOnly {
+		t.Errorf("self-signed cert volume %+v mounted %+v, want a writable emptyDir", vol, mount)
+	}
+	secrets := get[rbacv1.Role](t, s, "Role", "rrguard-webhook-self-signed")
+	if !slices.Equal(secrets.Rules[1].ResourceNames, []string{certs.DefaultSecretName}) {
+		t.Errorf("self-signed role may read and update Secrets %v, want %s", secrets.Rules[1].ResourceNames, certs.DefaultSecretName)
+	}
+	inject := get[rbacv1.ClusterRole](t, s, "ClusterRole", "rrguard-webhook-ca-injection")
+	if !slices.Equal(inject.Rules[0].ResourceNames, []string{certs.DefaultWebhookConfigurationName}) {
+		t.Errorf("CA injection role may patch %v, want %s", inject.Rules[0].ResourceNames, certs.DefaultWebhookConfigurationName)
+	}
+}
+
+// images reads a variant's images: the one place to retag.
+func images(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k kustomizetypes.Kustomization
+	if err := yaml.Unmarshal(raw, &k); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, img := range k.Images {
+		out[img.Name] = img.NewName + ":" + img.NewTag
+	}
+	return out
+}
+
+func TestEveryPodIsHardenedAndHighlyAvailable(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.dir, func(t *testing.T) {
+			b := build(t, v.dir)
+			imgs := images(t, v.dir)
+			if v.dir == "without-crd" {
+				imgs = images(t, "default")
+			}
+			deployments := b.all("Deployment")
+			if len(deployments) != 2 {
+				t.Fatalf("%d Deployments, want the webhook and the gateway", len(deployments))
+			}
+			for _, u := range deployments {
+				d := typed[appsv1.Deployment](t, u)
+				pod := d.Spec.Template.Spec
+				if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
+					t.Errorf("%s: replicas %v, want 2", d.Name, d.Spec.Replicas)
+				}
+				if sc := pod.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot ||
+					sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+					t.Errorf("%s: pod securityContext %+v, want runAsNonRoot and seccomp RuntimeDefault", d.Name, sc)
+				}
+				if a := pod.Affinity; a == nil || a.PodAntiAffinity == nil {
+					t.Errorf("%s: no pod anti-affinity", d.Name)
+				}
+				if pod.ServiceAccountName != d.Name {
+					t.Errorf("%s: runs as ServiceAccount %q, want its own", d.Name, pod.ServiceAccountName)
+				}
+				for _, c := range pod.Containers {
+					sc := c.SecurityContext
+					if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+						sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+						sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+						t.Errorf("%s/%s: securityContext %+v, want a read-only root, no privilege escalation, all capabilities dropped", d.Name, c.Name, sc)
+					}
+					for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+						if _, ok := c.Resources.Requests[r]; !ok {
+							t.Errorf("%s/%s: no %s request", d.Name, c.Name, r)
+						}
+						if _, ok := c.Resources.Limits[r]; !ok {
+							t.Errorf("%s/%s: no %s limit", d.Name, c.Name, r)
+						}
+					}
+					if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+						t.Errorf("%s/%s: liveness %v, readiness %v; want both", d.Name, c.Name, c.LivenessProbe, c.ReadinessProbe)
+					}
+					if c.Image != imgs["rrguard"] {
+						t.Errorf("%s/%s: image %s, want %s from the kustomization's images", d.Name, c.Name, c.Image, imgs["rrguard"])
+					}
+				}
+				// A PDB keeps one of its pods through voluntary disruptions.
+				pdbFound := false
+				for _, p := range b.all("PodDisruptionBudget") {
+					pdb := typed[policyv1.PodDisruptionBudget](t, p)
+					sel := labels.SelectorFromSet(pdb.Spec.Selector.MatchLabels)
+					if sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+						pdbFound = pdb.Spec.MinAvailable != nil && pdb.Spec.MinAvailable.IntValue() == 1
+					}
+				}
+				if !pdbFound {
+					t.Errorf("%s: no PodDisruptionBudget with minAvailable 1 selects its pods", d.Name)
+				}
+			}
+
+			// The webhook's Service: 443 to the container's 9443.
+			svc := get[corev1.Service](t, b, "Service", certs.DefaultServiceName)
+			wd := get[appsv1.Deployment](t, b, "Deployment", "rrguard-webhook")
+			port := svc.Spec.Ports[0]
+			var target int32
+			for _, p := range wd.Spec.Template.Spec.Containers[0].Ports {
+				if p.Name == port.TargetPort.String() {
+					target = p.ContainerPort
+				}
+			}
+			if port.Port != 443 || target != 9443 || !hasArg(wd.Spec.Template.Spec.Containers[0], "--webhook-port=9443") {
+				t.Errorf("webhook Service %d -> %s (container port %d), want 443 -> 9443", port.Port, port.TargetPort.String(), target)
+			}
+			if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(wd.Spec.Template.Labels)) {
+				t.Error("the webhook Service does not select the webhook's pods")
+			}
+		})
+	}
+}
