@@ -1,0 +1,296 @@
+package manifests
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/certs"
+)
+
+const system = certs.DefaultNamespace
+
+// as returns a client that impersonates the ServiceAccount sa of
+// rrguard-system, with the groups the API server gives a ServiceAccount.
+func as(t *testing.T, sa string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + system + ":" + sa,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + system, "system:authenticated"},
+	}
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// applyRBAC applies the RBAC of every variant and the Alertmanager example
+// (the namespace, ServiceAccounts, roles and bindings only).
+func applyRBAC(t *testing.T) {
+	t.Helper()
+	rbacKinds := map[string]bool{"Namespace": true, "ServiceAccount": true, "Role": true, "ClusterRole": true, "RoleBinding": true, "ClusterRoleBinding": true}
+	var objs built
+	for _, dir := range []string{"default", "self-signed", "examples/alertmanager"} {
+		for _, u := range build(t, dir) {
+			if rbacKinds[u.GetKind()] {
+				objs = append(objs, u)
+			}
+		}
+	}
+	apply(t, objs)
+}
+
+func newRR(ns, name string) *v1alpha1.RemediationRequest {
+	return &v1alpha1.RemediationRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.RemediationRequestSpec{
+			SignalFingerprint: strings.Repeat("ab", 32),
+			SignalName:        "KubePodCrashLooping",
+		},
+	}
+}
+
+// check is one request made as a ServiceAccount, and whether RBAC must let
+// it through.
+type check struct {
+	what    string
+	do      func(ctx context.Context, c client.Client) error
+	allowed bool
+}
+
+// run makes each request and compares RBAC's answer. Authorization comes
+// before everything else, so NotFound, AlreadyExists or Conflict mean RBAC
+// let the request through, and only Forbidden means it refused.
+func run(t *testing.T, c client.Client, checks []check) {
+	t.Helper()
+	ctx := context.Background()
+	for _, ch := range checks {
+		err := ch.do(ctx, c)
+		switch {
+		case apierrors.IsForbidden(err):
+			if ch.allowed {
+				t.Errorf("%s: refused, want allowed: %v", ch.what, err)
+			}
+		case err == nil || apierrors.IsNotFound(err) || apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err):
+			if !ch.allowed {
+				t.Errorf("%s: allowed (%v), want refused", ch.what, err)
+			}
+		default:
+			t.Errorf("%s: unexpected error: %v", ch.what, err)
+		}
+	}
+}
+
+func certificate(ns, name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("cert-manager.io/v1")
+	u.SetKind("Certificate")
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
+func metadataOf(apiVersion, kind string) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
+}
+
+func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
+	ctx := context.Background()
+	applyRBAC(t)
+	admin := env.Client
+
+	// No webhook serves in this test, so its configuration (applied by
+	// another test) would refuse every RemediationRequest: replace it by an
+	// empty one of the same name, for the CA-injection check.
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: certs.DefaultWebhookConfigurationName}}
+	_ = admin.Delete(ctx, vwc)
+	vwc = &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: certs.DefaultWebhookConfigurationName}}
+	if err := admin.Create(ctx, vwc); err != nil {
+		t.Fatal(err)
+	}
+	other := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses-webhook"}}
+	if err := admin.Create(ctx, other); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+
+	tenant := env.Namespace(t) // a namespace where someone created an RR
+	if err := admin.Create(ctx, newRR(tenant, "rr-of-a-tenant")); err != nil {
+		t.Fatalf("create RR: %v", err)
+	}
+	claim := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "rrclaim-" + strings.Repeat("ab", 32)},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("rr-of-a-tenant")}}
+	secretKey := types.NamespacedName{Namespace: system, Name: certs.DefaultSecretName}
+
+	t.Run("webhook", func(t *testing.T) {
+		run(t, as(t, "rrguard-webhook"), []check{
+			{"get an RR in any namespace", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "rr-of-a-tenant"}, &v1alpha1.RemediationRequest{})
+			}, true},
+			{"list RRs in every namespace", func(ctx context.Context, c client.Client) error {
+				return c.List(ctx, &v1alpha1.RemediationRequestList{})
+			}, true},
+			{"create a claim Lease in the RR's namespace", func(ctx context.Context, c client.Client) error { return c.Create(ctx, claim.DeepCopy()) }, true},
+			{"take a claim over (update)", func(ctx context.Context, c client.Client) error {
+				l := &coordinationv1.Lease{}
+				if err := c.Get(ctx, client.ObjectKeyFromObject(claim), l); err != nil {
+					return err
+				}
+				l.Spec.HolderIdentity = ptr.To("another-rr")
+				return c.Update(ctx, l)
+			}, true},
+			{"list claims in every namespace (janitor)", func(ctx context.Context, c client.Client) error {
+				return c.List(ctx, &coordinationv1.LeaseList{})
+			}, true},
+			{"delete a stale claim (janitor)", func(ctx context.Context, c client.Client) error { return c.Delete(ctx, claim.DeepCopy()) }, true},
+			{"take the leader-election Lease", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: "rrguard-webhook-leader"}})
+			}, true},
+			{"record a leader-election event", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: system, GenerateName: "leader-"},
+					EventTime: metav1.NowMicro(), ReportingController: "rrguard-webhook", ReportingInstance: "x", Action: "Leader", Reason: "LeaderElection",
+					Regarding: corev1.ObjectReference{Kind: "Lease", Namespace: system, Name: "rrguard-webhook-leader"}, Type: "Normal"})
+			}, true},
+			{"read its cert-manager Certificate", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, certs.DefaultCertificateName)), certificate(system, certs.DefaultCertificateName))
+			}, true},
+			{"create its self-signed Secret", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: certs.DefaultSecretName}})
+			}, true},
+			{"get and update its self-signed Secret", func(ctx context.Context, c client.Client) error {
+				s := &corev1.Secret{}
+				if err := c.Get(ctx, secretKey, s); err != nil {
+					return err
+				}
+				s.Data = map[string][]byte{"ca.crt": []byte("x")}
+				return c.Update(ctx, s)
+			}, true},
+			{"inject the CA bundle into its own webhook configuration", func(ctx context.Context, c client.Client) error {
+				return c.Patch(ctx, vwc.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"injected":"yes"}}}`)))
+			}, true},
+
+			{"create an RR", func(ctx context.Context, c client.Client) error { return c.Create(ctx, newRR(tenant, "by-the-webhook")) }, false},
+			{"delete an RR", func(ctx context.Context, c client.Client) error { return c.Delete(ctx, newRR(tenant, "rr-of-a-tenant")) }, false},
+			{"update an RR's status", func(ctx context.Context, c client.Client) error {
+				rr := &v1alpha1.RemediationRequest{}
+				if err := env.Client.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "rr-of-a-tenant"}, rr); err != nil {
+					return err
+				}
+				rr.Status.OverallPhase = "Completed"
+				return c.Status().Update(ctx, rr)
+			}, false},
+			{"read another Secret of its namespace", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, types.NamespacedName{Namespace: system, Name: "someone-elses"}, &corev1.Secret{})
+			}, false},
+			{"list Secrets", func(ctx context.Context, c client.Client) error { return c.List(ctx, &corev1.SecretList{}, client.InNamespace(system)) }, false},
+			{"create a Secret in another namespace", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "x"}})
+			}, false},
+			{"read another Certificate", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, "other")), certificate(system, "other"))
+			}, false},
+			{"patch another webhook configuration", func(ctx context.Context, c client.Client) error {
+				return c.Patch(ctx, other.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"injected":"yes"}}}`)))
+			}, false},
+		})
+	})
+
+	t.Run("gateway", func(t *testing.T) {
+		run(t, as(t, "rrguard-gateway"), []check{
+			{"create, get, list RRs and count on their status in its namespace", func(ctx context.Context, c client.Client) error {
+				rr := newRR(system, "by-the-gateway")
+				if err := c.Create(ctx, rr); err != nil {
+					return err
+				}
+				if err := c.Get(ctx, client.ObjectKeyFromObject(rr), rr); err != nil {
+					return err
+				}
+				if err := c.List(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(system),
+					client.MatchingFields{"spec.signalFingerprint": rr.Spec.SignalFingerprint}); err != nil {
+					return err
+				}
+				rr.Status.Deduplication.OccurrenceCount = 2
+				return c.Status().Update(ctx, rr)
+			}, true},
+			{"read a claim", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, types.NamespacedName{Namespace: system, Name: "rrclaim-x"}, &coordinationv1.Lease{})
+			}, true},
+			{"create a TokenReview", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "not-a-token"}})
+			}, true},
+			{"create a SubjectAccessReview", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "someone",
+					NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/api/v1/signals/prometheus", Verb: "post"}}})
+			}, true},
+			{"read a Pod's, ReplicaSet's and Job's metadata in any namespace", func(ctx context.Context, c client.Client) error {
+				for _, m := range []*metav1.PartialObjectMetadata{metadataOf("v1", "Pod"), metadataOf("apps/v1", "ReplicaSet"), metadataOf("batch/v1", "Job")} {
+					if err := c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "x"}, m); err != nil && !apierrors.IsNotFound(err) {
+						return err
+					}
+				}
+				return nil
+			}, true},
+
+			{"delete an RR", func(ctx context.Context, c client.Client) error { return c.Delete(ctx, newRR(system, "by-the-gateway")) }, false},
+			{"change an RR's spec", func(ctx context.Context, c client.Client) error {
+				rr := &v1alpha1.RemediationRequest{}
+				if err := c.Get(ctx, types.NamespacedName{Namespace: system, Name: "by-the-gateway"}, rr); err != nil {
+					return err
+				}
+				rr.Spec.Severity = "critical"
+				return c.Update(ctx, rr)
+			}, false},
+			{"create an RR in another namespace", func(ctx context.Context, c client.Client) error { return c.Create(ctx, newRR(tenant, "elsewhere")) }, false},
+			{"list RRs of every namespace", func(ctx context.Context, c client.Client) error { return c.List(ctx, &v1alpha1.RemediationRequestList{}) }, false},
+			{"write a claim", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: "rrclaim-by-gateway"}})
+			}, false},
+			{"read a Secret", func(ctx context.Context, c client.Client) error { return c.Get(ctx, secretKey, &corev1.Secret{}) }, false},
+			{"list Secrets", func(ctx context.Context, c client.Client) error { return c.List(ctx, &corev1.SecretList{}, client.InNamespace(system)) }, false},
+			{"create a Secret", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: "gw"}})
+			}, false},
+		})
+	})
+
+	// The example binding lets Alertmanager's ServiceAccount post signals,
+	// and nothing else, as the gateway's SubjectAccessReview will ask.
+	t.Run("signal sender", func(t *testing.T) {
+		for _, tc := range []struct {
+			user, path, verb string
+			want             bool
+		}{
+			{"system:serviceaccount:monitoring:alertmanager-main", "/api/v1/signals/prometheus", "post", true},
+			{"system:serviceaccount:monitoring:alertmanager-main", "/api/v1/signals/kubernetes-event", "post", true},
+			{"system:serviceaccount:monitoring:alertmanager-main", "/api/v1/signals/other", "post", false},
+			{"system:serviceaccount:monitoring:alertmanager-main", "/metrics", "get", false},
+			{"system:serviceaccount:monitoring:grafana", "/api/v1/signals/prometheus", "post", false},
+		} {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: tc.user,
+				Groups:                []string{"system:serviceaccounts", "system:authenticated"},
+				NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: tc.path, Verb: tc.verb}}}
+			if err := admin.Create(ctx, sar); err != nil {
+				t.Fatal(err)
+			}
+			if sar.Status.Allowed != tc.want {
+				t.Errorf("%s %s by %s: allowed %v, want %v (%s)", tc.verb, tc.path, tc.user, sar.Status.Allowed, tc.want, sar.Status.Reason)
+			}
+		}
+	})
+}
