@@ -185,8 +185,12 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.Patch(ctx, vwc.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"injected":"yes"}}}`)))
 			}, true},
 
-			{"create an RR", func(ctx context.Context, c client.Client) error { return c.Create(ctx, newRR(tenant, "by-the-webhook")) }, false},
-			{"delete an RR", func(ctx context.Context, c client.Client) error { return c.Delete(ctx, newRR(tenant, "rr-of-a-tenant")) }, false},
+			{"create an RR", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, newRR(tenant, "by-the-webhook"))
+			}, false},
+			{"delete an RR", func(ctx context.Context, c client.Client) error {
+				return c.Delete(ctx, newRR(tenant, "rr-of-a-tenant"))
+			}, false},
 			{"update an RR's status", func(ctx context.Context, c client.Client) error {
 				rr := &v1alpha1.RemediationRequest{}
 				if err := env.Client.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "rr-of-a-tenant"}, rr); err != nil {
@@ -198,7 +202,9 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"read another Secret of its namespace", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: system, Name: "someone-elses"}, &corev1.Secret{})
 			}, false},
-			{"list Secrets", func(ctx context.Context, c client.Client) error { return c.List(ctx, &corev1.SecretList{}, client.InNamespace(system)) }, false},
+			{"list Secrets", func(ctx context.Context, c client.Client) error {
+				return c.List(ctx, &corev1.SecretList{}, client.InNamespace(system))
+			}, false},
 			{"create a Secret in another namespace", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "x"}})
 			}, false},
@@ -247,7 +253,9 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return nil
 			}, true},
 
-			{"delete an RR", func(ctx context.Context, c client.Client) error { return c.Delete(ctx, newRR(system, "by-the-gateway")) }, false},
+			{"delete an RR", func(ctx context.Context, c client.Client) error {
+				return c.Delete(ctx, newRR(system, "by-the-gateway"))
+			}, false},
 			{"change an RR's spec", func(ctx context.Context, c client.Client) error {
 				rr := &v1alpha1.RemediationRequest{}
 				if err := c.Get(ctx, types.NamespacedName{Namespace: system, Name: "by-the-gateway"}, rr); err != nil {
@@ -257,12 +265,16 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.Update(ctx, rr)
 			}, false},
 			{"create an RR in another namespace", func(ctx context.Context, c client.Client) error { return c.Create(ctx, newRR(tenant, "elsewhere")) }, false},
-			{"list RRs of every namespace", func(ctx context.Context, c client.Client) error { return c.List(ctx, &v1alpha1.RemediationRequestList{}) }, false},
+			{"list RRs of every namespace", func(ctx context.Context, c client.Client) error {
+				return c.List(ctx, &v1alpha1.RemediationRequestList{})
+			}, false},
 			{"write a claim", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: "rrclaim-by-gateway"}})
 			}, false},
 			{"read a Secret", func(ctx context.Context, c client.Client) error { return c.Get(ctx, secretKey, &corev1.Secret{}) }, false},
-			{"list Secrets", func(ctx context.Context, c client.Client) error { return c.List(ctx, &corev1.SecretList{}, client.InNamespace(system)) }, false},
+			{"list Secrets", func(ctx context.Context, c client.Client) error {
+				return c.List(ctx, &corev1.SecretList{}, client.InNamespace(system))
+			}, false},
 			{"create a Secret", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: "gw"}})
 			}, false},
