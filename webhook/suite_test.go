@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -33,6 +34,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if fuzzing() {
+		// The fuzz targets are unit-level; their workers need no control plane.
+		os.Exit(m.Run())
+	}
 	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -63,6 +69,17 @@ func TestMain(m *testing.M) {
 	}()
 	_ = env.Stop()
 	os.Exit(code)
+}
+
+// fuzzing reports whether this process runs a fuzz target (as the
+// coordinator or one of its workers).
+func fuzzing() bool {
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
 }
 
 // serveOn starts a webhook server on a free port.
