@@ -1,0 +1,233 @@
+package signal
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+)
+
+func TestTargetFromLabels(t *testing.T) {
+	tests := map[string]struct {
+		labels  map[string]string
+		want    v1alpha1.ResourceIdentifier
+		wantErr string
+	}{
+		"a deployment in its namespace": {
+			labels: map[string]string{"deployment": "api", "namespace": "payments"},
+			want:   v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: "api", Namespace: "payments", APIVersion: "apps/v1"},
+		},
+		"exported_namespace wins over the scrape target's namespace": {
+			labels: map[string]string{"pod": "api-1", "namespace": "monitoring", "exported_namespace": "payments"},
+			want:   v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-1", Namespace: "payments", APIVersion: "v1"},
+		},
+		"a controller label wins over pod": {
+			labels: map[string]string{"statefulset": "db", "pod": "db-0", "namespace": "data"},
+			want:   v1alpha1.ResourceIdentifier{Kind: "StatefulSet", Name: "db", Namespace: "data", APIVersion: "apps/v1"},
+		},
+		"pod wins over the node it runs on": {
+			labels: map[string]string{"pod": "api-1", "node": "worker-1", "namespace": "payments"},
+			want:   v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-1", Namespace: "payments", APIVersion: "v1"},
+		},
+		"job_name is a Job": {
+			labels: map[string]string{"job_name": "backup-28471", "namespace": "ops", "job": "kube-state-metrics"},
+			want:   v1alpha1.ResourceIdentifier{Kind: "Job", Name: "backup-28471", Namespace: "ops", APIVersion: "batch/v1"},
+		},
+		"a node is cluster-scoped and keeps no namespace": {
+			labels: map[string]string{"node": "worker-1", "namespace": "monitoring"},
+			want:   v1alpha1.ResourceIdentifier{Kind: "Node", Name: "worker-1", APIVersion: "v1"},
+		},
+		"a persistentvolumeclaim": {
+			labels: map[string]string{"persistentvolumeclaim": "data-db-0", "namespace": "data"},
+			want:   v1alpha1.ResourceIdentifier{Kind: "PersistentVolumeClaim", Name: "data-db-0", Namespace: "data", APIVersion: "v1"},
+		},
+		"job and instance are scrape labels, never a target": {
+			labels:  map[string]string{"job": "node-exporter", "instance": "10.0.0.1:9100", "namespace": "monitoring"},
+			wantErr: "no label names a target",
+		},
+		"a namespaced target without a namespace": {
+			labels:  map[string]string{"deployment": "api"},
+			wantErr: "neither exported_namespace nor namespace",
+		},
+		"an empty label value names nothing": {
+			labels:  map[string]string{"deployment": "", "namespace": "payments"},
+			wantErr: "no label names a target",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := TargetFromLabels(tc.labels)
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("TargetFromLabels = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseAlertmanagerReadsEveryFieldOfAVersion4Payload(t *testing.T) {
+	body, err := os.ReadFile("testdata/alertmanager-v4.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := ParseAlertmanager(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := am.Message
+	if m.Version != "4" || m.TruncatedAlerts != 2 || m.Receiver != "rrguard" || m.Status != "firing" ||
+		m.GroupKey == "" || m.ExternalURL == "" || m.GroupLabels["alertname"] != "KubePodCrashLooping" ||
+		m.CommonLabels["severity"] != "critical" || m.CommonAnnotations["runbook_url"] == "" {
+		t.Errorf("message fields not all read: %+v", m)
+	}
+	if len(am.Items) != 4 {
+		t.Fatalf("%d items, want 4", len(am.Items))
+	}
+
+	crash := am.Items[0].Signal
+	if crash == nil {
+		t.Fatalf("item 0 = %+v, want a signal", am.Items[0])
+	}
+	wantTarget := v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-7c9f6d5b8-x2x7q", Namespace: "payments", APIVersion: "v1"}
+	if crash.Target != wantTarget || crash.Name != "KubePodCrashLooping" || crash.Severity != "critical" ||
+		crash.Type != TypePrometheus || crash.Source != "rrguard" ||
+		!crash.FiringTime.Equal(time.Date(2026, 11, 26, 4, 58, 12, 345e6, time.UTC)) ||
+		crash.Annotations["summary"] != "Pod is crash looping." || crash.Labels["container"] != "api" {
+		t.Errorf("signal 0 = %+v", crash)
+	}
+	var payload Alert
+	if err := json.Unmarshal(crash.Payload, &payload); err != nil || payload.Fingerprint != "3c8a1e7b2d9f4a60" || payload.GeneratorURL == "" {
+		t.Errorf("payload of signal 0 is not the alert as sent: %s (%v)", crash.Payload, err)
+	}
+
+	if it := am.Items[1]; it.Signal != nil || it.Ignored == "" || it.Err != nil || it.AlertName != "KubePodCrashLooping" {
+		t.Errorf("item 1 (resolved) = %+v, want ignored", it)
+	}
+	if s := am.Items[2].Signal; s == nil || s.Target.Kind != "Node" || s.Target.Namespace != "" {
+		t.Errorf("item 2 = %+v, want a signal about Node worker-3", am.Items[2])
+	}
+	if it := am.Items[3]; it.Signal != nil || !errors.Is(it.Err, ErrInvalid) || !strings.Contains(it.Err.Error(), "alerts[3]") {
+		t.Errorf("item 3 (only scrape labels) = %+v, want an error naming alerts[3]", it)
+	}
+}
+
+func TestParseAlertmanagerRefusesUnusablePayloads(t *testing.T) {
+	tests := map[string]struct {
+		body string
+		want string
+	}{
+		"not JSON":              {body: `version: 4`, want: "malformed JSON"},
+		"truncated JSON":        {body: `{"version":"4","alerts":[{}`, want: "malformed JSON"},
+		"an array":              {body: `[{"version":"4"}]`, want: "malformed JSON"},
+		"two objects":           {body: `{"version":"4","alerts":[{}]} {}`, want: "data after"},
+		"null":                  {body: `null`, want: "version"},
+		"version 3":             {body: `{"version":"3","alerts":[{"status":"firing"}]}`, want: `version "3"`},
+		"a numeric version":     {body: `{"version":4,"alerts":[]}`, want: "malformed JSON"},
+		"no version":            {body: `{"alerts":[{"status":"firing"}]}`, want: `version ""`},
+		"no alerts":             {body: `{"version":"4","alerts":[]}`, want: "no alerts"},
+		"alerts missing":        {body: `{"version":"4"}`, want: "no alerts"},
+		"a label of wrong type": {body: `{"version":"4","alerts":[{"labels":{"a":1}}]}`, want: "malformed JSON"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseAlertmanager([]byte(tc.body))
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want ErrInvalid mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAlertsWithProblemsAreReportedOneByOne(t *testing.T) {
+	body := `{"version":"4","alerts":[
+		{"status":"pending","labels":{"alertname":"A","deployment":"x","namespace":"n"}},
+		{"status":"firing","labels":{"deployment":"x","namespace":"n"}},
+		{"status":"firing","labels":{"alertname":"C","deployment":"x","namespace":"n"}}]}`
+	am, err := ParseAlertmanager([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{`status "pending"`, "no alertname", ""} {
+		it := am.Items[i]
+		if want == "" {
+			if it.Signal == nil || it.Err != nil {
+				t.Errorf("item %d = %+v, want a signal", i, it)
+			}
+			continue
+		}
+		if !errors.Is(it.Err, ErrInvalid) || !strings.Contains(it.Err.Error(), want) {
+			t.Errorf("item %d error = %v, want one mentioning %q", i, it.Err, want)
+		}
+	}
+}
+
+func TestParseKubernetesEvent(t *testing.T) {
+	tests := map[string]struct {
+		body    string
+		want    *v1alpha1.ResourceIdentifier
+		reason  string
+		ignored bool
+		wantErr string
+	}{
+		"a core/v1 Warning about a Pod": {
+			body:   `{"apiVersion":"v1","kind":"Event","metadata":{"namespace":"payments","name":"api.1"},"type":"Warning","reason":"BackOff","message":"Back-off restarting failed container","involvedObject":{"kind":"Pod","namespace":"payments","name":"api-1","apiVersion":"v1"},"source":{"component":"kubelet"},"firstTimestamp":"2026-11-26T04:00:00Z"}`,
+			want:   &v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-1", Namespace: "payments", APIVersion: "v1"},
+			reason: "BackOff",
+		},
+		"a core/v1 event without apiVersion, as exporters send it": {
+			body:   `{"metadata":{"namespace":"payments"},"type":"Warning","reason":"FailedMount","involvedObject":{"kind":"Pod","name":"api-1"}}`,
+			want:   &v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-1", Namespace: "payments"},
+			reason: "FailedMount",
+		},
+		"an events.k8s.io/v1 Warning about a Node": {
+			body:   `{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"namespace":"default"},"type":"Warning","reason":"NodeNotReady","note":"Node is not ready","regarding":{"kind":"Node","name":"worker-1","namespace":"default"},"reportingController":"node-controller","eventTime":"2026-11-26T04:00:00.000000Z"}`,
+			want:   &v1alpha1.ResourceIdentifier{Kind: "Node", Name: "worker-1"},
+			reason: "NodeNotReady",
+		},
+		"a Normal event is ignored": {
+			body:    `{"apiVersion":"v1","kind":"Event","type":"Normal","reason":"Pulled","involvedObject":{"kind":"Pod","namespace":"p","name":"x"}}`,
+			ignored: true,
+		},
+		"another kind":       {body: `{"apiVersion":"v1","kind":"Pod"}`, wantErr: `kind "Pod"`},
+		"another apiVersion": {body: `{"apiVersion":"apps/v1","kind":"Event"}`, wantErr: `apiVersion "apps/v1"`},
+		"an unknown type":    {body: `{"type":"Critical","reason":"X","involvedObject":{"kind":"Pod","name":"x"}}`, wantErr: `type "Critical"`},
+		"no reason":          {body: `{"type":"Warning","involvedObject":{"kind":"Pod","name":"x"}}`, wantErr: "no reason"},
+		"no object":          {body: `{"type":"Warning","reason":"X"}`, wantErr: "involvedObject needs"},
+		"an events.k8s.io event without regarding": {body: `{"apiVersion":"events.k8s.io/v1","type":"Warning","reason":"X"}`, wantErr: "regarding needs"},
+		"malformed":                 {body: `{"type":`, wantErr: "malformed JSON"},
+		"a field of the wrong type": {body: `{"type":"Warning","reason":"X","count":"many","involvedObject":{"kind":"Pod","name":"x"}}`, wantErr: "malformed JSON"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			item, err := ParseKubernetesEvent([]byte(tc.body))
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.ignored {
+				if item.Signal != nil || item.Ignored == "" {
+					t.Errorf("item = %+v, want ignored", item)
+				}
+				return
+			}
+			s := item.Signal
+			if s == nil || s.Target != *tc.want || s.Name != tc.reason || s.Type != TypeKubernetesEvent || s.Severity != "warning" || len(s.Payload) == 0 {
+				t.Errorf("signal = %+v, want about %+v with reason %s", s, tc.want, tc.reason)
+			}
+		})
+	}
+}
