@@ -12,16 +12,14 @@ import (
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/internal/kube"
 )
 
 // Options says what to install besides the CRD.
@@ -60,19 +58,7 @@ func RepoRoot() string {
 func CRDPath() string { return filepath.Join(RepoRoot(), "manifests", "crd", "bases") }
 
 // NewScheme returns a scheme with the core types, CRDs and RemediationRequest.
-func NewScheme() *k8sruntime.Scheme {
-	s := k8sruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := apiextensionsv1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+func NewScheme() *k8sruntime.Scheme { return kube.NewScheme() }
 
 // Start starts etcd and kube-apiserver and installs the CRD (about 4 s).
 func Start(opts Options) (*Env, error) {

@@ -1,0 +1,104 @@
+// Command webhook runs rrguard's validating admission webhook for
+// RemediationRequests. It only wires flags to packages webhook and certs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/internal/kube"
+	"github.com/rrguard/rrguard/webhook"
+)
+
+func main() {
+	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], serve); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "webhook:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args and hands the options to serve; tests hand in their own
+// serve to check the mapping.
+func run(ctx context.Context, args []string, serve func(context.Context, *Options) error) error {
+	o, err := parseOptions(args)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, o)
+}
+
+func serve(ctx context.Context, o *Options) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg, err := kube.LoadConfig(o.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	// Admission is answered within the API server's 5 s timeout; finish
+	// in-flight decisions before stopping.
+	shutdown := 10 * time.Second
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  kube.NewScheme(),
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        "rrguard-webhook-janitor",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		GracefulShutdownTimeout: &shutdown,
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
+			Port:    o.WebhookPort,
+			CertDir: o.WebhookCertPath,
+			TLSOpts: webhook.TLSOptions(o.EnableHTTP2),
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("new manager: %w", err)
+	}
+	certReady, err := certs.Setup(ctx, mgr, certs.Options{Mode: o.CertMode, CertDir: o.WebhookCertPath})
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	if _, err := webhook.Setup(mgr, webhook.Options{
+		ClaimGrace:     o.ClaimGrace,
+		ClaimRetention: o.ClaimRetention,
+		Registerer:     metrics.Registry,
+		Log:            ctrl.Log,
+	}); err != nil {
+		return err
+	}
+	for name, check := range map[string]healthz.Checker{
+		"ping": healthz.Ping,
+	} {
+		if err := mgr.AddHealthzCheck(name, check); err != nil {
+			return fmt.Errorf("add health check %s: %w", name, err)
+		}
+	}
+	// Ready once the TLS server serves, with a certificate that is ready.
+	for name, check := range map[string]healthz.Checker{
+		"webhook":     mgr.GetWebhookServer().StartedChecker(),
+		"certificate": certReady,
+	} {
+		if err := mgr.AddReadyzCheck(name, check); err != nil {
+			return fmt.Errorf("add readiness check %s: %w", name, err)
+		}
+	}
+	log.Info("Starting the admission webhook", "port", o.WebhookPort, "certMode", o.CertMode,
+		"claimGrace", o.ClaimGrace, "claimRetention", o.ClaimRetention, "leaderElect", o.LeaderElect)
+	return mgr.Start(ctx)
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/rrguard/rrguard/certs"
+)
+
+// Options are the webhook's command-line options.
+type Options struct {
+	// Kubeconfig is a kubeconfig file; empty means in-cluster, or
+	// $KUBECONFIG, or ~/.kube/config (controller-runtime's GetConfig).
+	Kubeconfig string
+	// WebhookPort serves the admission webhook over TLS. Defaults to 9443.
+	WebhookPort int
+	// WebhookCertPath is the directory with tls.crt and tls.key, reloaded
+	// when they change. Defaults to controller-runtime's
+	// <tmp>/k8s-webhook-server/serving-certs.
+	WebhookCertPath string
+	// CertMode says where the serving certificate comes from: files
+	// (default), self-signed or cert-manager.
+	CertMode certs.Mode
+	// EnableHTTP2 serves HTTP/2 too. Defaults to false.
+	EnableHTTP2 bool
+	// MetricsBindAddress serves /metrics. Defaults to ":8080"; "0"
+	// disables it.
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz. Defaults to
+	// ":8081".
+	HealthProbeBindAddress string
+	// LeaderElect elects one janitor among the replicas. Defaults to false.
+	LeaderElect bool
+	// LeaderElectionNamespace holds the leader election Lease. Defaults to
+	// the pod's namespace.
+	LeaderElectionNamespace string
+	// ClaimGrace is how long a claim whose holder is not stored yet counts
+	// as in flight. Defaults to 10s.
+	ClaimGrace time.Duration
+	// ClaimRetention is how long a claim outlives a gone or inactive
+	// holder. Defaults to 24h.
+	ClaimRetention time.Duration
+	// Zap configures the logger: JSON unless --zap-devel.
+	Zap zap.Options
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		WebhookPort:            9443,
+		CertMode:               certs.ModeFiles,
+		MetricsBindAddress:     ":8080",
+		HealthProbeBindAddress: ":8081",
+		ClaimGrace:             10 * time.Second,
+		ClaimRetention:         24 * time.Hour,
+		// JSON lines with readable timestamps, as a log pipeline expects.
+		Zap: zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder},
+	}
+}
+
+// BindFlags binds o's fields to flags on fs, with o's values as defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Only required if out-of-cluster.")
+	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "The port the admission webhook serves TLS on.")
+	fs.StringVar(&o.WebhookCertPath, "webhook-cert-path", o.WebhookCertPath, "The directory with tls.crt and tls.key; reloaded when they change.")
+	fs.Var(&o.CertMode, "cert-mode", "Where the serving certificate comes from: files (the --webhook-cert-path directory as mounted), self-signed (generated, stored in a Secret, CA injected into the webhook configuration) or cert-manager (not ready until the Certificate is Ready).")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve HTTP/2 as well; off by default because of HTTP/2's stream-reset weaknesses.")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "The address the metrics endpoint binds to. Set \"0\" to disable it.")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "The address the /healthz and /readyz probe endpoints bind to.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader to run the claim janitor; admission runs on every replica regardless.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "The namespace of the leader election Lease. Defaults to the pod's namespace.")
+	fs.DurationVar(&o.ClaimGrace, "claim-grace", o.ClaimGrace, "How long a claim whose holder is not stored yet counts as in flight before another request may take it over.")
+	fs.DurationVar(&o.ClaimRetention, "claim-retention", o.ClaimRetention, "How long a claim outlives a holder that is gone or inactive before the janitor removes it.")
+	o.Zap.BindFlags(fs)
+}
+
+// Validate reports options that cannot work.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.WebhookPort <= 0 || o.WebhookPort > 65535 {
+		errs = append(errs, fmt.Errorf("--webhook-port=%d: must be a TCP port", o.WebhookPort))
+	}
+	if o.ClaimGrace <= 0 {
+		errs = append(errs, fmt.Errorf("--claim-grace=%s: must be positive", o.ClaimGrace))
+	}
+	if o.ClaimRetention <= o.ClaimGrace {
+		errs = append(errs, fmt.Errorf("--claim-retention=%s: must be longer than --claim-grace", o.ClaimRetention))
+	}
+	return errors.Join(errs...)
+}
+
+// parseOptions parses args into Options.
+func parseOptions(args []string) (*Options, error) {
+	o := NewOptions()
+	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
+	o.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
