@@ -1,0 +1,124 @@
+package webhook_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/webhooktest"
+)
+
+// BenchmarkAdmission measures admission latency on the real API server, as
+// the handler itself times it (the audit log's latencySeconds) and as the
+// creating client sees it (the whole create, storage included):
+//
+//	make bench-webhook   (go test -run '^$' -bench Admission -benchtime 200x ./webhook)
+func BenchmarkAdmission(b *testing.B) {
+	b.Run("uncontended", func(b *testing.B) {
+		ns := env.Namespace(b)
+		r, stop := replicas(b, 1)
+		defer stop()
+		var client []time.Duration
+		b.ResetTimer()
+		for range b.N {
+			start := time.Now()
+			if err := create(context.Background(), newRR(ns, "", newFingerprint(b)), false); err != nil {
+				b.Fatal(err)
+			}
+			client = append(client, time.Since(start))
+		}
+		b.StopTimer()
+		report(b, admissionLatencies(b, r...), client)
+	})
+	b.Run("32-simultaneous-one-fingerprint-2-replicas", func(b *testing.B) {
+		ns := env.Namespace(b)
+		r, stop := replicas(b, 2)
+		defer stop()
+		var (
+			mu     sync.Mutex
+			client []time.Duration
+		)
+		b.ResetTimer()
+		for range b.N {
+			fp := newFingerprint(b)
+			gate := make(chan struct{})
+			var wg sync.WaitGroup
+			admitted := 0
+			for range 32 {
+				wg.Go(func() {
+					<-gate
+					start := time.Now()
+					err := create(context.Background(), newRR(ns, "", fp), false)
+					d := time.Since(start)
+					mu.Lock()
+					defer mu.Unlock()
+					client = append(client, d)
+					if err == nil {
+						admitted++
+					} else if _, ok := dedup.DenialFromError(err); !ok {
+						b.Error(err)
+					}
+				})
+			}
+			close(gate)
+			wg.Wait()
+			if admitted != 1 {
+				b.Fatalf("%d admitted in one round, want 1", admitted)
+			}
+		}
+		b.StopTimer()
+		report(b, admissionLatencies(b, r...), client)
+	})
+}
+
+// replicas serves n fresh webhook servers behind the proxy.
+func replicas(b *testing.B, n int) ([]*webhooktest.Server, func()) {
+	b.Helper()
+	var rs []*webhooktest.Server
+	for range n {
+		s, err := serveOn(webhooktest.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs = append(rs, s)
+	}
+	useBackends(rs...)
+	return rs, func() {
+		useBackends(server)
+		for _, s := range rs {
+			s.Stop()
+		}
+	}
+}
+
+func admissionLatencies(b *testing.B, rs ...*webhooktest.Server) []time.Duration {
+	var out []time.Duration
+	for _, r := range rs {
+		for _, l := range auditLines(b, r) {
+			if l.LatencySeconds != nil {
+				out = append(out, time.Duration(*l.LatencySeconds*float64(time.Second)))
+			}
+		}
+	}
+	return out
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func report(b *testing.B, admission, client []time.Duration) {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(admission, .50)), "admit-p50-ms")
+	b.ReportMetric(ms(percentile(admission, .99)), "admit-p99-ms")
+	b.ReportMetric(ms(percentile(client, .50)), "create-p50-ms")
+	b.ReportMetric(ms(percentile(client, .99)), "create-p99-ms")
+}
