@@ -396,3 +396,35 @@ func TestEveryPodIsHardenedAndHighlyAvailable(t *testing.T) {
 		})
 	}
 }
+
+// The image the Deployments run is the one the Dockerfile builds: every
+// command is a binary it builds, and it runs as the user runAsUser names.
+func TestTheDockerfileBuildsWhatTheDeploymentsRun(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := string(raw)
+	for _, u := range build(t, "default").all("Deployment") {
+		d := typed[appsv1.Deployment](t, u)
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if len(c.Command) != 1 || !strings.HasPrefix(c.Command[0], "/") {
+				t.Errorf("%s/%s: command %v, want one binary of the image", d.Name, c.Name, c.Command)
+				continue
+			}
+			bin := strings.TrimPrefix(c.Command[0], "/")
+			if !strings.Contains(dockerfile, "./cmd/"+bin) || !strings.Contains(dockerfile, "/out/"+bin) {
+				t.Errorf("%s/%s runs /%s, which the Dockerfile does not build and copy", d.Name, c.Name, bin)
+			}
+			if _, err := os.Stat(filepath.Join("..", "cmd", bin)); err != nil {
+				t.Errorf("%s/%s runs /%s: no cmd/%s: %v", d.Name, c.Name, bin, bin, err)
+			}
+		}
+		if uid := d.Spec.Template.Spec.SecurityContext.RunAsUser; uid == nil || !strings.Contains(dockerfile, fmt.Sprintf("USER %d:", *uid)) {
+			t.Errorf("%s: runAsUser %v is not the Dockerfile's USER", d.Name, uid)
+		}
+	}
+	if !strings.Contains(dockerfile, "CGO_ENABLED=0") || !strings.Contains(dockerfile, "distroless/static") {
+		t.Error("the Dockerfile should build static binaries onto a distroless static base")
+	}
+}
