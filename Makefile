@@ -48,5 +48,16 @@ lint: ## gofmt check, go vet, staticcheck.
 	$(STATICCHECK) ./...
 
 .PHONY: run
-run: testbin ## Run rrguard locally on a real control plane; Ctrl-C stops it.
-	$(GO) run ./cmd/rrguard-dev
+run: testbin build ## Run rrguard locally (control plane, webhook, gateway); prints a URL and a curl; Ctrl-C stops it.
+	@echo ">> make run: the first start builds the control plane (about 10-15 min, once), then starts in about 10 s"
+	bin/rrguard-dev
+
+.PHONY: demo
+demo: build ## With `make run` running: post 50 identical alerts at once and print the resulting RemediationRequests.
+	bin/rrguard-dev -demo -burst 50
+
+.PHONY: bench
+bench: testbin ## Run the benchmarks (a few minutes): admission latency, gateway throughput against the per-signal baseline.
+	@echo ">> benchmarks: about 5 minutes on 2 cores"
+	$(GO) test -run '^$$' -bench . -benchtime 100x ./webhook
+	$(GO) test -run '^$$' -bench . ./gateway/...

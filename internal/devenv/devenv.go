@@ -1,0 +1,186 @@
+package devenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/webhook"
+)
+
+// Options configure Run.
+type Options struct {
+	// BinDir holds the webhook and gateway binaries (make build).
+	BinDir string
+	// StateDir receives the kubeconfig and the logs; removed at the end.
+	StateDir string
+	// GatewayAddress is where the gateway serves signals. Defaults to
+	// 127.0.0.1:8080.
+	GatewayAddress string
+	// Namespace is where RemediationRequests are created. Defaults to
+	// rrguard-system.
+	Namespace string
+	// Out receives the progress lines and the instructions.
+	Out io.Writer
+}
+
+// KubeconfigPath is where Run writes the kubeconfig inside StateDir.
+func KubeconfigPath(stateDir string) string { return filepath.Join(stateDir, "kubeconfig") }
+
+// Run starts everything, prints how to use it, and stops it all when ctx
+// ends.
+func Run(ctx context.Context, o Options) (err error) {
+	if o.GatewayAddress == "" {
+		o.GatewayAddress = "127.0.0.1:8080"
+	}
+	if o.Namespace == "" {
+		o.Namespace = "rrguard-system"
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(o.Out, ">> "+format+"\n", args...) }
+	if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(o.StateDir); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+		say("stopped; removed %s", o.StateDir)
+	}()
+
+	say("starting etcd and kube-apiserver with the RemediationRequest CRD and the webhook registered (about 5 s)...")
+	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{
+		webhook.Configuration(webhook.ConfigurationOptions{}),
+	}})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, env.Stop()) }()
+	kubeconfig := KubeconfigPath(o.StateDir)
+	if err := os.WriteFile(kubeconfig, env.Environment().KubeConfig, 0o600); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Namespace}}
+	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", o.Namespace, err)
+	}
+
+	wio := env.WebhookInstallOptions()
+	procs := []*process{
+		{name: "webhook", args: []string{
+			"--kubeconfig=" + kubeconfig,
+			"--webhook-port=" + strconv.Itoa(wio.LocalServingPort),
+			"--webhook-cert-path=" + wio.LocalServingCertDir,
+			"--metrics-bind-address=127.0.0.1:18080",
+			"--health-probe-bind-address=127.0.0.1:18081",
+		}, ready: "http://127.0.0.1:18081/readyz"},
+		{name: "gateway", args: []string{
+			"--kubeconfig=" + kubeconfig,
+			"--auth=none",
+			"--namespace=" + o.Namespace,
+			"--bind-address=" + o.GatewayAddress,
+			"--metrics-bind-address=127.0.0.1:19090",
+			"--health-probe-bind-address=127.0.0.1:18082",
+		}, ready: "http://127.0.0.1:18082/readyz"},
+	}
+	for _, p := range procs {
+		say("starting %s (logs: %s)", p.name, filepath.Join(o.StateDir, p.name+".log"))
+		if err := p.start(o.BinDir, o.StateDir); err != nil {
+			return err
+		}
+		defer p.stop()
+	}
+	for _, p := range procs {
+		if err := waitReady(ctx, p.ready, 60*time.Second); err != nil {
+			return fmt.Errorf("%s not ready (see its log): %w", p.name, err)
+		}
+	}
+
+	fmt.Fprintf(o.Out, `
+rrguard is running.
+
+  gateway:     http://%[1]s  (auth none)
+  kubeconfig:  %[2]s
+  webhook:     https://%[3]s:%[4]d (registered with the API server; metrics on 127.0.0.1:18080)
+
+Post an alert:
+
+  curl -sS -XPOST http://%[1]s/api/v1/signals/prometheus -H 'Content-Type: application/json' -d '%[5]s'
+
+Post 50 identical alerts at once and see what came of them:  make demo
+Stop with Ctrl-C.
+`, o.GatewayAddress, kubeconfig, wio.LocalServingHost, wio.LocalServingPort, SampleAlert("api"))
+	<-ctx.Done()
+	say("stopping...")
+	return nil
+}
+
+// process is one binary run by Run.
+type process struct {
+	name  string
+	args  []string
+	ready string
+	cmd   *exec.Cmd
+	log   *os.File
+}
+
+func (p *process) start(binDir, stateDir string) error {
+	log, err := os.Create(filepath.Join(stateDir, p.name+".log"))
+	if err != nil {
+		return err
+	}
+	p.log = log
+	p.cmd = exec.Command(filepath.Join(binDir, p.name), p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	if err := p.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w (run make build first)", p.name, err)
+	}
+	return nil
+}
+
+// stop asks for a graceful shutdown and waits up to 20 s for it.
+func (p *process) stop() {
+	defer p.log.Close()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func waitReady(ctx context.Context, url string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", url, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
