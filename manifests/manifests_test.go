@@ -16,6 +16,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -426,5 +427,40 @@ func TestTheDockerfileBuildsWhatTheDeploymentsRun(t *testing.T) {
 	}
 	if !strings.Contains(dockerfile, "CGO_ENABLED=0") || !strings.Contains(dockerfile, "distroless/static") {
 		t.Error("the Dockerfile should build static binaries onto a distroless static base")
+	}
+}
+
+// The real API server's PodSecurity admission judges the pods: rrguard-system
+// enforces the restricted standard, so a pod of each Deployment's template
+// must be admitted there, and a pod stripped of its hardening refused.
+func TestPodsMeetTheRestrictedPodSecurityStandard(t *testing.T) {
+	ctx := context.Background()
+	for _, v := range variants {
+		t.Run(v.dir, func(t *testing.T) {
+			b := build(t, v.dir)
+			ns := get[corev1.Namespace](t, b, "Namespace", certs.DefaultNamespace)
+			if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+				t.Fatalf("namespace labels %v, want the restricted standard enforced", ns.Labels)
+			}
+			var setup built
+			setup = append(setup, b.all("Namespace")...)
+			apply(t, append(setup, b.all("ServiceAccount")...))
+			for _, u := range b.all("Deployment") {
+				d := typed[appsv1.Deployment](t, u)
+				pod := &corev1.Pod{
+					ObjectMeta: metav1.ObjectMeta{Namespace: certs.DefaultNamespace, GenerateName: d.Name + "-pss-", Labels: map[string]string{"test": "pss"}},
+					Spec:       *d.Spec.Template.Spec.DeepCopy(),
+				}
+				if err := env.Client.Create(ctx, pod, client.DryRunAll); err != nil {
+					t.Errorf("%s: a pod of its template is refused: %v", d.Name, err)
+				}
+				weakened := pod.DeepCopy()
+				weakened.Spec.SecurityContext.SeccompProfile = nil
+				weakened.Spec.Containers[0].SecurityContext.Capabilities = nil
+				if err := env.Client.Create(ctx, weakened, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "restricted") {
+					t.Errorf("%s: a pod without seccomp and dropped capabilities was not refused as violating restricted: %v", d.Name, err)
+				}
+			}
+		})
 	}
 }
