@@ -26,11 +26,10 @@ import (
 // registered localhost port, where proxy listens and forwards to whichever
 // webhook servers a test puts behind it: one real server by default.
 var (
-	env     *testenv.Env
-	proxy   *webhooktest.Proxy
-	server  *webhooktest.Server
-	rrREST  rest.Interface
-	servers []*webhooktest.Server
+	env    *testenv.Env
+	proxy  *webhooktest.Proxy
+	server *webhooktest.Server
+	rrREST rest.Interface
 )
 
 func TestMain(m *testing.M) {

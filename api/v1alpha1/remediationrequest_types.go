@@ -162,7 +162,3 @@ type RemediationRequestList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []RemediationRequest `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&RemediationRequest{}, &RemediationRequestList{})
-}
