@@ -26,5 +26,6 @@
 // serves during a rotation, the API server trusts it.
 //
 // Setup wires the chosen mode into a controller-runtime manager and returns
-// the readiness check to add with AddReadyzCheck.
+// the readiness check to add with AddReadyzCheck; Options.BindFlags binds the
+// certificate details (names, extra SANs, validities) to --cert-* flags.
 package certs
