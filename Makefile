@@ -9,7 +9,7 @@ TESTBIN_DIR := $(shell hack/testbin.sh --print-dir)
 export KUBEBUILDER_ASSETS := $(TESTBIN_DIR)
 
 # How long each fuzz target runs in `make test`.
-FUZZTIME ?= 5s
+FUZZTIME ?= 10s
 
 CONTROLLER_GEN := $(GO) tool controller-gen
 STATICCHECK := $(GO) tool staticcheck
