@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -516,4 +519,62 @@ func unstructuredObject(apiVersion, kind, ns, name string, spec map[string]any) 
 	u.SetNamespace(ns)
 	u.SetName(name)
 	return u
+}
+
+func TestAnUnreachableWebhookIsA503WithRetryAfterAndNothingCounted(t *testing.T) {
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "rrguard-dead-webhook-", Labels: map[string]string{"rrguard.test/dead-webhook": "true"}}}
+	if err := env.Client.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	// A second, failing-closed webhook on this namespace only, served by
+	// nobody: the API server cannot admit any create here.
+	dead := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "rrguard-dead-"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    "dead.rrguard.test",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To("https://127.0.0.1:1/validate")},
+			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{"kubernaut.ai"}, APIVersions: []string{"v1alpha1"}, Resources: []string{"remediationrequests"}}}},
+			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
+			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+			AdmissionReviewVersions: []string{"v1"},
+			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"rrguard.test/dead-webhook": "true"}},
+		}},
+	}
+	if err := env.Client.Create(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), dead) })
+	gw := startGateway(t, ns.Name)
+
+	// The API server learns of a new webhook configuration within a
+	// moment; until then a create may still pass.
+	var r response
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		var err error
+		r, err = post(gw.URL, httpapi.PrometheusPath, "application/json", alertmanagerPayload(alert("payments", fmt.Sprintf("api-%d", i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Code != http.StatusCreated || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r.Code != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("got %d (Retry-After %q) %s, want 503 with Retry-After", r.Code, r.Header.Get("Retry-After"), r.Body)
+	}
+	p := r.problem(t)
+	if !strings.HasSuffix(p.Type, "/unavailable") || !strings.Contains(p.Detail, "dead.rrguard.test") {
+		t.Errorf("problem %+v, want unavailable naming the failing webhook", p)
+	}
+	counted := int64(0)
+	for _, rr := range listRRs(t, ns.Name) {
+		counted += rr.Status.Deduplication.OccurrenceCount
+	}
+	created := int64(len(listRRs(t, ns.Name)))
+	if counted != created {
+		t.Errorf("%d requests count %d signals: only the ones answered 201 before the webhook took effect may be counted", created, counted)
+	}
 }

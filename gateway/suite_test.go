@@ -174,6 +174,7 @@ var httpClient = &http.Client{
 type response struct {
 	Code        int
 	ContentType string
+	Header      http.Header
 	Body        []byte
 }
 
@@ -213,7 +214,7 @@ func post(url, path, contentType string, body []byte, header ...string) (respons
 	if err != nil {
 		return response{}, err
 	}
-	return response{Code: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b}, nil
+	return response{Code: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Header: resp.Header, Body: b}, nil
 }
 
 // alert is one firing alert about a Deployment.
