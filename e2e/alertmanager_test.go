@@ -1,0 +1,459 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway"
+	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/internal/webhooktest"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	env = e
+	code := func() int {
+		hook, err := webhooktest.Serve(env)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer hook.Stop()
+		return m.Run()
+	}()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop control plane:", err)
+	}
+	os.Exit(code)
+}
+
+// alertmanagerBinary returns the Alertmanager built from source at the
+// version tools/alertmanager pins, building it into bin/ once (about four
+// minutes cold on two cores; `make testbin` is the place to do it ahead).
+func alertmanagerBinary(t *testing.T) string {
+	t.Helper()
+	toolsDir := filepath.Join(testenv.RepoRoot(), "tools", "alertmanager")
+	gomod, err := os.ReadFile(filepath.Join(toolsDir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	sc := bufio.NewScanner(bytes.NewReader(gomod))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "require" && f[1] == "github.com/prometheus/alertmanager" {
+			version = f[2]
+		}
+	}
+	if version == "" {
+		t.Fatal("tools/alertmanager/go.mod pins no github.com/prometheus/alertmanager")
+	}
+	dir := filepath.Join(testenv.RepoRoot(), "bin", "alertmanager-"+version)
+	bin := filepath.Join(dir, "alertmanager")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	t.Logf("building Alertmanager %s from source into %s (once)", version, dir)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".alertmanager-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", tmp+"/",
+		"github.com/prometheus/alertmanager/cmd/alertmanager", "github.com/prometheus/alertmanager/cmd/amtool")
+	cmd.Dir = toolsDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build Alertmanager: %v\n%s", err, out)
+	}
+	if err := os.Rename(tmp, dir); err != nil && !os.IsExist(err) {
+		if _, statErr := os.Stat(bin); statErr != nil {
+			t.Fatalf("install Alertmanager: %v", err)
+		}
+	}
+	return bin
+}
+
+// syncBuffer collects a process's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startGateway serves rrguard's gateway with TokenReview authentication,
+// creating RemediationRequests in ns, and returns its URL and metrics.
+func startGateway(t *testing.T, ns string) (string, *prometheus.Registry) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(rest.CopyConfig(env.Config), ctrl.Options{
+		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0", Logger: logr.Discard(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := gateway.Setup(mgr, gateway.Options{
+		Listener: ln, Namespace: ns, Auth: gateway.AuthTokenReview, Registerer: reg,
+		Log: testr.New(t), Audit: testr.New(t).WithName("audit"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String(), reg
+}
+
+// senderToken makes Alertmanager's ServiceAccount, binds it rrguard's
+// signal-sender ClusterRole as manifests/gateway ships it (what
+// manifests/examples/alertmanager does), and writes a token for it to a file.
+func senderToken(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "manifests", "gateway", "signal_sender_role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.Unmarshal(raw, role); err != nil {
+		t.Fatal(err)
+	}
+	role.Name = "rrguard-signal-sender"
+	monitoring := env.Namespace(t)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: monitoring, Name: "alertmanager"}}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "rrguard-e2e-alertmanager"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: monitoring, Name: sa.Name}},
+	}
+	for _, obj := range []client.Object{role, sa, binding} {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatalf("create %T: %v", obj, err)
+		}
+	}
+	cs := kubernetes.NewForConfigOrDie(env.Config)
+	tr, err := cs.CoreV1().ServiceAccounts(monitoring).CreateToken(ctx, sa.Name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("request a token for Alertmanager: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte(tr.Status.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// unboundToken is a valid token of a ServiceAccount that may not post
+// signals.
+func unboundToken(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "grafana"}}
+	if err := env.Client.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := kubernetes.NewForConfigOrDie(env.Config).CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
+}
+
+// startAlertmanager runs Alertmanager with one webhook receiver, the
+// gateway, and short group timings, and returns its URL.
+func startAlertmanager(t *testing.T, bin, gatewayURL, tokenFile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	config := fmt.Sprintf(`route:
+  receiver: rrguard
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 3s
+receivers:
+- name: rrguard
+  webhook_configs:
+  - url: %s/api/v1/signals/prometheus
+    send_resolved: true
+    http_config:
+      authorization:
+        credentials_file: %s
+`, gatewayURL, tokenFile)
+	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=debug")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("Alertmanager's log:\n%s", out.String())
+		}
+	})
+	url := "http://" + addr
+	eventually(t, 20*time.Second, "Alertmanager ready", func() (bool, string) {
+		resp, err := http.Get(url + "/-/ready")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	return url
+}
+
+// amAlert is an alert as Alertmanager's API v2 takes it.
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt,omitempty"`
+}
+
+func deploymentAlert(deployment string, startsAt time.Time) amAlert {
+	return amAlert{
+		Labels: map[string]string{
+			"alertname": "KubeDeploymentReplicasMismatch", "severity": "critical", "namespace": "shop",
+			"deployment": deployment, "job": "kube-state-metrics", "instance": "10.0.0.7:8080",
+		},
+		Annotations: map[string]string{"summary": "Deployment " + deployment + " has not matched its replicas."},
+		StartsAt:    startsAt,
+		EndsAt:      startsAt.Add(time.Hour),
+	}
+}
+
+func pushAlerts(t *testing.T, alertmanagerURL string, alerts ...amAlert) {
+	t.Helper()
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(alertmanagerURL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("push alerts: %s", resp.Status)
+	}
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var ok bool
+		if ok, last = cond(); ok {
+			return
+		}
+	}
+	t.Fatalf("%s: not within %s; last: %s", what, timeout, last)
+}
+
+// rrsByFingerprint lists the RemediationRequests in ns by fingerprint.
+func rrsByFingerprint(t *testing.T, ns string) map[string][]v1alpha1.RemediationRequest {
+	t.Helper()
+	list := &v1alpha1.RemediationRequestList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]v1alpha1.RemediationRequest{}
+	for _, rr := range list.Items {
+		out[rr.Spec.SignalFingerprint] = append(out[rr.Spec.SignalFingerprint], rr)
+	}
+	return out
+}
+
+func signalsCounted(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "rrguard_gateway_signals_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
+func fingerprint(t *testing.T, deployment string) string {
+	t.Helper()
+	fp, err := dedup.Fingerprint(dedup.Target{Namespace: "shop", Kind: "Deployment", Name: deployment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp
+}
+
+// A real Alertmanager, a real token, a real API server: one RR per
+// incident, repeated notifications counted on it, a second workload its own
+// RR, and a resolved alert creating nothing.
+func TestAlertmanagerNotificationsBecomeOneRemediationRequestPerIncident(t *testing.T) {
+	bin := alertmanagerBinary(t)
+	ns := env.Namespace(t)
+	gatewayURL, metrics := startGateway(t, ns)
+	tokenFile := senderToken(t)
+
+	// The gateway really checks the token: none is 401, and a token whose
+	// owner may not post signals is 403.
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {unboundToken(t), http.StatusForbidden}} {
+		req, _ := http.NewRequest(http.MethodPost, gatewayURL+"/api/v1/signals/prometheus", strings.NewReader(`{"version":"4","alerts":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("post with token %.10q...: %s, want %d", tc.token, resp.Status, tc.want)
+		}
+	}
+
+	refusedBefore := signalsCounted(t, metrics, "rejected") + signalsCounted(t, metrics, "failed")
+
+	am := startAlertmanager(t, bin, gatewayURL, tokenFile)
+	api, worker := fingerprint(t, "api"), fingerprint(t, "worker")
+	started := time.Now().Add(-time.Minute).Truncate(time.Second)
+
+	pushAlerts(t, am, deploymentAlert("api", started))
+	eventually(t, 30*time.Second, "an RR for the firing alert", func() (bool, string) {
+		rrs := rrsByFingerprint(t, ns)
+		return len(rrs[api]) == 1, fmt.Sprintf("%d RRs for api", len(rrs[api]))
+	})
+	eventually(t, 40*time.Second, "repeated notifications counted on the same RR", func() (bool, string) {
+		rrs := rrsByFingerprint(t, ns)
+		if len(rrs) != 1 || len(rrs[api]) != 1 {
+			t.Fatalf("RRs by fingerprint: %v; want exactly one, for api", rrs)
+		}
+		n := rrs[api][0].Status.Deduplication.OccurrenceCount
+		return n >= 3, fmt.Sprintf("occurrenceCount %d", n)
+	})
+
+	pushAlerts(t, am, deploymentAlert("worker", started))
+	eventually(t, 30*time.Second, "a second workload gets its own RR", func() (bool, string) {
+		rrs := rrsByFingerprint(t, ns)
+		return len(rrs[worker]) == 1, fmt.Sprintf("%d RRs for worker", len(rrs[worker]))
+	})
+
+	// Resolve api's alert: Alertmanager sends it resolved (send_resolved),
+	// the gateway ignores it, and api's incident stops being counted.
+	resolved := deploymentAlert("api", started)
+	resolved.EndsAt = time.Now().Add(-time.Second)
+	ignoredBefore := signalsCounted(t, metrics, "ignored")
+	pushAlerts(t, am, resolved)
+	eventually(t, 30*time.Second, "the resolved alert reaches the gateway and is ignored", func() (bool, string) {
+		n := signalsCounted(t, metrics, "ignored")
+		return n > ignoredBefore, fmt.Sprintf("%v ignored signals", n)
+	})
+	apiCount := rrsByFingerprint(t, ns)[api][0].Status.Deduplication.OccurrenceCount
+	workerCount := rrsByFingerprint(t, ns)[worker][0].Status.Deduplication.OccurrenceCount
+	eventually(t, 30*time.Second, "worker, still firing, counted again", func() (bool, string) {
+		n := rrsByFingerprint(t, ns)[worker][0].Status.Deduplication.OccurrenceCount
+		return n >= workerCount+2, fmt.Sprintf("worker occurrenceCount %d (was %d)", n, workerCount)
+	})
+	rrs := rrsByFingerprint(t, ns)
+	if len(rrs) != 2 || len(rrs[api]) != 1 || len(rrs[worker]) != 1 {
+		t.Errorf("RRs by fingerprint after resolution: %v; want one for api and one for worker", rrs)
+	}
+	if n := rrs[api][0].Status.Deduplication.OccurrenceCount; n != apiCount {
+		t.Errorf("api's occurrenceCount went from %d to %d after its alert resolved", apiCount, n)
+	}
+	if refused := signalsCounted(t, metrics, "rejected") + signalsCounted(t, metrics, "failed"); refused != refusedBefore {
+		t.Errorf("%v of Alertmanager's signals rejected or failed", refused-refusedBefore)
+	}
+}
