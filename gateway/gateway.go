@@ -141,15 +141,17 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 
 	// A signal's deadline decides whether an API call starts; a started
 	// call may take callTimeout more, and its answer must still reach the
-	// sender.
+	// sender: a counted signal whose answer is cut off would be sent again
+	// and counted twice.
 	writeTimeout := o.RequestTimeout + callTimeout + 5*time.Second
 	srv := &http.Server{
 		Addr:              o.BindAddress,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       120 * time.Second,
+		// The body is read within the request's deadline.
+		ReadTimeout:  o.RequestTimeout,
+		WriteTimeout: writeTimeout,
+		IdleTimeout:  120 * time.Second,
 	}
 	if err := mgr.Add(&manager.Server{
 		Name:            "signal-api",

@@ -54,8 +54,8 @@ type Options struct {
 	Auth Authenticator
 	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
 	MaxBodyBytes int64
-	// RequestTimeout is each request's deadline for counting its signals.
-	// Defaults to 15s.
+	// RequestTimeout is each request's deadline, from its arrival, for
+	// authenticating, reading and counting its signals. Defaults to 15s.
 	RequestTimeout time.Duration
 	// MaxConcurrentAlerts bounds how many alerts of one payload are counted
 	// at once. Defaults to 16.
@@ -120,7 +120,12 @@ func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		log := h.opts.Log.WithValues("requestID", id, "endpoint", name)
-		ctx := withRequestID(logr.NewContext(r.Context(), log), id)
+		// The deadline runs from here, so that authentication and reading
+		// the body count towards it: the answer must reach the sender
+		// within the server's write timeout, or a counted signal would
+		// look failed and be sent again.
+		ctx, cancel := context.WithTimeout(withRequestID(logr.NewContext(r.Context(), log), id), h.opts.RequestTimeout)
+		defer cancel()
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		defer func() {
@@ -253,9 +258,7 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte
 		logr.FromContextOrDiscard(r.Context()).Info("Alertmanager truncated the payload; the left-out alerts were never received",
 			"truncatedAlerts", am.Message.TruncatedAlerts, "receiver", am.Message.Receiver, "groupKey", am.Message.GroupKey)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
-	defer cancel()
-
+	ctx := r.Context()
 	results := make([]AlertResult, len(am.Items))
 	sem := make(chan struct{}, h.opts.MaxConcurrentAlerts)
 	var wg sync.WaitGroup
@@ -328,9 +331,7 @@ func (h *handler) kubernetesEvent(w http.ResponseWriter, r *http.Request, body [
 		writeProblem(w, r, problemInvalid.problem(err.Error()))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
-	defer cancel()
-	h.writeSingle(w, r, h.decide(ctx, signal.TypeKubernetesEvent, 0, item))
+	h.writeSingle(w, r, h.decide(r.Context(), signal.TypeKubernetesEvent, 0, item))
 }
 
 // writeSingle answers a request that carried one signal.
