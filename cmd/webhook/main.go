@@ -70,7 +70,9 @@ func serve(ctx context.Context, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("new manager: %w", err)
 	}
-	certReady, err := certs.Setup(ctx, mgr, certs.Options{Mode: o.CertMode, CertDir: o.WebhookCertPath})
+	co := o.Certs
+	co.Mode, co.CertDir = o.CertMode, o.WebhookCertPath
+	certReady, err := certs.Setup(ctx, mgr, co)
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
 	}

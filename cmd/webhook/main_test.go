@@ -39,12 +39,15 @@ func TestFlagsMapToOptions(t *testing.T) {
 				"--cert-mode=self-signed", "--enable-http2", "--metrics-bind-address=0",
 				"--health-probe-bind-address=127.0.0.1:18081", "--leader-elect", "--leader-election-namespace=ops",
 				"--claim-grace=3s", "--claim-retention=1h",
+				"--cert-namespace=sec", "--cert-extra-sans=localhost,127.0.0.1", "--cert-webhook-configuration-name=dev",
 			},
 			want: func(o *Options) {
 				o.Kubeconfig, o.WebhookPort, o.WebhookCertPath = "/etc/kube/config", 10443, "/certs"
 				o.CertMode, o.EnableHTTP2, o.MetricsBindAddress = certs.ModeSelfSigned, true, "0"
 				o.HealthProbeBindAddress, o.LeaderElect, o.LeaderElectionNamespace = "127.0.0.1:18081", true, "ops"
 				o.ClaimGrace, o.ClaimRetention = 3*time.Second, time.Hour
+				o.Certs.Namespace, o.Certs.WebhookConfigurationName = "sec", "dev"
+				o.Certs.ExtraDNSNames, o.Certs.ExtraIPs = certs.SplitSANs([]string{"localhost", "127.0.0.1"})
 			},
 		},
 		"an unknown cert mode is refused": {args: []string{"--cert-mode=vault"}, wantErr: "vault"},

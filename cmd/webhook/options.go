@@ -26,6 +26,9 @@ type Options struct {
 	// CertMode says where the serving certificate comes from: files
 	// (default), self-signed or cert-manager.
 	CertMode certs.Mode
+	// Certs are the certificate details (names, extra SANs, validity) for
+	// the self-signed and cert-manager modes; see certs.Options.
+	Certs certs.Options
 	// EnableHTTP2 serves HTTP/2 too. Defaults to false.
 	EnableHTTP2 bool
 	// MetricsBindAddress serves /metrics. Defaults to ":8080"; "0"
@@ -69,6 +72,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "The port the admission webhook serves TLS on.")
 	fs.StringVar(&o.WebhookCertPath, "webhook-cert-path", o.WebhookCertPath, "The directory with tls.crt and tls.key; reloaded when they change.")
 	fs.Var(&o.CertMode, "cert-mode", "Where the serving certificate comes from: files (the --webhook-cert-path directory as mounted), self-signed (generated, stored in a Secret, CA injected into the webhook configuration) or cert-manager (not ready until the Certificate is Ready).")
+	o.Certs.BindFlags(fs)
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve HTTP/2 as well; off by default because of HTTP/2's stream-reset weaknesses.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "The address the metrics endpoint binds to. Set \"0\" to disable it.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "The address the /healthz and /readyz probe endpoints bind to.")

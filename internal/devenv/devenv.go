@@ -62,9 +62,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	}()
 
 	say("starting etcd and kube-apiserver with the RemediationRequest CRD and the webhook registered (about 5 s)...")
-	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{
-		webhook.Configuration(webhook.ConfigurationOptions{}),
-	}})
+	webhookConfig := webhook.Configuration(webhook.ConfigurationOptions{})
+	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{webhookConfig}})
 	if err != nil {
 		return err
 	}
@@ -83,7 +82,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		{name: "webhook", args: []string{
 			"--kubeconfig=" + kubeconfig,
 			"--webhook-port=" + strconv.Itoa(wio.LocalServingPort),
-			"--webhook-cert-path=" + wio.LocalServingCertDir,
+			// rrguard's own self-signed mode: a CA and a certificate for
+			// the URL envtest registered, kept in a Secret, the CA written
+			// into the webhook configuration in place of envtest's.
+			"--cert-mode=self-signed",
+			"--webhook-cert-path=" + filepath.Join(o.StateDir, "webhook-certs"),
+			"--cert-namespace=" + o.Namespace,
+			"--cert-extra-sans=localhost," + wio.LocalServingHost,
+			"--cert-webhook-configuration-name=" + webhookConfig.Name,
 			"--metrics-bind-address=127.0.0.1:18080",
 			"--health-probe-bind-address=127.0.0.1:18081",
 		}, ready: "http://127.0.0.1:18081/readyz"},
@@ -114,7 +120,7 @@ rrguard is running.
 
   gateway:     http://%[1]s  (auth none)
   kubeconfig:  %[2]s
-  webhook:     https://%[3]s:%[4]d (registered with the API server; metrics on 127.0.0.1:18080)
+  webhook:     https://%[3]s:%[4]d (self-signed certificate, CA injected into the registration; metrics on 127.0.0.1:18080)
 
 Post an alert:
 

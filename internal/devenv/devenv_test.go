@@ -1,0 +1,110 @@
+package devenv
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rrguard/rrguard/internal/testenv"
+)
+
+// lockedBuffer collects Run's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRunAndDemo is `make run` and `make demo` end to end: the real
+// binaries on a real control plane, a burst of identical alerts, one
+// RemediationRequest counting them all, and everything gone after Ctrl-C.
+func TestRunAndDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal(testenv.ErrNoAssets)
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/webhook", "./cmd/gateway")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	state := filepath.Join(t.TempDir(), "dev")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{BinDir: bin, StateDir: state, GatewayAddress: addr, Out: out})
+	}()
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(out.String(), "rrguard is running") {
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("Run ended before it was running: %v\n%s", err, out)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("not running within 90s:\n%s", out)
+		}
+	}
+	for _, want := range []string{"http://" + addr, KubeconfigPath(state), "curl -sS -XPOST http://" + addr + "/api/v1/signals/prometheus"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("instructions lack %q:\n%s", want, out)
+		}
+	}
+
+	var table bytes.Buffer
+	if err := Demo(context.Background(), "http://"+addr, KubeconfigPath(state), "rrguard-system", 20, &table); err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+	if !strings.Contains(lines[0], "map[201:1 202:19]") {
+		t.Errorf("answers = %q, want one 201 and nineteen 202", lines[0])
+	}
+	rows := lines[3:] // summary, blank line, header
+	if len(rows) != 1 || !strings.HasSuffix(strings.TrimSpace(rows[0]), " 20") {
+		t.Errorf("RemediationRequests = %q, want one with 20 occurrences\n%s", rows, table.String())
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not stop within 60s of cancel")
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state dir %s left behind (%v)", state, err)
+	}
+}
