@@ -43,6 +43,9 @@ type Options struct {
 	// RequestTimeout is each request's deadline for counting its signals.
 	// Defaults to 15s.
 	RequestTimeout time.Duration
+	// Reader is what every lookup reads through. Defaults to the manager's
+	// APIReader; anything else must read the API server directly too.
+	Reader client.Reader
 	// Registerer receives the gateway's metrics. Defaults to
 	// controller-runtime's metrics.Registry, served on the manager's
 	// metrics endpoint.
@@ -66,6 +69,9 @@ func (o *Options) setDefaults(mgr manager.Manager) {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 15 * time.Second
+	}
+	if o.Reader == nil {
+		o.Reader = mgr.GetAPIReader()
 	}
 	if o.Registerer == nil {
 		o.Registerer = crmetrics.Registry
@@ -99,7 +105,7 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 	}
 	o.setDefaults(mgr)
 
-	reader := mgr.GetAPIReader()
+	reader := o.Reader
 	p, err := pipeline.New(reader, mgr.GetClient(), pipeline.Options{
 		Namespace:      o.Namespace,
 		DefaultTimeout: o.RequestTimeout,

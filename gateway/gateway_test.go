@@ -578,3 +578,71 @@ func TestAnUnreachableWebhookIsA503WithRetryAfterAndNothingCounted(t *testing.T)
 		t.Errorf("%d requests count %d signals: only the ones answered 201 before the webhook took effect may be counted", created, counted)
 	}
 }
+
+// gatedReader holds every claim lookup until the gate opens, so that a
+// request is surely in flight.
+type gatedReader struct {
+	client.Reader
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*coordinationv1.Lease); ok {
+		select {
+		case g.entered <- struct{}{}:
+		default:
+		}
+		<-g.gate
+	}
+	return g.Reader.Get(ctx, key, obj, opts...)
+}
+
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	ns := env.Namespace(t)
+	reader := &gatedReader{Reader: env.Client, entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	gw := startGateway(t, ns, instanceOptions{reader: reader})
+
+	type result struct {
+		r   response
+		err error
+	}
+	inflight := make(chan result, 1)
+	go func() {
+		r, err := post(gw.URL, httpapi.PrometheusPath, "application/json", alertmanagerPayload(alert("payments", "api")))
+		inflight <- result{r, err}
+	}()
+	<-reader.entered // the request is counting
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- gw.stop() }()
+	// The server stops accepting while the request is still in flight.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := http.Get(gw.URL + "/")
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway still accepts connections after shutdown began")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("the manager stopped (%v) with a request in flight", err)
+	default:
+	}
+
+	close(reader.gate)
+	res := <-inflight
+	if res.err != nil || res.r.Code != http.StatusCreated {
+		t.Fatalf("in-flight request got %v %d %s, want 201", res.err, res.r.Code, res.r.Body)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("manager stopped with %v", err)
+	}
+	if items := listRRs(t, ns); len(items) != 1 || items[0].Status.Deduplication.OccurrenceCount != 1 {
+		t.Errorf("stored %d requests, want 1 counting the drained signal", len(items))
+	}
+}

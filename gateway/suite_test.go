@@ -91,11 +91,14 @@ type instance struct {
 	URL   string
 	GW    *gateway.Gateway
 	audit *syncBuffer
+	// stop stops the manager (a SIGTERM) and waits for it to return.
+	stop func() error
 }
 
 type instanceOptions struct {
 	auth         string
 	maxBodyBytes int64
+	reader       client.Reader
 }
 
 func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
@@ -128,6 +131,7 @@ func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
 		Namespace:    ns,
 		Auth:         o.auth,
 		MaxBodyBytes: o.maxBodyBytes,
+		Reader:       o.reader,
 		Registerer:   prometheus.NewRegistry(),
 		Log:          logr.Discard(),
 		Audit:        ctrlzap.New(ctrlzap.WriteTo(audit), ctrlzap.JSONEncoder()).WithName("audit"),
@@ -138,13 +142,21 @@ func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
+	var once sync.Once
+	var stopErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			stopErr = <-done
+		})
+		return stopErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("gateway manager: %v", err)
 		}
 	})
-	in := &instance{URL: "http://" + ln.Addr().String(), GW: gw, audit: audit}
+	in := &instance{URL: "http://" + ln.Addr().String(), GW: gw, audit: audit, stop: stop}
 	waitServing(t, in.URL)
 	return in
 }
