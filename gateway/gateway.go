@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -158,6 +160,8 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 		ReadTimeout:  o.RequestTimeout,
 		WriteTimeout: writeTimeout,
 		IdleTimeout:  120 * time.Second,
+		// Connection-level errors go to the JSON log too.
+		ErrorLog: log.New(logWriter{o.Log.WithName("http")}, "", 0),
 	}
 	if err := mgr.Add(&manager.Server{
 		Name:            "signal-api",
@@ -187,4 +191,12 @@ func APIServerCheck(reader client.Reader, namespace string) func(*http.Request) 
 		}
 		return nil
 	}
+}
+
+// logWriter turns the lines net/http logs into logr entries.
+type logWriter struct{ log logr.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Info(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
