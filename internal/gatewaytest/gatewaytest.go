@@ -65,14 +65,7 @@ func (i *Instance) Stop() error {
 // Start starts a gateway and returns once its signal API serves.
 func Start(o Options) (*Instance, error) {
 	in := &Instance{done: make(chan error, 1)}
-	cfg := rest.CopyConfig(o.Config)
-	cfg.QPS, cfg.Burst = -1, 0
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			in.requests.Add(1)
-			return rt.RoundTrip(r)
-		})
-	})
+	cfg := CountRequests(o.Config, &in.requests)
 	probe, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -159,6 +152,20 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// CountRequests returns a copy of cfg, unthrottled, whose every request to
+// the API server adds one to n: the client-side count of API requests.
+func CountRequests(cfg *rest.Config, n *atomic.Int64) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = -1, 0
+	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			n.Add(1)
+			return rt.RoundTrip(r)
+		})
+	})
+	return c
 }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)

@@ -1,0 +1,85 @@
+package baseline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway/httpapi"
+	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/gateway/signal"
+)
+
+// Counter counts each signal on its own; it implements httpapi.Counter so
+// that it can be served by the gateway's real signal API.
+type Counter struct {
+	// Client reads (uncached) and writes the API server.
+	Client client.Client
+	// Namespace is where requests are looked up and created.
+	Namespace string
+}
+
+var _ httpapi.Counter = (*Counter)(nil)
+
+// conflictBackoff retries a conflicted status update practically forever,
+// with a jittered millisecond pause: the baseline must not lose counts to
+// a retry limit, only to its race.
+var conflictBackoff = wait.Backoff{Steps: 10000, Duration: time.Millisecond, Factor: 1, Jitter: 1}
+
+// Submit counts sig on the active request for fp, creating one when the
+// List finds none.
+func (n *Counter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pipeline.Result, error) {
+	items, err := dedup.ListByFingerprint(ctx, n.Client, n.Namespace, fp)
+	if err != nil {
+		return pipeline.Result{}, fmt.Errorf("%w: list by fingerprint: %w", pipeline.ErrUnavailable, err)
+	}
+	var holder *v1alpha1.RemediationRequest
+	for i := range items {
+		if dedup.IsActive(&items[i]) {
+			holder = &items[i]
+			break
+		}
+	}
+	outcome := pipeline.OutcomeDuplicate
+	if holder == nil {
+		holder = &v1alpha1.RemediationRequest{
+			ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, GenerateName: "rr-baseline-"},
+			Spec: v1alpha1.RemediationRequestSpec{
+				SignalFingerprint: fp, SignalName: sig.Name, Severity: sig.Severity, SignalType: sig.Type,
+				TargetResource: sig.Target, SignalLabels: sig.Labels,
+			},
+		}
+		if err := n.Client.Create(ctx, holder); err != nil {
+			return pipeline.Result{}, fmt.Errorf("%w: create: %w", pipeline.ErrUnavailable, err)
+		}
+		outcome = pipeline.OutcomeCreated
+	}
+	key := client.ObjectKeyFromObject(holder)
+	var count int64
+	err = retry.RetryOnConflict(conflictBackoff, func() error {
+		rr := &v1alpha1.RemediationRequest{}
+		if err := n.Client.Get(ctx, key, rr); err != nil {
+			return err
+		}
+		now := metav1.Now()
+		d := &rr.Status.Deduplication
+		if d.FirstSeenAt == nil {
+			d.FirstSeenAt = &now
+		}
+		d.LastSeenAt = &now
+		d.OccurrenceCount++
+		count = d.OccurrenceCount
+		return n.Client.Status().Update(ctx, rr)
+	})
+	if err != nil {
+		return pipeline.Result{}, fmt.Errorf("%w: count on %s: %w", pipeline.ErrUnavailable, key, err)
+	}
+	return pipeline.Result{Outcome: outcome, Fingerprint: fp, RemediationRequest: key, OccurrenceCount: count, Batch: 1}, nil
+}

@@ -1,0 +1,135 @@
+package load_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rrguard/rrguard/gateway/httpapi"
+	"github.com/rrguard/rrguard/internal/baseline"
+	"github.com/rrguard/rrguard/internal/gatewaytest"
+	"github.com/rrguard/rrguard/internal/load"
+)
+
+// run is one scenario run on one variant.
+type run struct {
+	res      *load.Result
+	requests int64
+	check    load.Check
+}
+
+func (r run) requestsPerSignal() float64 { return float64(r.requests) / float64(len(r.res.Responses)) }
+
+// runGateway runs the scenario against a fresh rrguard gateway (the real
+// manager, pipeline and signal API) in a fresh namespace the webhook guards.
+func runGateway(b *testing.B, o load.Options) run {
+	b.Helper()
+	ns := env.Namespace(b)
+	gw, err := gatewaytest.Start(gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = gw.Stop() }()
+	o.URL = gw.URL
+	before := gw.APIRequests()
+	res, err := load.Run(context.Background(), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	requests := gw.APIRequests() - before
+	c, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return run{res: res, requests: requests, check: c}
+}
+
+// runBaseline runs the scenario against the per-signal baseline served by
+// the gateway's own signal API, in a fresh namespace the webhook does not
+// guard.
+func runBaseline(b *testing.B, o load.Options) run {
+	b.Helper()
+	ns := unguardedNamespace(b)
+	var requests atomic.Int64
+	c, err := client.New(gatewaytest.CountRequests(env.Config, &requests), client.Options{Scheme: env.Scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := httpapi.NewHandler(httpapi.Options{
+		Counter: &baseline.Counter{Client: c, Namespace: ns}, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	o.URL = srv.URL
+	res, err := load.Run(context.Background(), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := requests.Load()
+	check, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return run{res: res, requests: n, check: check}
+}
+
+// BenchmarkScenarios drives the gateway over HTTP with issue 6's three
+// scenarios — storm (5,000 signals about 1 fingerprint), spread (5,000
+// about 5,000), mixed (5,000 about 50, Zipf s=1.1) — 64 at a time, and the
+// per-signal baseline (internal/baseline, served by the same signal API)
+// with the same load in the same run, then checks both on the API server.
+// Every rrguard figure is also reported as a ratio to the baseline's (x-*).
+// API requests are counted client-side, on each variant's rest.Config
+// transport; the webhook's own reads and claim writes are not in them.
+//
+//	go test -run '^$' -bench Scenarios -benchtime 1x -timeout 30m ./internal/load/
+func BenchmarkScenarios(b *testing.B) {
+	// Warm the process (discovery, connections), not the data.
+	runGateway(b, load.Options{Signals: 1, Concurrency: 1})
+	runBaseline(b, load.Options{Signals: 1, Concurrency: 1})
+
+	for _, sc := range load.Scenarios {
+		b.Run(string(sc), func(b *testing.B) {
+			o := load.Options{Scenario: sc, Signals: 5000, Concurrency: 64, Fingerprints: 50}
+			var base, rr run
+			for range b.N {
+				base = runBaseline(b, o)
+				rr = runGateway(b, o)
+				if err := rr.check.Err(); err != nil {
+					b.Errorf("rrguard: %s: %v", rr.check, err)
+				}
+				if c := rr.res.Codes(); c[201]+c[202] != o.Signals {
+					b.Errorf("rrguard answered %v, want every signal 201 or 202", c)
+				}
+			}
+			b.Logf("baseline: %s; %.2f API requests/signal; %s", base.res.Summary(), base.requestsPerSignal(), base.check)
+			b.Logf("rrguard:  %s; %.3f API requests/signal; %s", rr.res.Summary(), rr.requestsPerSignal(), rr.check)
+			msf := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+			b.ReportMetric(rr.res.SignalsPerSecond(), "signals/s")
+			b.ReportMetric(msf(rr.res.Latency(.50)), "p50-ms")
+			b.ReportMetric(msf(rr.res.Latency(.95)), "p95-ms")
+			b.ReportMetric(msf(rr.res.Latency(.99)), "p99-ms")
+			b.ReportMetric(rr.requestsPerSignal(), "apireq/signal")
+			b.ReportMetric(float64(rr.check.RemediationRequests)/float64(rr.check.Fingerprints), "RRs/fp")
+			b.ReportMetric(base.res.SignalsPerSecond(), "base-signals/s")
+			b.ReportMetric(msf(base.res.Latency(.50)), "base-p50-ms")
+			b.ReportMetric(msf(base.res.Latency(.99)), "base-p99-ms")
+			b.ReportMetric(base.requestsPerSignal(), "base-apireq/signal")
+			b.ReportMetric(float64(base.check.RemediationRequests)/float64(base.check.Fingerprints), "base-RRs/fp")
+			b.ReportMetric(float64(base.check.Answered2xx-base.check.Stored), "base-lost-counts")
+			b.ReportMetric(rr.res.SignalsPerSecond()/base.res.SignalsPerSecond(), "x-signals/s")
+			b.ReportMetric(float64(rr.res.Latency(.50))/float64(base.res.Latency(.50)), "x-p50")
+			b.ReportMetric(float64(rr.res.Latency(.99))/float64(base.res.Latency(.99)), "x-p99")
+			b.ReportMetric(rr.requestsPerSignal()/base.requestsPerSignal(), "x-apireq/signal")
+		})
+	}
+}
+

@@ -1,0 +1,101 @@
+package load_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/internal/gatewaytest"
+	"github.com/rrguard/rrguard/internal/load"
+)
+
+func TestPlanShapesEachScenario(t *testing.T) {
+	for _, tc := range []struct {
+		scenario            load.Scenario
+		signals, targets    int
+		wantDistinctTargets int
+	}{
+		{load.Storm, 100, 1, 1},
+		{load.Spread, 100, 100, 100},
+		{load.Mixed, 1000, 50, 0},
+	} {
+		t.Run(string(tc.scenario), func(t *testing.T) {
+			targets, seq, err := load.Plan(load.Options{Scenario: tc.scenario, Signals: tc.signals})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(targets) != tc.targets || len(seq) != tc.signals {
+				t.Fatalf("%d targets, %d signals; want %d, %d", len(targets), len(seq), tc.targets, tc.signals)
+			}
+			hits := map[int]int{}
+			for _, i := range seq {
+				hits[i]++
+			}
+			if tc.wantDistinctTargets > 0 && len(hits) != tc.wantDistinctTargets {
+				t.Errorf("signals hit %d targets, want %d", len(hits), tc.wantDistinctTargets)
+			}
+			if tc.scenario == load.Mixed && !(hits[0] > hits[10] && hits[10] > 0 && hits[0] > tc.signals/10) {
+				t.Errorf("mixed is not Zipf-like: target 0 got %d, target 10 got %d of %d", hits[0], hits[10], tc.signals)
+			}
+		})
+	}
+	if _, _, err := load.Plan(load.Options{Scenario: "hurricane"}); err == nil {
+		t.Error("an unknown scenario was accepted")
+	}
+}
+
+// A short mixed run through a real gateway passes the check, and the
+// check fails on what it exists to find: two active requests for one
+// fingerprint, and a count above the 2xx answers.
+func TestRunThroughAGatewayPassesTheCheckAndTheCheckCatchesDuplicatesAndOvercounts(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	gw, err := gatewaytest.Start(gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = gw.Stop() }()
+	res, err := load.Run(ctx, load.Options{URL: gw.URL, Scenario: load.Mixed, Signals: 300, Concurrency: 16, Fingerprints: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res.Summary())
+	if res.Codes()[http.StatusCreated]+res.Codes()[http.StatusAccepted] != 300 {
+		t.Errorf("answers %v, want every signal 201 or 202", res.Codes())
+	}
+	c, err := load.Verify(ctx, env.Client, ns, res.Counted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Err() != nil || c.Answered2xx != 300 || c.Stored != 300 || c.Active != c.Fingerprints {
+		t.Errorf("check %s: %v", c, c.Err())
+	}
+
+	// Now break the rules behind the gateway's back, where the webhook
+	// does not guard.
+	bad := unguardedNamespace(t)
+	dup := load.NewTarget("payments", "dup")
+	for _, name := range []string{"one", "two"} {
+		rr := &v1alpha1.RemediationRequest{
+			ObjectMeta: metav1.ObjectMeta{Namespace: bad, Name: name},
+			Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: dup.Fingerprint, SignalName: "KubeDeploymentReplicasMismatch", TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: "dup"}},
+		}
+		if err := env.Client.Create(ctx, rr); err != nil {
+			t.Fatal(err)
+		}
+		rr.Status.Deduplication.OccurrenceCount = 2
+		if err := env.Client.Status().Update(ctx, rr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err = load.Verify(ctx, env.Client, bad, map[string]int64{dup.Fingerprint: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Problems) != 2 || c.Active != 2 || c.Stored != 4 {
+		t.Errorf("check on two active requests counting 4 for 3 answers: %s %v; want 2 problems (duplicate, count)", c, c.Problems)
+	}
+}
