@@ -132,4 +132,3 @@ func BenchmarkScenarios(b *testing.B) {
 		})
 	}
 }
-

@@ -3,8 +3,10 @@ package load_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,3 +66,5 @@ func unguardedNamespace(t testing.TB) string {
 	}
 	return ns.Name
 }
+
+var httpClient = &http.Client{Timeout: 60 * time.Second}
