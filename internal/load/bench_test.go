@@ -3,6 +3,8 @@ package load_test
 import (
 	"context"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,7 +31,12 @@ func (r run) requestsPerSignal() float64 { return float64(r.requests) / float64(
 // manager, pipeline and signal API) in a fresh namespace the webhook guards.
 func runGateway(b *testing.B, o load.Options) run {
 	b.Helper()
-	ns := env.Namespace(b)
+	return runGatewayIn(b, env.Namespace(b), o)
+}
+
+// runGatewayIn runs the scenario against a fresh gateway in ns.
+func runGatewayIn(b *testing.B, ns string, o load.Options) run {
+	b.Helper()
 	gw, err := gatewaytest.Start(gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
 	if err != nil {
 		b.Fatal(err)
@@ -86,9 +93,13 @@ func runBaseline(b *testing.B, o load.Options) run {
 // about 5,000), mixed (5,000 about 50, Zipf s=1.1) — 64 at a time, and the
 // per-signal baseline (internal/baseline, served by the same signal API)
 // with the same load in the same run, then checks both on the API server.
-// Every rrguard figure is also reported as a ratio to the baseline's (x-*).
+// A third run, the gateway where the webhook does not guard, is a
+// diagnostic (x-unguarded-signals/s) that tells the gateway's own cost from
+// the admission calls'. Every rrguard figure is also reported as a ratio to the baseline's (x-*).
 // API requests are counted client-side, on each variant's rest.Config
 // transport; the webhook's own reads and claim writes are not in them.
+//
+// RRGUARD_BENCH_SCENARIOS (comma-separated) runs a subset.
 //
 //	go test -run '^$' -bench Scenarios -benchtime 1x -timeout 30m ./internal/load/
 func BenchmarkScenarios(b *testing.B) {
@@ -96,13 +107,17 @@ func BenchmarkScenarios(b *testing.B) {
 	runGateway(b, load.Options{Signals: 1, Concurrency: 1})
 	runBaseline(b, load.Options{Signals: 1, Concurrency: 1})
 
-	for _, sc := range load.Scenarios {
+	for _, sc := range benchScenarios() {
 		b.Run(string(sc), func(b *testing.B) {
 			o := load.Options{Scenario: sc, Signals: 5000, Concurrency: 64, Fingerprints: 50}
-			var base, rr run
+			var base, rr, alone run
 			for range b.N {
 				base = runBaseline(b, o)
 				rr = runGateway(b, o)
+				// Diagnostic, not a deployment: the gateway where the
+				// webhook does not guard, to tell its own cost from
+				// the admission calls'.
+				alone = runGatewayIn(b, unguardedNamespace(b), o)
 				if err := rr.check.Err(); err != nil {
 					b.Errorf("rrguard: %s: %v", rr.check, err)
 				}
@@ -112,6 +127,7 @@ func BenchmarkScenarios(b *testing.B) {
 			}
 			b.Logf("baseline: %s; %.2f API requests/signal; %s", base.res.Summary(), base.requestsPerSignal(), base.check)
 			b.Logf("rrguard:  %s; %.3f API requests/signal; %s", rr.res.Summary(), rr.requestsPerSignal(), rr.check)
+			b.Logf("rrguard without the webhook (diagnostic): %s; %.3f API requests/signal; %s", alone.res.Summary(), alone.requestsPerSignal(), alone.check)
 			msf := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 			b.ReportMetric(rr.res.SignalsPerSecond(), "signals/s")
 			b.ReportMetric(msf(rr.res.Latency(.50)), "p50-ms")
@@ -129,6 +145,21 @@ func BenchmarkScenarios(b *testing.B) {
 			b.ReportMetric(float64(rr.res.Latency(.50))/float64(base.res.Latency(.50)), "x-p50")
 			b.ReportMetric(float64(rr.res.Latency(.99))/float64(base.res.Latency(.99)), "x-p99")
 			b.ReportMetric(rr.requestsPerSignal()/base.requestsPerSignal(), "x-apireq/signal")
+			b.ReportMetric(alone.res.SignalsPerSecond()/base.res.SignalsPerSecond(), "x-unguarded-signals/s")
 		})
 	}
+}
+
+// benchScenarios are the scenarios BenchmarkScenarios runs:
+// RRGUARD_BENCH_SCENARIOS, or all.
+func benchScenarios() []load.Scenario {
+	s := os.Getenv("RRGUARD_BENCH_SCENARIOS")
+	if s == "" {
+		return load.Scenarios
+	}
+	var out []load.Scenario
+	for _, f := range strings.Split(s, ",") {
+		out = append(out, load.Scenario(strings.TrimSpace(f)))
+	}
+	return out
 }
