@@ -63,19 +63,7 @@ func runBaseline(b *testing.B, o load.Options) run {
 	b.Helper()
 	ns := unguardedNamespace(b)
 	var requests atomic.Int64
-	c, err := client.New(gatewaytest.CountRequests(env.Config, &requests), client.Options{Scheme: env.Scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := httpapi.NewHandler(httpapi.Options{
-		Counter: &baseline.Counter{Client: c, Namespace: ns}, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard(),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	o.URL = srv.URL
+	o.URL = serveBaseline(b, ns, &requests)
 	res, err := load.Run(context.Background(), o)
 	if err != nil {
 		b.Fatal(err)
@@ -86,6 +74,30 @@ func runBaseline(b *testing.B, o load.Options) run {
 		b.Fatal(err)
 	}
 	return run{res: res, requests: n, check: check}
+}
+
+// serveBaseline serves the baseline counter for ns through the gateway's
+// signal API, with its own client whose requests add to requests (when
+// given), until the test ends; it returns the URL.
+func serveBaseline(t testing.TB, ns string, requests ...*atomic.Int64) string {
+	t.Helper()
+	n := &atomic.Int64{}
+	if len(requests) > 0 {
+		n = requests[0]
+	}
+	c, err := client.New(gatewaytest.CountRequests(env.Config, n), client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.NewHandler(httpapi.Options{
+		Counter: &baseline.Counter{Client: c, Namespace: ns}, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // BenchmarkScenarios drives the gateway over HTTP with issue 6's three

@@ -99,3 +99,23 @@ func TestRunThroughAGatewayPassesTheCheckAndTheCheckCatchesDuplicatesAndOvercoun
 		t.Errorf("check on two active requests counting 4 for 3 answers: %s %v; want 2 problems (duplicate, count)", c, c.Problems)
 	}
 }
+
+// The per-signal baseline the benchmarks compare against, under a short
+// storm: it makes duplicates, and the check says so. If this ever passes
+// the check, the storm no longer shows what rrguard guards against.
+func TestTheBaselineUnderAStormMakesDuplicatesAndTheCheckFails(t *testing.T) {
+	ns := unguardedNamespace(t)
+	srv := serveBaseline(t, ns)
+	res, err := load.Run(context.Background(), load.Options{URL: srv, Scenario: load.Storm, Signals: 64, Concurrency: 64, TargetPrefix: "naive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("baseline: %s; check: %s", res.Summary(), c)
+	if c.RemediationRequests <= 1 || c.Err() == nil {
+		t.Fatalf("the baseline made %d request(s) for one incident under a storm of 64 at once; the storm no longer shows the race", c.RemediationRequests)
+	}
+}
