@@ -53,6 +53,14 @@ func TestWebhookStoppedMidStormIsA503WritingNothingAndResentSignalsAreCountedExa
 	s.waitFor(t, 100, time.Time{}, "signals counted with the webhook up", isOK)
 	hook.Stop()
 	stopped := time.Now()
+	restored := false
+	t.Cleanup(func() {
+		if !restored {
+			if s, err := webhooktest.Serve(env); err == nil {
+				hook = s
+			}
+		}
+	})
 	s.waitFor(t, 40, stopped, "answers 503 with the webhook down", func(x sent) bool { return x.resp.Code == http.StatusServiceUnavailable })
 	s.waitFor(t, 10, stopped, "repeats of the known incident counted with the webhook down", func(x sent) bool {
 		return x.target == known && x.resp.OK()
@@ -103,7 +111,7 @@ func TestWebhookStoppedMidStormIsA503WritingNothingAndResentSignalsAreCountedExa
 	if err != nil {
 		t.Fatal(err)
 	}
-	hook = s2
+	hook, restored = s2, true
 	ok, failed := split(log)
 	again := resend(t, gw.URL, failed)
 	c := verify(t, ns, first, ok, again)
