@@ -37,8 +37,8 @@ testbin: ## Build kube-apiserver and etcd from source into bin/k8s (about 10 min
 
 .PHONY: test
 test: testbin verify-generated ## Run every test with -race on the real control plane, then the fuzz targets briefly.
-	@echo ">> go test -race ./... (about 3-6 minutes on 2 cores)"
-	$(GO) test -race -count=1 -timeout 30m ./...
+	@echo ">> go test -race -p 1 ./... (about 10 minutes on 2 cores; one package at a time, so that the concurrency tests do not compete for the 2 cores)"
+	$(GO) test -race -count=1 -p 1 -timeout 45m ./...
 	@hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: lint

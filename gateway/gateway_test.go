@@ -87,7 +87,7 @@ func TestGWDEDUP002FiveSimultaneousIdenticalAlertsMakeOneRequestCountedFive(t *t
 	}
 
 	// One audit line per signal decision.
-	lines := gw.audit.lines(t)
+	lines := gw.audit.JSONLines(t)
 	if len(lines) != n {
 		t.Fatalf("%d audit lines, want %d", len(lines), n)
 	}

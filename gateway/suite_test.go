@@ -90,7 +90,7 @@ func unguardedNamespace(t testing.TB) string {
 type instance struct {
 	URL   string
 	GW    *gateway.Gateway
-	audit *syncBuffer
+	audit *testenv.Buffer
 	// stop stops the manager (a SIGTERM) and waits for it to return.
 	stop func() error
 }
@@ -125,7 +125,7 @@ func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit := &syncBuffer{}
+	audit := &testenv.Buffer{}
 	gw, err := gateway.Setup(mgr, gateway.Options{
 		Listener:     ln,
 		Namespace:    ns,
@@ -292,35 +292,4 @@ func setPhase(t testing.TB, ns, name string, phase v1alpha1.Phase) {
 	if err := env.Client.Status().Update(context.Background(), rr); err != nil {
 		t.Fatalf("set phase %s on %s: %v", phase, name, err)
 	}
-}
-
-// syncBuffer collects log lines written concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines decodes the JSON lines written so far.
-func (b *syncBuffer) lines(t testing.TB) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		m := map[string]any{}
-		if err := json.Unmarshal(l, &m); err != nil {
-			t.Fatalf("audit line is not JSON: %s: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
 }

@@ -8,30 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rrguard/rrguard/internal/testenv"
 )
-
-// lockedBuffer collects Run's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRunAndDemo is `make run` and `make demo` end to end: the real
 // binaries on a real control plane, a burst of identical alerts, one
@@ -58,7 +39,7 @@ func TestRunAndDemo(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "dev")
 
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{BinDir: bin, StateDir: state, GatewayAddress: addr, Out: out})

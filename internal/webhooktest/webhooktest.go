@@ -1,10 +1,8 @@
 package webhooktest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -48,7 +46,7 @@ type Server struct {
 	// Registry holds the metrics.
 	Registry *prometheus.Registry
 
-	audit  *syncBuffer
+	audit  *testenv.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -78,7 +76,7 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 	if o.Webhook.Registerer == nil {
 		o.Webhook.Registerer = reg
 	}
-	audit := &syncBuffer{}
+	audit := &testenv.Buffer{}
 	o.Webhook.Log = ctrlzap.New(ctrlzap.WriteTo(audit), ctrlzap.JSONEncoder())
 
 	s := &Server{Port: port, Registry: reg, audit: audit, done: make(chan error, 1)}
@@ -116,21 +114,3 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 // quietLog drops controller-runtime's per-request debug logging; the audit
 // log is what the tests read.
 func quietLog(logr.Logger, *admission.Request) logr.Logger { return logr.Discard() }
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
