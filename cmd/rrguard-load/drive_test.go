@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/rrguard/rrguard/internal/gatewaytest"
+	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/internal/webhooktest"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	env = e
+	code := func() int {
+		hook, err := webhooktest.Serve(env)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer hook.Stop()
+		return m.Run()
+	}()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+// kubeconfig writes a kubeconfig for the control plane's administrator.
+func kubeconfig(t *testing.T) string {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData}
+	cfg.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	cfg.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The command end to end: a mixed load through a real gateway, checked on
+// the real API server through a kubeconfig; and the check failing, with a
+// non-nil error (exit status 1), when it looks where the gateway did not
+// write.
+func TestDriveSendsTheLoadAndChecksTheOutcomeOnTheAPIServer(t *testing.T) {
+	ns := env.Namespace(t)
+	gw, err := gatewaytest.Start(gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = gw.Stop() }()
+	kc := kubeconfig(t)
+	args := []string{"--gateway-url=" + gw.URL, "--kubeconfig=" + kc, "--scenario=mixed", "--signals=200", "--concurrency=16", "--fingerprints=5"}
+
+	var out bytes.Buffer
+	if err := run(context.Background(), append(args, "--namespace="+ns), &out, drive); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	t.Log(out.String())
+	for _, want := range []string{"mixed 200 signals", "API server requests:", "check: 5 fingerprints, 5 RemediationRequests (5 active), occurrenceCount sum 200, 200 answered 2xx, 0 problem(s)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	out.Reset()
+	err = run(context.Background(), append(args, "--namespace="+env.Namespace(t), "--target-prefix=elsewhere"), &out, drive)
+	if err == nil || !strings.Contains(err.Error(), "problem") {
+		t.Errorf("a check where nothing was written: err = %v, want the check's problems\n%s", err, out.String())
+	}
+}
