@@ -15,10 +15,11 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/internal/baseline"
 )
 
 // BenchmarkSignals measures signals per second and per-signal latency
-// (p50, p99) of the pipeline beside the per-signal baseline (naiveCounter:
+// (p50, p99) of the pipeline beside the per-signal baseline (internal/baseline:
 // an uncached List, then a create or a conflict-retried status update, per
 // signal, no coalescing), in the same run, on the real API server:
 //
@@ -53,7 +54,7 @@ func BenchmarkSignals(b *testing.B) {
 		b.Fatal(err)
 	}
 	runLoad(warm, 1, 1, 1)
-	runLoad(&naiveCounter{c: env.Client, ns: unguardedNamespace(b)}, 1, 1, 1)
+	runLoad(&baseline.Counter{Client: env.Client, Namespace: unguardedNamespace(b)}, 1, 1, 1)
 
 	for _, wl := range workloads {
 		for _, variant := range []string{"pipeline", "baseline", "pipeline-unguarded"} {
@@ -74,7 +75,7 @@ func BenchmarkSignals(b *testing.B) {
 						counter = p
 					} else if variant == "baseline" {
 						ns = unguardedNamespace(b)
-						counter = &naiveCounter{c: env.Client, ns: ns}
+						counter = &baseline.Counter{Client: env.Client, Namespace: ns}
 					} else {
 						ns = unguardedNamespace(b)
 						p, err := pipeline.New(env.Client, env.Client, pipeline.Options{Namespace: ns})

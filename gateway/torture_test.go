@@ -10,17 +10,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/httpapi"
-	"github.com/rrguard/rrguard/gateway/pipeline"
-	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/internal/baseline"
 )
 
 const tortureSignals = 600
@@ -159,7 +154,7 @@ func TestNaiveCheckThenCreateUnderTheSameLoadMakesDuplicates(t *testing.T) {
 	}
 }
 
-// startNaiveGateway serves the signal API over naiveCounter, with its own
+// startNaiveGateway serves the signal API over baseline.Counter, with its own
 // client and connections.
 func startNaiveGateway(t testing.TB, ns string) string {
 	t.Helper()
@@ -168,7 +163,7 @@ func startNaiveGateway(t testing.TB, ns string) string {
 		t.Fatal(err)
 	}
 	h, err := httpapi.NewHandler(httpapi.Options{
-		Counter: &naiveCounter{c: c, ns: ns}, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard(),
+		Counter: &baseline.Counter{Client: c, Namespace: ns}, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -176,64 +171,4 @@ func startNaiveGateway(t testing.TB, ns string) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
-}
-
-// naiveCounter is the per-signal check-then-create DESIGN.md rejects, with
-// every part done properly but nothing more: an uncached List by the
-// field selector, then either a status update retried on conflict or a
-// create followed by its first count. No coalescing, no claim.
-type naiveCounter struct {
-	c  client.Client
-	ns string
-}
-
-var naiveBackoff = wait.Backoff{Steps: 10000, Duration: time.Millisecond, Factor: 1, Jitter: 1}
-
-func (n *naiveCounter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pipeline.Result, error) {
-	items, err := dedup.ListByFingerprint(ctx, n.c, n.ns, fp)
-	if err != nil {
-		return pipeline.Result{}, err
-	}
-	var holder *v1alpha1.RemediationRequest
-	for i := range items {
-		if dedup.IsActive(&items[i]) {
-			holder = &items[i]
-			break
-		}
-	}
-	outcome := pipeline.OutcomeDuplicate
-	if holder == nil {
-		holder = &v1alpha1.RemediationRequest{
-			ObjectMeta: metav1.ObjectMeta{Namespace: n.ns, GenerateName: "rr-naive-"},
-			Spec: v1alpha1.RemediationRequestSpec{
-				SignalFingerprint: fp, SignalName: sig.Name, Severity: sig.Severity, SignalType: sig.Type,
-				TargetResource: sig.Target, SignalLabels: sig.Labels,
-			},
-		}
-		if err := n.c.Create(ctx, holder); err != nil {
-			return pipeline.Result{}, err
-		}
-		outcome = pipeline.OutcomeCreated
-	}
-	key := client.ObjectKeyFromObject(holder)
-	var count int64
-	err = retry.RetryOnConflict(naiveBackoff, func() error {
-		rr := &v1alpha1.RemediationRequest{}
-		if err := n.c.Get(ctx, key, rr); err != nil {
-			return err
-		}
-		now := metav1.Now()
-		d := &rr.Status.Deduplication
-		if d.FirstSeenAt == nil {
-			d.FirstSeenAt = &now
-		}
-		d.LastSeenAt = &now
-		d.OccurrenceCount++
-		count = d.OccurrenceCount
-		return n.c.Status().Update(ctx, rr)
-	})
-	if err != nil {
-		return pipeline.Result{}, err
-	}
-	return pipeline.Result{Outcome: outcome, Fingerprint: fp, RemediationRequest: key, OccurrenceCount: count, Batch: 1}, nil
 }
