@@ -41,25 +41,7 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = e
-	code := func() int {
-		hook, err := webhooktest.Serve(env)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer hook.Stop()
-		return m.Run()
-	}()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop control plane:", err)
-	}
-	os.Exit(code)
+	webhooktest.Main(m, func(e *testenv.Env, _ *webhooktest.Server) { env = e })
 }
 
 // alertmanagerBinary returns the Alertmanager built from source at the

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,8 +14,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,7 +30,7 @@ import (
 )
 
 // The suite runs on one control plane with rrguard's real admission webhook
-// registered and served over TLS. Namespaces labelled unguardedLabel are left
+// registered and served over TLS. Namespaces labelled webhooktest.UnguardedLabel are left
 // out of the webhook's reach, as on a cluster without rrguard's webhook: the
 // naive variants run there to show what the webhook and the pipeline guard
 // against.
@@ -43,47 +39,12 @@ var (
 	hook *webhooktest.Server
 )
 
-const unguardedLabel = "rrguard.test/unguarded"
-
 func TestMain(m *testing.M) {
-	cfgs := webhooktest.Configurations()
-	for _, c := range cfgs {
-		for i := range c.Webhooks {
-			c.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-				{Key: unguardedLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
-			}}
-		}
-	}
-	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: cfgs})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = e
-	code := func() int {
-		hook, err = webhooktest.Serve(env)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer hook.Stop()
-		return m.Run()
-	}()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop control plane:", err)
-	}
-	os.Exit(code)
+	webhooktest.Main(m, func(e *testenv.Env, h *webhooktest.Server) { env, hook = e, h })
 }
 
 // unguardedNamespace makes a namespace the webhook does not guard.
-func unguardedNamespace(t testing.TB) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "rrguard-unguarded-", Labels: map[string]string{unguardedLabel: "true"}}}
-	if err := env.Client.Create(context.Background(), ns); err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
-	return ns.Name
-}
+func unguardedNamespace(t testing.TB) string { return webhooktest.UnguardedNamespace(t, env) }
 
 // instance is one gateway: its own manager, clients and connections to the
 // shared API server, serving the signal API on a local port.

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,23 +18,7 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = e
-	code := func() int {
-		hook, err := webhooktest.Serve(env)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer hook.Stop()
-		return m.Run()
-	}()
-	_ = env.Stop()
-	os.Exit(code)
+	webhooktest.Main(m, func(e *testenv.Env, _ *webhooktest.Server) { env = e })
 }
 
 // kubeconfig writes a kubeconfig for the control plane's administrator.

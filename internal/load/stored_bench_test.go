@@ -23,6 +23,7 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/gatewaytest"
 	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/internal/webhooktest"
 )
 
 // storedSizes are the numbers of stored RemediationRequests
@@ -166,9 +167,9 @@ func guard(b *testing.B, ns string, on bool) {
 		b.Fatal(err)
 	}
 	if on {
-		delete(n.Labels, unguardedLabel)
+		delete(n.Labels, webhooktest.UnguardedLabel)
 	} else {
-		n.Labels[unguardedLabel] = "true"
+		n.Labels[webhooktest.UnguardedLabel] = "true"
 	}
 	if err := env.Client.Update(ctx, n); err != nil {
 		b.Fatal(err)
