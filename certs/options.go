@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rrguard/rrguard/internal/kube"
 )
 
 // Mode says where the serving certificate comes from.
@@ -120,11 +122,10 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultCAValidity               = 10 * 365 * 24 * time.Hour
-	DefaultCertValidity             = 90 * 24 * time.Hour
-	DefaultSelfSignedSyncInterval   = time.Minute
-	DefaultCertManagerPollInterval  = 5 * time.Second
-	serviceAccountNamespaceFilePath = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+	DefaultCAValidity              = 10 * 365 * 24 * time.Hour
+	DefaultCertValidity            = 90 * 24 * time.Hour
+	DefaultSelfSignedSyncInterval  = time.Minute
+	DefaultCertManagerPollInterval = 5 * time.Second
 )
 
 // setDefaults returns o with every zero field set to its default.
@@ -136,7 +137,7 @@ func (o Options) setDefaults() Options {
 		o.CertDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
 	}
 	if o.Namespace == "" {
-		o.Namespace = podNamespace()
+		o.Namespace = kube.PodNamespace(os.Getenv, os.ReadFile, DefaultNamespace)
 	}
 	if o.ServiceName == "" {
 		o.ServiceName = DefaultServiceName
@@ -188,16 +189,3 @@ func (o Options) dnsNames() []string {
 // injectCABundle says whether self-signed mode writes the CA bundle into a
 // webhook configuration.
 func (o Options) injectCABundle() bool { return o.WebhookConfigurationName != "-" }
-
-// podNamespace is the namespace the process runs in, as far as it can tell.
-func podNamespace() string {
-	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
-		return ns
-	}
-	if b, err := os.ReadFile(serviceAccountNamespaceFilePath); err == nil {
-		if ns := strings.TrimSpace(string(b)); ns != "" {
-			return ns
-		}
-	}
-	return DefaultNamespace
-}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/httpapi"
+	"github.com/rrguard/rrguard/internal/kube"
 )
 
 // Options are the gateway's command-line options.
@@ -44,36 +44,19 @@ type Options struct {
 // DefaultNamespace is the namespace when the pod's own is unknown.
 const DefaultNamespace = "rrguard-system"
 
-// serviceAccountNamespaceFile holds the pod's namespace in a pod.
-const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
 		BindAddress:            ":8080",
 		MetricsBindAddress:     ":9090",
 		HealthProbeBindAddress: ":8081",
-		Namespace:              podNamespace(os.Getenv, os.ReadFile),
+		Namespace:              kube.PodNamespace(os.Getenv, os.ReadFile, DefaultNamespace),
 		Auth:                   gateway.AuthTokenReview,
 		MaxBodyBytes:           httpapi.DefaultMaxBodyBytes,
 		RequestTimeout:         15 * time.Second,
 		// JSON lines with readable timestamps, as a log pipeline expects.
 		Zap: zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder},
 	}
-}
-
-// podNamespace returns the pod's namespace: $POD_NAMESPACE (the downward
-// API), else the service account's namespace file, else DefaultNamespace.
-func podNamespace(getenv func(string) string, readFile func(string) ([]byte, error)) string {
-	if ns := getenv("POD_NAMESPACE"); ns != "" {
-		return ns
-	}
-	if b, err := readFile(serviceAccountNamespaceFile); err == nil {
-		if ns := strings.TrimSpace(string(b)); ns != "" {
-			return ns
-		}
-	}
-	return DefaultNamespace
 }
 
 // BindFlags binds o's fields to flags on fs, with o's values as defaults.
