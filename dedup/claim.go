@@ -23,6 +23,13 @@ const (
 	// label value.
 	FingerprintAnnotation = "rrguard.kubernaut.ai/fingerprint"
 
+	// PendingReactivationAnnotation records, on a claim taken for a
+	// reactivation, the resourceVersion the holder was stored at when its
+	// status update was admitted. Admission runs before storage: while the
+	// holder is still stored at that resourceVersion, its terminal phase is
+	// the state the admitted update is replacing, not a finished incident.
+	PendingReactivationAnnotation = "rrguard.kubernaut.ai/pending-reactivation-resource-version"
+
 	// ManagedByLabel marks claims so that the janitor can list exactly them.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	// ManagedByValue is ManagedByLabel's value on claims.
@@ -60,10 +67,20 @@ func (c Claim) Fingerprint() string {
 	return c.Lease.Annotations[FingerprintAnnotation]
 }
 
+// PendingReactivation returns the resourceVersion the holder was stored at
+// when the reactivation that took the claim was admitted; "" when the claim
+// was taken for a create.
+func (c Claim) PendingReactivation() string {
+	return c.Lease.Annotations[PendingReactivationAnnotation]
+}
+
 // HolderRef names the RemediationRequest a claim is given to.
 type HolderRef struct {
 	Name string
 	UID  types.UID
+	// PendingResourceVersion is set when the claim is given for a
+	// reactivation: the holder's resourceVersion until that update lands.
+	PendingResourceVersion string
 }
 
 // newClaimLease builds the claim Lease for fingerprint fp in namespace ns,
@@ -84,12 +101,18 @@ func newClaimLease(ns, fp string, h HolderRef, now time.Time) *coordinationv1.Le
 	return l
 }
 
-// setHolder hands lease to h as of now.
+// setHolder hands lease to h as of now. A pending reactivation recorded for
+// the previous holding goes: it spoke of that holding's update only.
 func setHolder(l *coordinationv1.Lease, h HolderRef, now time.Time) {
 	if l.Annotations == nil {
 		l.Annotations = map[string]string{}
 	}
 	l.Annotations[HolderUIDAnnotation] = string(h.UID)
+	if h.PendingResourceVersion != "" {
+		l.Annotations[PendingReactivationAnnotation] = h.PendingResourceVersion
+	} else {
+		delete(l.Annotations, PendingReactivationAnnotation)
+	}
 	l.Spec.HolderIdentity = ptr.To(h.Name)
 	t := metav1.NewMicroTime(now)
 	l.Spec.AcquireTime = &t

@@ -51,6 +51,13 @@ type Candidate struct {
 	Fingerprint string
 	// Reactivation is set for a status update out of a terminal phase.
 	Reactivation bool
+	// StoredResourceVersion is, for a reactivation, the resourceVersion the
+	// request is stored at while the update is being admitted (the
+	// AdmissionRequest's oldObject). Until the request's resourceVersion
+	// moves past it, its stored terminal phase does not show that the
+	// update was admitted; the claim records it so that a concurrent
+	// decision can tell (see PendingReactivationAnnotation).
+	StoredResourceVersion string
 }
 
 // Verdict is the Guard's decision on a Candidate.
@@ -153,6 +160,10 @@ func (g *Guard) Admit(ctx context.Context, c Candidate, dryRun bool) (Verdict, e
 // decide takes one step of the protocol on a fresh Resolution. retry means a
 // compare-and-swap was lost and the protocol starts again.
 func (g *Guard) decide(ctx context.Context, c Candidate, self HolderRef, res Resolution, allowed Reason, dryRun bool) (v Verdict, retry bool, err error) {
+	if c.Reactivation {
+		// A claim taken for a reactivation records the update it waits for.
+		self.PendingResourceVersion = c.StoredResourceVersion
+	}
 	// Step 2: no claim. The List has run; rebuild the claim from it.
 	if res.Claim == nil {
 		if res.Active() {
@@ -190,25 +201,37 @@ func (g *Guard) decide(ctx context.Context, c Candidate, self HolderRef, res Res
 	claim := *res.Claim
 	// Step 3: the candidate holds the claim already (a retried request).
 	if claim.HolderName() == c.Name {
-		if claim.HolderUID() == c.UID {
+		if claim.HolderUID() == c.UID && !c.Reactivation {
 			return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimNone}, false, nil
 		}
 		// A retry of a create whose first attempt claimed under an
 		// earlier UID: a name is unique, so that attempt was never stored.
+		// Or the holder of an incident now over is being reactivated: it
+		// takes the claim again, so that the claim records the pending
+		// update and when it was admitted; otherwise its stored terminal
+		// phase would let a create take the claim over (step 4) before
+		// the update is stored.
 		return g.takeOver(ctx, claim, self, allowed, dryRun)
 	}
 
 	// Step 4: another holder.
+	// A holder still stored at the resourceVersion its admitted
+	// reactivation replaces shows the phase that update is replacing: its
+	// terminal phase no more means the incident is over than an unstored
+	// holder's absence means its creation failed.
+	pending := res.Holder != nil && claim.PendingReactivation() != "" &&
+		claim.PendingReactivation() == res.Holder.ResourceVersion
 	switch {
 	case res.Active():
 		return Verdict{Reason: ReasonDuplicate, Holder: res.Holder, ClaimAction: ClaimNone}, false, nil
-	case res.Holder != nil:
+	case res.Holder != nil && !pending:
 		// Stored and inactive: the incident is over; the claim moves on.
 		return g.takeOver(ctx, claim, self, allowed, dryRun)
 	}
 	age := g.now().Sub(claim.AcquiredAt())
 	if age >= g.grace() {
-		// Not stored long after it was admitted: that creation failed.
+		// Not stored (or not stored active) long after it was admitted:
+		// that creation or reactivation failed.
 		return g.takeOver(ctx, claim, self, allowed, dryRun)
 	}
 	return Verdict{

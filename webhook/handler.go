@@ -144,6 +144,7 @@ func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Can
 	}
 	rec.name, rec.objectUID = rr.Name, string(rr.UID)
 	rec.fingerprint = rr.Spec.SignalFingerprint
+	var storedRV string
 	if reactivation {
 		old := &v1alpha1.RemediationRequest{}
 		if err := h.decoder.DecodeRaw(req.OldObject, old); err != nil {
@@ -152,6 +153,9 @@ func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Can
 		if dedup.IsActive(old) || !dedup.IsActive(rr) {
 			return nil, nil
 		}
+		// oldObject is the request as stored while this update is admitted;
+		// its resourceVersion tells the Guard whether the update has landed.
+		storedRV = old.ResourceVersion
 	}
 	if !dedup.ValidFingerprint(rr.Spec.SignalFingerprint) {
 		return nil, invalid(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, v1alpha1.FingerprintField,
@@ -168,5 +172,6 @@ func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Can
 	return &dedup.Candidate{
 		Namespace: ns, Name: rr.Name, UID: rr.UID,
 		Fingerprint: rr.Spec.SignalFingerprint, Reactivation: reactivation,
+		StoredResourceVersion: storedRV,
 	}, nil
 }
