@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,6 +16,7 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/internal/coalesce"
 )
 
 // Outcome says how a signal was counted.
@@ -109,19 +109,13 @@ type Pipeline struct {
 	resolver dedup.Resolver
 	opts     Options
 
-	mu      sync.Mutex
-	flights map[string]*flight
+	// flights runs one batch of a fingerprint's signals at a time.
+	flights *coalesce.Group[*waiter]
 
 	// remembered maps a fingerprint to the *v1alpha1.RemediationRequest
 	// last seen active, as returned by the API server (resourceVersion
 	// included). Only the fingerprint's flight reads or writes its entry.
 	remembered *lru.Cache
-}
-
-// flight is the one goroutine talking to the API server for a fingerprint,
-// and the signals waiting for its next write.
-type flight struct {
-	pending []*waiter
 }
 
 type waiter struct {
@@ -144,14 +138,15 @@ func New(reader client.Reader, writer Writer, opts Options) (*Pipeline, error) {
 		return nil, errors.New("pipeline: a namespace is required")
 	}
 	opts.setDefaults()
-	return &Pipeline{
+	p := &Pipeline{
 		reader:     reader,
 		writer:     writer,
 		resolver:   dedup.Resolver{Reader: reader},
 		opts:       opts,
-		flights:    map[string]*flight{},
 		remembered: lru.New(opts.RememberSize),
-	}, nil
+	}
+	p.flights = coalesce.New(p.fly)
+	return p, nil
 }
 
 // Namespace is where the pipeline's RemediationRequests live.
@@ -173,55 +168,34 @@ func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal, fp string) (R
 	}
 	w := &waiter{sig: sig, arrived: now, deadline: deadline, done: make(chan outcome, 1)}
 
-	p.mu.Lock()
-	f, running := p.flights[fp]
-	if !running {
-		f = &flight{}
-		p.flights[fp] = f
-	}
-	f.pending = append(f.pending, w)
-	p.mu.Unlock()
-	if !running {
-		go p.fly(fp, f)
-	}
+	p.flights.Add(fp, w)
 	o := <-w.done
 	return o.res, o.err
 }
 
-// fly counts f's pending signals, batch after batch, until none are left.
-func (p *Pipeline) fly(fp string, f *flight) {
-	for {
-		p.mu.Lock()
-		batch := f.pending
-		f.pending = nil
-		if len(batch) == 0 {
-			delete(p.flights, fp)
-			p.mu.Unlock()
-			return
+// fly counts one batch of fp's signals with one write, and tells each signal
+// where it was counted.
+func (p *Pipeline) fly(fp string, batch []*waiter) {
+	if m := p.opts.Metrics; m != nil {
+		m.Coalesced.Add(float64(len(batch) - 1))
+	}
+	c, err := p.count(fp, batch)
+	for i, w := range batch {
+		if err != nil {
+			w.done <- outcome{err: err}
+			continue
 		}
-		p.mu.Unlock()
-
-		if m := p.opts.Metrics; m != nil {
-			m.Coalesced.Add(float64(len(batch) - 1))
+		res := Result{
+			Outcome:            OutcomeDuplicate,
+			Fingerprint:        fp,
+			RemediationRequest: c.rr,
+			OccurrenceCount:    c.base + int64(i) + 1,
+			Batch:              len(batch),
 		}
-		c, err := p.count(fp, batch)
-		for i, w := range batch {
-			if err != nil {
-				w.done <- outcome{err: err}
-				continue
-			}
-			res := Result{
-				Outcome:            OutcomeDuplicate,
-				Fingerprint:        fp,
-				RemediationRequest: c.rr,
-				OccurrenceCount:    c.base + int64(i) + 1,
-				Batch:              len(batch),
-			}
-			if c.created && i == 0 {
-				res.Outcome = OutcomeCreated
-			}
-			w.done <- outcome{res: res}
+		if c.created && i == 0 {
+			res.Outcome = OutcomeCreated
 		}
+		w.done <- outcome{res: res}
 	}
 }
 
