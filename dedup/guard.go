@@ -77,6 +77,10 @@ type Verdict struct {
 	// Conflicts counts the compare-and-swap losses (AlreadyExists or
 	// Conflict) that sent the protocol back to its start.
 	Conflicts int
+	// Coalesced is set when the verdict followed from the decision made
+	// for another candidate of the same batch (see Coalescer), without
+	// reads of its own.
+	Coalesced bool
 }
 
 // ErrTooManyConflicts is returned when the claim kept changing under the

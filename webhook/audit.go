@@ -36,6 +36,7 @@ type auditRecord struct {
 	reason      dedup.Reason
 	holder      string
 	claimAction dedup.ClaimAction
+	coalesced   bool
 	latency     time.Duration
 	message     string
 }
@@ -73,6 +74,7 @@ func (r auditRecord) write(log logr.Logger) {
 		"reason", string(r.reason),
 		"holder", r.holder,
 		"claimAction", string(claim),
+		"coalesced", r.coalesced,
 		"latencySeconds", r.latency.Seconds(),
 		"message", r.message,
 	)

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -33,53 +34,94 @@ func BenchmarkAdmission(b *testing.B) {
 		b.StopTimer()
 		report(b, admissionLatencies(b, r...), client)
 	})
-	b.Run("32-simultaneous-one-fingerprint-2-replicas", func(b *testing.B) {
-		ns := env.Namespace(b)
-		r, stop := replicas(b, 2)
-		defer stop()
-		var (
-			mu     sync.Mutex
-			client []time.Duration
-		)
-		b.ResetTimer()
-		for range b.N {
-			fp := newFingerprint(b)
-			gate := make(chan struct{})
-			var wg sync.WaitGroup
-			admitted := 0
-			for range 32 {
-				wg.Go(func() {
-					<-gate
-					start := time.Now()
-					err := create(context.Background(), newRR(ns, "", fp), false)
-					d := time.Since(start)
-					mu.Lock()
-					defer mu.Unlock()
-					client = append(client, d)
-					if err == nil {
-						admitted++
-					} else if _, ok := dedup.DenialFromError(err); !ok {
-						b.Error(err)
-					}
-				})
+	// The same burst decided with the Coalescer (as deployed) and with the
+	// bare Guard, one after the other in one run: the ratio is what
+	// coalescing buys.
+	for _, v := range []struct {
+		name string
+		opts webhooktest.Options
+	}{
+		{"32-simultaneous-one-fingerprint-2-replicas/coalesced", webhooktest.Options{}},
+		{"32-simultaneous-one-fingerprint-2-replicas/guard-only", webhooktest.Options{GuardOnly: true}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			ns := env.Namespace(b)
+			r, stop := replicasWith(b, 2, v.opts)
+			defer stop()
+			var (
+				mu     sync.Mutex
+				client []time.Duration
+			)
+			b.ResetTimer()
+			for range b.N {
+				fp := newFingerprint(b)
+				gate := make(chan struct{})
+				var wg sync.WaitGroup
+				admitted := 0
+				for range 32 {
+					wg.Go(func() {
+						<-gate
+						start := time.Now()
+						err := create(context.Background(), newRR(ns, "", fp), false)
+						d := time.Since(start)
+						mu.Lock()
+						defer mu.Unlock()
+						client = append(client, d)
+						if err == nil {
+							admitted++
+						} else if _, ok := dedup.DenialFromError(err); !ok {
+							b.Error(err)
+						}
+					})
+				}
+				close(gate)
+				wg.Wait()
+				if admitted != 1 {
+					b.Fatalf("%d admitted in one round, want 1", admitted)
+				}
 			}
-			close(gate)
-			wg.Wait()
-			if admitted != 1 {
-				b.Fatalf("%d admitted in one round, want 1", admitted)
+			b.StopTimer()
+			report(b, admissionLatencies(b, r...), client)
+			logBreakdown(b, r...)
+		})
+	}
+}
+
+// logBreakdown logs the decision time by kind of verdict: what the tail is
+// made of.
+func logBreakdown(b *testing.B, rs ...*webhooktest.Server) {
+	by := map[string][]time.Duration{}
+	for _, r := range rs {
+		for _, l := range auditLines(b, r) {
+			if l.LatencySeconds == nil {
+				continue
 			}
+			k := l.Reason + "/" + l.ClaimAction
+			if l.Coalesced != nil && *l.Coalesced {
+				k += "/coalesced"
+			}
+			by[k] = append(by[k], time.Duration(*l.LatencySeconds*float64(time.Second)))
 		}
-		b.StopTimer()
-		report(b, admissionLatencies(b, r...), client)
-	})
+	}
+	for _, k := range slices.Sorted(maps.Keys(by)) {
+		ds := by[k]
+		b.Logf("%-32s n=%5d p50 %6.1f ms p99 %6.1f ms", k, len(ds),
+			float64(percentile(ds, .5))/1e6, float64(percentile(ds, .99))/1e6)
+	}
 }
 
 // replicas serves n fresh webhook servers behind the proxy.
 func replicas(b *testing.B, n int) ([]*webhooktest.Server, func()) {
 	b.Helper()
+	return replicasWith(b, n, webhooktest.Options{})
+}
+
+// replicasWith serves n fresh webhook servers made with o behind the proxy.
+func replicasWith(b *testing.B, n int, o webhooktest.Options) ([]*webhooktest.Server, func()) {
+	b.Helper()
 	var rs []*webhooktest.Server
 	for range n {
-		s, err := serveOn(webhooktest.Options{})
+		s, err := serveOn(o)
 		if err != nil {
 			b.Fatal(err)
 		}

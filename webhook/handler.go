@@ -20,9 +20,10 @@ import (
 // Path is where the webhook is served, as kubebuilder would name it.
 const Path = "/validate-kubernaut-ai-v1alpha1-remediationrequest"
 
-// Handler decides RemediationRequest admissions with a dedup.Guard.
+// Handler decides RemediationRequest admissions with a dedup.Admitter: a
+// dedup.Coalescer over a dedup.Guard in the webhook (NewAdmitter).
 type Handler struct {
-	guard   *dedup.Guard
+	guard   dedup.Admitter
 	decoder admission.Decoder
 	audit   logr.Logger
 	metrics *Metrics
@@ -32,7 +33,7 @@ var _ admission.Handler = (*Handler)(nil)
 
 // NewHandler returns a Handler deciding through guard. audit receives one
 // line per decision; metrics may be nil.
-func NewHandler(guard *dedup.Guard, scheme *runtime.Scheme, audit logr.Logger, metrics *Metrics) *Handler {
+func NewHandler(guard dedup.Admitter, scheme *runtime.Scheme, audit logr.Logger, metrics *Metrics) *Handler {
 	return &Handler{guard: guard, decoder: admission.NewDecoder(scheme), audit: audit, metrics: metrics}
 }
 
@@ -99,6 +100,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		h.metrics.claimConflicts.Add(float64(v.Conflicts))
 	}
 	rec.claimAction = v.ClaimAction
+	rec.coalesced = v.Coalesced
 	if err != nil {
 		rec.reason = ReasonError
 		return admission.Errored(http.StatusInternalServerError,

@@ -160,8 +160,11 @@ func TestAdmissionSequence(t *testing.T) {
 				g.Holder != w.holder || g.ClaimAction != w.claim {
 				t.Errorf("%s line %d = %+v, want %+v", name, i, g, w)
 			}
-			if g.RequestUID == "" || g.User == "" || len(g.Groups) == 0 || g.ObjectUID == "" || g.LatencySeconds == nil || g.Msg != "admission decision" {
+			if g.RequestUID == "" || g.User == "" || len(g.Groups) == 0 || g.ObjectUID == "" || g.LatencySeconds == nil || g.Coalesced == nil || g.Msg != "admission decision" {
 				t.Errorf("%s line %d lacks a field: %+v", name, i, g)
+			}
+			if g.Coalesced != nil && *g.Coalesced {
+				t.Errorf("%s line %d coalesced, though every request here was alone", name, i)
 			}
 			if g.DryRun != strings.HasPrefix(name, "dry") {
 				t.Errorf("%s line %d dryRun = %v", name, i, g.DryRun)

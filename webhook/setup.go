@@ -41,6 +41,13 @@ func NewGuard(reader client.Reader, writer client.Writer, o Options) *dedup.Guar
 	return &dedup.Guard{Reader: reader, Writer: writer, Grace: o.ClaimGrace, Timeout: o.DecisionTimeout}
 }
 
+// NewAdmitter returns what the webhook's handler decides with: NewGuard's
+// Guard behind a dedup.Coalescer, so that the simultaneous admissions of one
+// fingerprint on this replica share one round of claim reads.
+func NewAdmitter(reader client.Reader, writer client.Writer, o Options) dedup.Admitter {
+	return dedup.NewCoalescer(NewGuard(reader, writer, o))
+}
+
 // Setup registers the handler on mgr's webhook server at Path and adds the
 // leader-elected janitor. Every read goes through mgr.GetAPIReader(), never
 // the cache; claims are written with mgr.GetClient().
@@ -49,8 +56,7 @@ func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
 		return nil, fmt.Errorf("webhook setup: no metrics registerer")
 	}
 	metrics := NewMetrics(o.Registerer)
-	guard := NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o)
-	h := NewHandler(guard, mgr.GetScheme(), o.Log.WithName(AuditLoggerName), metrics)
+	h := NewHandler(NewAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), o.Log.WithName(AuditLoggerName), metrics)
 	mgr.GetWebhookServer().Register(Path, &admission.Webhook{Handler: h})
 	j := &Janitor{
 		Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),

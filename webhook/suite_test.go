@@ -179,6 +179,7 @@ type auditLine struct {
 	Reason         string   `json:"reason"`
 	Holder         string   `json:"holder"`
 	ClaimAction    string   `json:"claimAction"`
+	Coalesced      *bool    `json:"coalesced"`
 	LatencySeconds *float64 `json:"latencySeconds"`
 	Message        string   `json:"message"`
 }

@@ -131,8 +131,25 @@ func TestTortureTwoReplicas(t *testing.T) {
 	if listed != tortureRounds {
 		t.Errorf("%d requests stored, want %d", listed, tortureRounds)
 	}
-	t.Logf("claim protocol: %d rounds x %d simultaneous creates over 2 replicas: %d admitted, %d denied, connections %d/%d",
-		tortureRounds, tortureWidth, listed, res.denied, proxy.Connections(backendAddr(r1)), proxy.Connections(backendAddr(r2)))
+	// The load did exercise the coalescer: some denials followed from a
+	// simultaneous decision instead of reads of their own. (Were it never
+	// to coalesce, this test would prove only the bare Guard.)
+	coalesced := 0
+	for _, r := range []*webhooktest.Server{r1, r2} {
+		for _, l := range auditLines(t, r) {
+			if l.Coalesced != nil && *l.Coalesced {
+				coalesced++
+				if l.Decision != "denied" {
+					t.Errorf("a coalesced verdict allowed %s/%s", l.Namespace, l.Name)
+				}
+			}
+		}
+	}
+	if coalesced == 0 {
+		t.Errorf("no verdict was coalesced under %d simultaneous creates", tortureWidth)
+	}
+	t.Logf("claim protocol: %d rounds x %d simultaneous creates over 2 replicas: %d admitted, %d denied (%d of them coalesced), connections %d/%d",
+		tortureRounds, tortureWidth, listed, res.denied, coalesced, proxy.Connections(backendAddr(r1)), proxy.Connections(backendAddr(r2)))
 }
 
 // queryOnly is the webhook a user writes first: List the fingerprint's

@@ -13,6 +13,7 @@ import (
 
 	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -35,6 +36,9 @@ type Options struct {
 	Webhook webhook.Options
 	// Handler replaces the real handler (for a naive variant to compare).
 	Handler admission.Handler
+	// GuardOnly has the real handler decide with the bare dedup.Guard, no
+	// dedup.Coalescer in front of it (to measure what coalescing buys).
+	GuardOnly bool
 }
 
 // Server is a running webhook server.
@@ -83,8 +87,11 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 	h := o.Handler
 	if h == nil {
 		s.Metrics = webhook.NewMetrics(o.Webhook.Registerer)
-		guard := webhook.NewGuard(env.Client, env.Client, o.Webhook)
-		h = webhook.NewHandler(guard, env.Scheme, o.Webhook.Log.WithName(webhook.AuditLoggerName), s.Metrics)
+		var a dedup.Admitter = webhook.NewAdmitter(env.Client, env.Client, o.Webhook)
+		if o.GuardOnly {
+			a = webhook.NewGuard(env.Client, env.Client, o.Webhook)
+		}
+		h = webhook.NewHandler(a, env.Scheme, o.Webhook.Log.WithName(webhook.AuditLoggerName), s.Metrics)
 	}
 	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
 		Host: wio.LocalServingHost, Port: port, CertDir: wio.LocalServingCertDir,
