@@ -30,6 +30,13 @@ const (
 	// the state the admitted update is replacing, not a finished incident.
 	PendingReactivationAnnotation = "rrguard.kubernaut.ai/pending-reactivation-resource-version"
 
+	// InactiveSinceAnnotation is the webhook janitor's mark of when it
+	// first saw the claim's holder gone or inactive. It speaks of one
+	// holder: a claim handed to another must lose it, or the janitor could
+	// delete the claim between the hand-over and the new holder's storage
+	// — the one moment a deleted claim is not rebuilt by the List.
+	InactiveSinceAnnotation = "rrguard.kubernaut.ai/holder-inactive-since"
+
 	// ManagedByLabel marks claims so that the janitor can list exactly them.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	// ManagedByValue is ManagedByLabel's value on claims.
@@ -102,11 +109,13 @@ func newClaimLease(ns, fp string, h HolderRef, now time.Time) *coordinationv1.Le
 }
 
 // setHolder hands lease to h as of now. A pending reactivation recorded for
-// the previous holding goes: it spoke of that holding's update only.
+// the previous holding goes, and so does the janitor's mark: both spoke of
+// that holding only.
 func setHolder(l *coordinationv1.Lease, h HolderRef, now time.Time) {
 	if l.Annotations == nil {
 		l.Annotations = map[string]string{}
 	}
+	delete(l.Annotations, InactiveSinceAnnotation)
 	l.Annotations[HolderUIDAnnotation] = string(h.UID)
 	if h.PendingResourceVersion != "" {
 		l.Annotations[PendingReactivationAnnotation] = h.PendingResourceVersion

@@ -208,6 +208,14 @@ func (g *Guard) decide(ctx context.Context, c Candidate, self HolderRef, res Res
 		if claim.HolderUID() == c.UID && !c.Reactivation {
 			return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimNone}, false, nil
 		}
+		if claim.HolderUID() != c.UID && res.Active() {
+			// A create under the name of the active holder itself: the
+			// API server will refuse it as AlreadyExists, but handing it
+			// the claim would leave the active holder unclaimed and the
+			// claim to a UID never stored, which a later create takes
+			// over once the grace has passed.
+			return Verdict{Reason: ReasonDuplicate, Holder: res.Holder, ClaimAction: ClaimNone}, false, nil
+		}
 		// A retry of a create whose first attempt claimed under an
 		// earlier UID: a name is unique, so that attempt was never stored.
 		// Or the holder of an incident now over is being reactivated: it

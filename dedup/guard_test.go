@@ -111,3 +111,72 @@ func claim(t *testing.T, c client.Client) dedup.Claim {
 	}
 	return dedup.Claim{Lease: l}
 }
+
+func newFakeReader(t *testing.T, objs ...client.Object) client.Client {
+	t.Helper()
+	return fake.NewClientBuilder().WithScheme(kube.NewScheme()).WithObjects(objs...).
+		WithIndex(&v1alpha1.RemediationRequest{}, v1alpha1.FingerprintField, func(o client.Object) []string {
+			return []string{o.(*v1alpha1.RemediationRequest).Spec.SignalFingerprint}
+		}).Build()
+}
+
+// A create that reuses the name of the active holder (the API server will
+// refuse it as AlreadyExists after admission) must not get the claim: the
+// active holder would be left unclaimed, and the claim held by a UID never
+// stored would be taken over by the next create once the grace passed.
+func TestCreateUnderTheActiveHoldersNameLeavesItsClaimAlone(t *testing.T) {
+	ctx := context.Background()
+	a := &v1alpha1.RemediationRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a", UID: "uid-a"},
+		Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: fp},
+	}
+	c := newFakeReader(t, a)
+	clock := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	g := &dedup.Guard{Reader: c, Writer: c, Grace: 10 * time.Second, Now: func() time.Time { return clock }}
+	if v, err := g.Admit(ctx, dedup.Candidate{Namespace: "ns", Name: "a", UID: "uid-a", Fingerprint: fp}, false); err != nil || !v.Allowed {
+		t.Fatalf("a: %+v, %v", v, err)
+	}
+
+	v, err := g.Admit(ctx, dedup.Candidate{Namespace: "ns", Name: "a", UID: "uid-a2", Fingerprint: fp}, false)
+	if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.UID != "uid-a" {
+		t.Fatalf("second create named a: %+v, %v; want Duplicate of the stored a", v, err)
+	}
+	if got := claim(t, c).HolderUID(); got != "uid-a" {
+		t.Fatalf("claim now held by UID %q, want uid-a", got)
+	}
+	// Long after, another create is still a duplicate of a.
+	clock = clock.Add(time.Hour)
+	if v, err := g.Admit(ctx, dedup.Candidate{Namespace: "ns", Name: "b", UID: "uid-b", Fingerprint: fp}, false); err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate {
+		t.Fatalf("b: %+v, %v; want Duplicate of a", v, err)
+	}
+}
+
+// Taking a claim over clears the janitor's mark, which spoke of the previous
+// holder: kept, it could let the janitor delete the claim before the new
+// holder is stored, when no List would rebuild it.
+func TestTakeOverClearsTheJanitorsMark(t *testing.T) {
+	ctx := context.Background()
+	done := &v1alpha1.RemediationRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "done", UID: "uid-done"},
+		Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: fp},
+		Status:     v1alpha1.RemediationRequestStatus{OverallPhase: v1alpha1.PhaseCompleted},
+	}
+	c := newFakeReader(t, done)
+	g := &dedup.Guard{Reader: c, Writer: c}
+	if _, err := g.Admit(ctx, dedup.Candidate{Namespace: "ns", Name: "done", UID: "uid-done", Fingerprint: fp, Reactivation: true}, false); err != nil {
+		t.Fatal(err)
+	}
+	l := claim(t, c).Lease
+	l.Annotations[dedup.InactiveSinceAnnotation] = "2020-01-01T00:00:00Z"
+	if err := c.Update(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+
+	v, err := g.Admit(ctx, dedup.Candidate{Namespace: "ns", Name: "next", UID: "uid-next", Fingerprint: fp}, false)
+	if err != nil || !v.Allowed || v.ClaimAction != dedup.ClaimTakenOver {
+		t.Fatalf("next: %+v, %v; want admitted by takeover", v, err)
+	}
+	if mark, ok := claim(t, c).Lease.Annotations[dedup.InactiveSinceAnnotation]; ok {
+		t.Errorf("the claim handed to next still carries the janitor's mark %q", mark)
+	}
+}

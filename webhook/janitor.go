@@ -16,8 +16,9 @@ import (
 
 // InactiveSinceAnnotation records on a claim when the janitor first saw its
 // holder gone or inactive. A request records no time of its own when it
-// ends, so the janitor measures retention from this mark.
-const InactiveSinceAnnotation = "rrguard.kubernaut.ai/holder-inactive-since"
+// ends, so the janitor measures retention from this mark. Every change of
+// holder clears it (dedup.InactiveSinceAnnotation is the same name).
+const InactiveSinceAnnotation = dedup.InactiveSinceAnnotation
 
 // Janitor deletes claims whose holder has been gone or inactive for longer
 // than Retention. Claims of recently ended incidents are kept on purpose:
