@@ -58,7 +58,7 @@ func DenialStatus(ns, fp string, v Verdict) *metav1.Status {
 		details.RetryAfterSeconds = int32(claimInFlightRetry / time.Second)
 		s.Code = http.StatusTooManyRequests
 		s.Reason = metav1.StatusReasonTooManyRequests
-		s.Message = fmt.Sprintf("fingerprint %s is being claimed by RemediationRequest %s/%s, whose creation is still in flight; retry shortly",
+		s.Message = fmt.Sprintf("fingerprint %s is being claimed by RemediationRequest %s/%s, whose admission is still in flight; retry shortly",
 			fp, ns, v.HolderName)
 	default:
 		s.Code = http.StatusForbidden

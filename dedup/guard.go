@@ -27,8 +27,9 @@ const (
 	ReasonReactivated Reason = "Reactivated"
 	// ReasonDuplicate: another active request holds the fingerprint.
 	ReasonDuplicate Reason = "Duplicate"
-	// ReasonClaimInFlight: the claim's holder is not stored yet and may
-	// still be; retry after the grace period.
+	// ReasonClaimInFlight: the claim's holder was admitted but is not
+	// stored yet (a create, or a re-activation whose active status is not
+	// stored yet) and may still be; look again shortly.
 	ReasonClaimInFlight Reason = "ClaimInFlight"
 )
 
@@ -94,8 +95,9 @@ type Guard struct {
 	Reader client.Reader
 	Writer client.Writer
 
-	// Grace is how long a claim whose holder is not stored is presumed to
-	// be in flight (admitted, not yet stored) before it may be taken over.
+	// Grace is how long a claim whose holder is not stored (or whose
+	// admitted re-activation is not stored) is presumed to be in flight
+	// before it may be taken over.
 	// Defaults to 10s: far longer than the gap between admission and
 	// storage.
 	Grace time.Duration

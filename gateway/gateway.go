@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
 // The values of Options.Auth.
@@ -54,7 +56,7 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Log is the operational log. Defaults to the manager's logger named
 	// "gateway". Audit receives one line per signal decision; defaults to
-	// Log's sibling named "audit".
+	// auditlog.New(os.Stderr): JSON, never sampled, named "audit".
 	Log   logr.Logger
 	Audit logr.Logger
 }
@@ -82,7 +84,7 @@ func (o *Options) setDefaults(mgr manager.Manager) {
 		o.Log = mgr.GetLogger().WithName("gateway")
 	}
 	if o.Audit.GetSink() == nil {
-		o.Audit = mgr.GetLogger().WithName("audit")
+		o.Audit = auditlog.New(os.Stderr)
 	}
 }
 

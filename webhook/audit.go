@@ -7,6 +7,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
 // The reasons the webhook gives beyond dedup's: a request it could not
@@ -23,7 +24,7 @@ const (
 
 // AuditLoggerName is the name of the audit logger; its lines carry
 // "logger":"audit" in zap's JSON.
-const AuditLoggerName = "audit"
+const AuditLoggerName = auditlog.Name
 
 // auditRecord is one admission decision. Its fields are the audit schema,
 // documented in the README.

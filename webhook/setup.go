@@ -3,6 +3,7 @@ package webhook
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
 // Options configure the webhook's decisions and its janitor.
@@ -30,9 +32,11 @@ type Options struct {
 	DecisionTimeout time.Duration
 	// Registerer receives the metrics. Required.
 	Registerer prometheus.Registerer
-	// Log is the operational logger; the audit logger is Log's root named
-	// AuditLoggerName.
+	// Log is the operational logger.
 	Log logr.Logger
+	// Audit receives one line per admission decision. Defaults to
+	// auditlog.New(os.Stderr): JSON, never sampled, named AuditLoggerName.
+	Audit logr.Logger
 }
 
 // NewGuard returns the Guard a webhook decides with: reads straight from the
@@ -56,7 +60,11 @@ func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
 		return nil, fmt.Errorf("webhook setup: no metrics registerer")
 	}
 	metrics := NewMetrics(o.Registerer)
-	h := NewHandler(NewAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), o.Log.WithName(AuditLoggerName), metrics)
+	audit := o.Audit
+	if audit.GetSink() == nil {
+		audit = auditlog.New(os.Stderr)
+	}
+	h := NewHandler(NewAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), audit, metrics)
 	mgr.GetWebhookServer().Register(Path, &admission.Webhook{Handler: h})
 	j := &Janitor{
 		Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),

@@ -14,6 +14,7 @@ import (
 	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/auditlog"
 	"github.com/rrguard/rrguard/internal/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -82,6 +83,7 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 	}
 	audit := &testenv.Buffer{}
 	o.Webhook.Log = ctrlzap.New(ctrlzap.WriteTo(audit), ctrlzap.JSONEncoder())
+	o.Webhook.Audit = auditlog.New(audit)
 
 	s := &Server{Port: port, Registry: reg, audit: audit, done: make(chan error, 1)}
 	h := o.Handler
@@ -91,7 +93,7 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 		if o.GuardOnly {
 			a = webhook.NewGuard(env.Client, env.Client, o.Webhook)
 		}
-		h = webhook.NewHandler(a, env.Scheme, o.Webhook.Log.WithName(webhook.AuditLoggerName), s.Metrics)
+		h = webhook.NewHandler(a, env.Scheme, o.Webhook.Audit, s.Metrics)
 	}
 	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
 		Host: wio.LocalServingHost, Port: port, CertDir: wio.LocalServingCertDir,
