@@ -42,24 +42,38 @@ type Resolver struct {
 // exclude, when set, is left out of the List: a request being re-activated
 // must not find itself.
 func (r Resolver) Resolve(ctx context.Context, ns, fp string, exclude types.UID) (Resolution, error) {
+	res, claimed, err := r.ResolveClaim(ctx, ns, fp)
+	if err != nil || claimed {
+		return res, err
+	}
+	holder, err := r.listActive(ctx, ns, fp, exclude)
+	if err != nil {
+		return Resolution{}, err
+	}
+	return Resolution{Holder: holder}, nil
+}
+
+// ResolveClaim is Resolve without the List: the claim and its holder, two
+// Gets. claimed is false when fp has no claim; the Resolution then says
+// nothing, since an active request may exist unclaimed (created while the
+// webhook was not guarding). Only a caller whose creates the webhook decides
+// may go on as if none were active: the webhook Lists before it admits, and
+// names an unclaimed active request in its Duplicate denial.
+func (r Resolver) ResolveClaim(ctx context.Context, ns, fp string) (res Resolution, claimed bool, err error) {
 	lease := &coordinationv1.Lease{}
-	err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ClaimName(fp)}, lease)
+	err = r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ClaimName(fp)}, lease)
 	switch {
 	case err == nil:
 		c := &Claim{Lease: lease}
 		holder, err := r.ClaimHolder(ctx, *c)
 		if err != nil {
-			return Resolution{}, err
+			return Resolution{}, true, err
 		}
-		return Resolution{Claim: c, Holder: holder}, nil
+		return Resolution{Claim: c, Holder: holder}, true, nil
 	case apierrors.IsNotFound(err):
-		holder, err := r.listActive(ctx, ns, fp, exclude)
-		if err != nil {
-			return Resolution{}, err
-		}
-		return Resolution{Holder: holder}, nil
+		return Resolution{}, false, nil
 	default:
-		return Resolution{}, fmt.Errorf("get claim %s/%s: %w", ns, ClaimName(fp), err)
+		return Resolution{}, false, fmt.Errorf("get claim %s/%s: %w", ns, ClaimName(fp), err)
 	}
 }
 

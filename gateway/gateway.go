@@ -47,6 +47,9 @@ type Options struct {
 	// RequestTimeout is each request's deadline for counting its signals.
 	// Defaults to 15s.
 	RequestTimeout time.Duration
+	// WebhookGuarded: rrguard's webhook decides every create in Namespace,
+	// so a new incident needs no List first (pipeline.Options).
+	WebhookGuarded bool
 	// Reader is what every lookup reads through. Defaults to the manager's
 	// APIReader; anything else must read the API server directly too.
 	Reader client.Reader
@@ -115,6 +118,7 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 		DefaultTimeout: o.RequestTimeout,
 		CallTimeout:    callTimeout,
 		Metrics:        pipeline.NewMetrics(o.Registerer),
+		WebhookGuarded: o.WebhookGuarded,
 	})
 	if err != nil {
 		return nil, err

@@ -179,6 +179,13 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 			if !hasArg(d.Spec.Template.Spec.Containers[0], mode) {
 				t.Errorf("webhook args %v lack %s", d.Spec.Template.Spec.Containers[0].Args, mode)
 			}
+			// The gateway skips the List before a new incident only
+			// because the webhook Lists instead: both or neither.
+			gw := get[appsv1.Deployment](t, b, "Deployment", "rrguard-gateway")
+			guarded := hasArg(gw.Spec.Template.Spec.Containers[0], "--webhook-guarded")
+			if hasWebhook := len(b.all("ValidatingWebhookConfiguration")) == 1; guarded != hasWebhook {
+				t.Errorf("gateway --webhook-guarded = %v, but the variant installs the webhook = %v", guarded, hasWebhook)
+			}
 			for _, u := range b {
 				if ns := u.GetNamespace(); ns != "" && ns != certs.DefaultNamespace {
 					t.Errorf("%s %s is in namespace %s, want %s", u.GetKind(), u.GetName(), ns, certs.DefaultNamespace)

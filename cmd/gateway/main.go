@@ -92,13 +92,14 @@ func serve(ctx context.Context, o *Options) error {
 		Auth:           o.Auth,
 		MaxBodyBytes:   o.MaxBodyBytes,
 		RequestTimeout: o.RequestTimeout,
+		WebhookGuarded: o.WebhookGuarded,
 	}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}
-	log.Info("Starting the gateway", "bindAddress", o.BindAddress, "namespace", o.Namespace, "auth", o.Auth)
+	log.Info("Starting the gateway", "bindAddress", o.BindAddress, "namespace", o.Namespace, "auth", o.Auth, "webhookGuarded", o.WebhookGuarded)
 	return mgr.Start(ctx)
 }
 

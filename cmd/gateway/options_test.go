@@ -35,13 +35,13 @@ func TestFlagsMapToOptions(t *testing.T) {
 			args: []string{
 				"--kubeconfig=/etc/kube/config", "--bind-address=:18080", "--metrics-bind-address=0",
 				"--health-probe-bind-address=127.0.0.1:18081", "--namespace=incidents", "--auth=none",
-				"--max-body-bytes=2048", "--request-timeout=3s", "--zap-devel",
+				"--max-body-bytes=2048", "--request-timeout=3s", "--webhook-guarded", "--zap-devel",
 			},
 			check: func(t *testing.T, o *Options) {
 				want := Options{
 					Kubeconfig: "/etc/kube/config", BindAddress: ":18080", MetricsBindAddress: "0",
 					HealthProbeBindAddress: "127.0.0.1:18081", Namespace: "incidents", Auth: "none",
-					MaxBodyBytes: 2048, RequestTimeout: 3 * time.Second,
+					MaxBodyBytes: 2048, RequestTimeout: 3 * time.Second, WebhookGuarded: true,
 				}
 				got := *o
 				got.Zap = want.Zap // compared below; it holds functions

@@ -84,6 +84,15 @@ type Options struct {
 	RememberSize int
 	// Metrics, when set, receive the pipeline's counts.
 	Metrics *Metrics
+	// WebhookGuarded says that rrguard's admission webhook decides every
+	// create in Namespace. A fingerprint without a claim is then created
+	// straight away, without the field-selector List: the webhook Lists
+	// before it admits anything unclaimed and names an unclaimed active
+	// request in its Duplicate denial, which the pipeline counts on. That
+	// saves one List, O(stored requests), per new incident. Without the
+	// webhook it would create beside an unclaimed active request, so it is
+	// off by default.
+	WebhookGuarded bool
 }
 
 func (o *Options) setDefaults() {
@@ -309,7 +318,7 @@ type retry struct {
 // webhook denial comes back as a retry: naming an active holder to count on
 // instead, or asking for a pause and a new lookup.
 func (p *Pipeline) create(fp string, first *waiter, batch []*waiter, deadline time.Time) (counted, retry, error) {
-	rr := newRemediationRequest(p.opts.Namespace, fp, first.sig, first.arrived)
+	rr := NewRemediationRequest(p.opts.Namespace, fp, first.sig, first.arrived)
 	if err := p.call(func(ctx context.Context) error { return p.writer.Create(ctx, rr) }); err != nil {
 		denied := err
 		d, ok := dedup.DenialFromError(denied)
@@ -394,11 +403,16 @@ func (p *Pipeline) add(rr *v1alpha1.RemediationRequest, n int64, firstArrived ti
 	return u, nil
 }
 
-// resolve looks fp up with the shared dedup core.
+// resolve looks fp up with the shared dedup core: the claim, and the List
+// where there is none unless the webhook guards (Options.WebhookGuarded).
 func (p *Pipeline) resolve(fp string) (dedup.Resolution, error) {
 	var res dedup.Resolution
 	err := p.call(func(ctx context.Context) error {
 		var err error
+		if p.opts.WebhookGuarded {
+			res, _, err = p.resolver.ResolveClaim(ctx, p.opts.Namespace, fp)
+			return err
+		}
 		res, err = p.resolver.Resolve(ctx, p.opts.Namespace, fp, "")
 		return err
 	})
@@ -465,7 +479,7 @@ func classify(op string, err error) error {
 }
 
 // newRemediationRequest builds the request for sig, to be created in ns.
-func newRemediationRequest(ns, fp string, sig *signal.Signal, received time.Time) *v1alpha1.RemediationRequest {
+func NewRemediationRequest(ns, fp string, sig *signal.Signal, received time.Time) *v1alpha1.RemediationRequest {
 	return &v1alpha1.RemediationRequest{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:    ns,

@@ -96,6 +96,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		{name: "gateway", args: []string{
 			"--kubeconfig=" + kubeconfig,
 			"--auth=none",
+			"--webhook-guarded",
 			"--namespace=" + o.Namespace,
 			"--bind-address=" + o.GatewayAddress,
 			"--metrics-bind-address=127.0.0.1:19090",

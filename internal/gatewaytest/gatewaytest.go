@@ -30,6 +30,9 @@ type Options struct {
 	Namespace string
 	// RequestTimeout is each signal's deadline. Defaults to the gateway's.
 	RequestTimeout time.Duration
+	// WebhookGuarded is gateway.Options.WebhookGuarded: set it only where
+	// the test's webhook guards Namespace.
+	WebhookGuarded bool
 }
 
 // Instance is one running gateway.
@@ -88,6 +91,7 @@ func Start(o Options) (*Instance, error) {
 		Namespace:      o.Namespace,
 		Auth:           gateway.AuthNone,
 		RequestTimeout: o.RequestTimeout,
+		WebhookGuarded: o.WebhookGuarded,
 		Registerer:     prometheus.NewRegistry(),
 		Log:            logr.Discard(),
 		Audit:          logr.Discard(),
