@@ -49,13 +49,11 @@ func (n *Counter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pi
 	}
 	outcome := pipeline.OutcomeDuplicate
 	if holder == nil {
-		holder = &v1alpha1.RemediationRequest{
-			ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, GenerateName: "rr-baseline-"},
-			Spec: v1alpha1.RemediationRequestSpec{
-				SignalFingerprint: fp, SignalName: sig.Name, Severity: sig.Severity, SignalType: sig.Type,
-				TargetResource: sig.Target, SignalLabels: sig.Labels,
-			},
-		}
+		// The same object the gateway creates (payload included), so
+		// that both pay the same API server and etcd work per request.
+		holder = pipeline.NewRemediationRequest(n.Namespace, fp, sig, time.Now())
+		holder.GenerateName = "rr-baseline-"
+		holder.Labels = map[string]string{"app.kubernetes.io/created-by": "rrguard-baseline"}
 		if err := n.Client.Create(ctx, holder); err != nil {
 			return pipeline.Result{}, fmt.Errorf("%w: create: %w", pipeline.ErrUnavailable, err)
 		}
