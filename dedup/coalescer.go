@@ -101,7 +101,7 @@ func (s *Coalescer) decide(key string, batch []*admission) {
 		}
 		// Settle the others before the lead's answer leaves, so that
 		// the lead's RR cannot be stored before they are decided.
-		batch = batch[:0]
+		var next []*admission
 		settled := make([]func(), 0, len(rest))
 		for _, a := range rest {
 			if err != nil {
@@ -114,8 +114,9 @@ func (s *Coalescer) decide(key string, batch []*admission) {
 				settled = append(settled, func() { a.result <- admitted{v: f} })
 				continue
 			}
-			batch = append(batch, a)
+			next = append(next, a)
 		}
+		batch = next
 		lead.result <- admitted{v: v, err: err}
 		for _, send := range settled {
 			send()
