@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -25,6 +26,7 @@ type run struct {
 	res      *load.Result
 	requests int64
 	check    load.Check
+	cpu      cpuUse
 }
 
 func (r run) requestsPerSignal() float64 { return float64(r.requests) / float64(len(r.res.Responses)) }
@@ -48,17 +50,24 @@ func runGatewayIn(b *testing.B, ns string, guarded bool, o load.Options) run {
 	defer func() { _ = gw.Stop() }()
 	o.URL = gw.URL
 	before := gw.APIRequests()
+	name := "rrguard"
+	if !guarded {
+		name = "rrguard-unguarded"
+	}
+	profileAPIServer(b, env.Config, fmt.Sprintf("%s-%s", o.Scenario, name), 20)
+	cpu := cpuNow(b)
 	res, err := load.Run(context.Background(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
+	cpu = cpuNow(b).sub(cpu)
 	requests := gw.APIRequests() - before
 	c, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
 	if err != nil {
 		b.Fatal(err)
 	}
 	clearRun(b, ns)
-	return run{res: res, requests: requests, check: c}
+	return run{res: res, requests: requests, check: c, cpu: cpu}
 }
 
 // clearRun deletes what a run stored in ns once it is checked and compacts
@@ -85,17 +94,20 @@ func runBaseline(b *testing.B, o load.Options) run {
 	ns := unguardedNamespace(b)
 	var requests atomic.Int64
 	o.URL = serveBaseline(b, ns, &requests)
+	profileAPIServer(b, env.Config, fmt.Sprintf("%s-baseline", o.Scenario), 20)
+	cpu := cpuNow(b)
 	res, err := load.Run(context.Background(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
+	cpu = cpuNow(b).sub(cpu)
 	n := requests.Load()
 	check, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
 	if err != nil {
 		b.Fatal(err)
 	}
 	clearRun(b, ns)
-	return run{res: res, requests: n, check: check}
+	return run{res: res, requests: n, check: check, cpu: cpu}
 }
 
 // serveBaseline serves the baseline counter for ns through the gateway's
@@ -166,9 +178,9 @@ func BenchmarkScenarios(b *testing.B) {
 					b.Errorf("rrguard answered %v, want every signal 201 or 202", c)
 				}
 			}
-			b.Logf("baseline: %s; %.2f API requests/signal; %s", base.res.Summary(), base.requestsPerSignal(), base.check)
-			b.Logf("rrguard:  %s; %.3f API requests/signal; %s", rr.res.Summary(), rr.requestsPerSignal(), rr.check)
-			b.Logf("rrguard without the webhook (diagnostic): %s; %.3f API requests/signal; %s", alone.res.Summary(), alone.requestsPerSignal(), alone.check)
+			b.Logf("baseline: %s; %.2f API requests/signal; %s; %s", base.res.Summary(), base.requestsPerSignal(), base.check, base.cpu.perSignal(o.Signals))
+			b.Logf("rrguard:  %s; %.3f API requests/signal; %s; %s", rr.res.Summary(), rr.requestsPerSignal(), rr.check, rr.cpu.perSignal(o.Signals))
+			b.Logf("rrguard without the webhook (diagnostic): %s; %.3f API requests/signal; %s; %s", alone.res.Summary(), alone.requestsPerSignal(), alone.check, alone.cpu.perSignal(o.Signals))
 			msf := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 			b.ReportMetric(rr.res.SignalsPerSecond(), "signals/s")
 			b.ReportMetric(msf(rr.res.Latency(.50)), "p50-ms")
