@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -179,18 +178,9 @@ func TestTheWebhookBackstopsALookupThatMissedAndTheSignalIsCountedOnTheHolder(t 
 		t.Fatal(err)
 	}
 
-	p, err := pipeline.New(blindReader{env.Client}, env.Client, pipeline.Options{Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := httpapi.NewHandler(httpapi.Options{Counter: p, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	url := servePipeline(t, blindReader{env.Client}, pipeline.Options{Namespace: ns})
 
-	r, err := post(srv.URL, httpapi.PrometheusPath, "application/json", alertmanagerPayload(alert("payments", "api")))
+	r, err := post(url, httpapi.PrometheusPath, "application/json", alertmanagerPayload(alert("payments", "api")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,11 +29,11 @@ func (r *listCounter) List(ctx context.Context, list client.ObjectList, opts ...
 	return r.Reader.List(ctx, list, opts...)
 }
 
-// serveGuarded serves a pipeline with WebhookGuarded set in ns, reading
-// through r.
-func serveGuarded(t *testing.T, ns string, r *listCounter) string {
+// servePipeline serves a pipeline reading through r with the real signal
+// API until the test ends, and returns its URL.
+func servePipeline(t *testing.T, r client.Reader, o pipeline.Options) string {
 	t.Helper()
-	p, err := pipeline.New(r, env.Client, pipeline.Options{Namespace: ns, WebhookGuarded: true})
+	p, err := pipeline.New(r, env.Client, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +44,13 @@ func serveGuarded(t *testing.T, ns string, r *listCounter) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// serveGuarded serves a pipeline with WebhookGuarded set in ns, reading
+// through r.
+func serveGuarded(t *testing.T, ns string, r *listCounter) string {
+	t.Helper()
+	return servePipeline(t, r, pipeline.Options{Namespace: ns, WebhookGuarded: true})
 }
 
 // unclaimedActive stores an active request for fp with no claim, as one

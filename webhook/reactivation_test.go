@@ -122,14 +122,7 @@ func TestCreateWhileAReactivationIsAdmittedButNotStored(t *testing.T) {
 			if err := setPhase(t, a, v1alpha1.PhaseCompleted); err != nil {
 				t.Fatal(err)
 			}
-			b := newRR(ns, "b", fp)
-			if err := create(ctx, b, false); err != nil {
-				t.Fatalf("create after the reactivated request completed: %v", err)
-			}
-			wantHolder(t, ns, fp, b)
-			if l := claimOf(t, ns, fp); l.Annotations[dedup.PendingReactivationAnnotation] != "" {
-				t.Errorf("claim taken for a create records a pending reactivation: %v", l.Annotations)
-			}
+			createTakesTheClaim(t, ns, fp, "b", "after the reactivated request completed")
 		})
 	}
 
@@ -175,14 +168,7 @@ func TestReactivationNeverStoredIsTakenOverAfterGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := newRR(ns, "b", fp)
-	if err := create(ctx, b, false); err != nil {
-		t.Fatalf("create after the grace of a reactivation never stored: %v", err)
-	}
-	wantHolder(t, ns, fp, b)
-	if l := claimOf(t, ns, fp); l.Annotations[dedup.PendingReactivationAnnotation] != "" {
-		t.Errorf("claim taken over for a create still records a pending reactivation: %v", l.Annotations)
-	}
+	b := createTakesTheClaim(t, ns, fp, "b", "after the grace of a reactivation never stored")
 	got := auditFor(t, server, ns, "b")
 	if len(got) != 1 || got[0].ClaimAction != "takenOver" || got[0].Reason != "Unique" {
 		t.Errorf("audit = %+v, want one Unique admission that took the claim over", got)
@@ -191,4 +177,20 @@ func TestReactivationNeverStoredIsTakenOverAfterGrace(t *testing.T) {
 	// Reactivating a now, through the webhook, is refused: b is the
 	// incident's request.
 	wantDuplicate(t, setPhase(t, a, v1alpha1.PhaseProcessing), b, "<none>")
+}
+
+// createTakesTheClaim creates the request name for fp (when, for messages)
+// and checks that it now holds the claim, which records no pending
+// reactivation: that spoke of the previous holder only.
+func createTakesTheClaim(t *testing.T, ns, fp, name, when string) *v1alpha1.RemediationRequest {
+	t.Helper()
+	rr := newRR(ns, name, fp)
+	if err := create(context.Background(), rr, false); err != nil {
+		t.Fatalf("create %s: %v", when, err)
+	}
+	wantHolder(t, ns, fp, rr)
+	if l := claimOf(t, ns, fp); l.Annotations[dedup.PendingReactivationAnnotation] != "" {
+		t.Errorf("claim taken for a create %s records a pending reactivation: %v", when, l.Annotations)
+	}
+	return rr
 }
