@@ -54,13 +54,14 @@ func runGatewayIn(b *testing.B, ns string, guarded bool, o load.Options) run {
 	if !guarded {
 		name = "rrguard-unguarded"
 	}
-	profileAPIServer(b, env.Config, fmt.Sprintf("%s-%s", o.Scenario, name), 20)
+	wait := profileRun(b, o, name)
 	cpu := cpuNow(b)
 	res, err := load.Run(context.Background(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cpu = cpuNow(b).sub(cpu)
+	wait()
 	requests := gw.APIRequests() - before
 	c, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
 	if err != nil {
@@ -68,6 +69,15 @@ func runGatewayIn(b *testing.B, ns string, guarded bool, o load.Options) run {
 	}
 	clearRun(b, ns)
 	return run{res: res, requests: requests, check: c, cpu: cpu}
+}
+
+// profileRun profiles the API server during a scenario run (not a warm-up)
+// for 20 s, or for the scenario's expected length where that is shorter.
+func profileRun(b *testing.B, o load.Options, variant string) (wait func()) {
+	if o.Scenario == "" {
+		return func() {}
+	}
+	return profileAPIServer(b, env.Config, fmt.Sprintf("%s-%s", o.Scenario, variant), 20)
 }
 
 // clearRun deletes what a run stored in ns once it is checked and compacts
@@ -94,13 +104,14 @@ func runBaseline(b *testing.B, o load.Options) run {
 	ns := unguardedNamespace(b)
 	var requests atomic.Int64
 	o.URL = serveBaseline(b, ns, &requests)
-	profileAPIServer(b, env.Config, fmt.Sprintf("%s-baseline", o.Scenario), 20)
+	wait := profileRun(b, o, "baseline")
 	cpu := cpuNow(b)
 	res, err := load.Run(context.Background(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cpu = cpuNow(b).sub(cpu)
+	wait()
 	n := requests.Load()
 	check, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,31 +74,43 @@ func procCPU(t testing.TB, path string) time.Duration {
 
 // profileAPIServer records, when RRGUARD_BENCH_PROFILE_DIR is set, a CPU
 // profile of kube-apiserver over the next seconds into that directory as
-// name.pprof (read it with go tool pprof -top). It returns at once.
-func profileAPIServer(t testing.TB, cfg *rest.Config, name string, seconds int) {
+// name.pprof (read it with go tool pprof -top). It returns at once; the
+// returned wait blocks until the profile is written, so that the next run's
+// profile does not find the profiler busy.
+func profileAPIServer(t testing.TB, cfg *rest.Config, name string, seconds int) (wait func()) {
 	dir := os.Getenv("RRGUARD_BENCH_PROFILE_DIR")
 	if dir == "" {
-		return
+		return func() {}
 	}
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		t.Errorf("profile %s: %v", name, err)
-		return
+		return func() {}
 	}
 	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(cfg.Host, "/"), seconds)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		resp, err := hc.Get(url)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "profile %s: %v\n", name, err)
+			t.Errorf("profile %s: %v", name, err)
 			return
 		}
 		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			t.Errorf("profile %s: %s: %s", name, resp.Status, msg)
+			return
+		}
 		f, err := os.Create(filepath.Join(dir, name+".pprof"))
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "profile %s: %v\n", name, err)
+			t.Errorf("profile %s: %v", name, err)
 			return
 		}
 		defer f.Close()
-		_, _ = io.Copy(f, resp.Body)
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			t.Errorf("profile %s: %v", name, err)
+		}
 	}()
+	return func() { <-done }
 }
