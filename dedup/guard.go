@@ -246,6 +246,20 @@ func (g *Guard) decide(ctx context.Context, c Candidate, self HolderRef, res Res
 	if age >= g.grace() {
 		// Not stored (or not stored active) long after it was admitted:
 		// that creation or reactivation failed.
+		if res.Holder == nil {
+			// A claim whose holder was never stored vouches for nothing:
+			// an active request may have been created beside it while
+			// the webhook was not guarding. This path is rare (a crashed
+			// admission), so it can afford the List the claim otherwise
+			// saves.
+			holder, err := Resolver{Reader: g.Reader}.listActive(ctx, c.Namespace, c.Fingerprint, c.UID)
+			if err != nil {
+				return Verdict{}, false, err
+			}
+			if holder != nil {
+				return g.handTo(ctx, claim, holder, dryRun)
+			}
+		}
 		return g.takeOver(ctx, claim, self, allowed, dryRun)
 	}
 	return Verdict{
@@ -254,6 +268,30 @@ func (g *Guard) decide(ctx context.Context, c Candidate, self HolderRef, res Res
 		RetryAfter:  g.grace() - age,
 		ClaimAction: ClaimNone,
 	}, false, nil
+}
+
+// handTo gives claim to holder, an active request found without a claim,
+// and denies the candidate as its duplicate.
+func (g *Guard) handTo(ctx context.Context, claim Claim, holder *v1alpha1.RemediationRequest, dryRun bool) (Verdict, bool, error) {
+	deny := Verdict{Reason: ReasonDuplicate, Holder: holder, ClaimAction: ClaimNone}
+	if dryRun {
+		return deny, false, nil
+	}
+	lease := claim.Lease.DeepCopy()
+	setHolder(lease, HolderRef{Name: holder.Name, UID: holder.UID}, g.now())
+	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
+	err := g.Writer.Update(ctx, lease)
+	switch {
+	case err == nil:
+		deny.ClaimAction = ClaimTakenOver
+		return deny, false, nil
+	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
+		return Verdict{}, true, nil
+	default:
+		// The denial stands on the List alone; the next decision
+		// finds the claim still stale and hands it on.
+		return deny, false, nil
+	}
 }
 
 // takeOver hands claim to self with an update conditioned on the

@@ -103,6 +103,45 @@ func TestActiveRequestWithoutClaimIsFoundAndTheClaimRebuilt(t *testing.T) {
 	}
 }
 
+// noLists reads through the API server but finds nothing by List: the Guard
+// as it was before a stale claim of a never-stored holder was checked
+// against the List.
+type noLists struct{ client.Reader }
+
+func (noLists) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
+
+// A claim left by a crashed admission (holder never stored, grace long
+// past) beside an active request created while the webhook was not
+// guarding: taking the claim over blindly would admit a second active
+// request; the List finds the unclaimed one and the claim goes to it.
+func TestStaleClaimOfANeverStoredHolderIsHandedToAnUnclaimedActiveRequest(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	a := newRR(ns, "unclaimed", fp)
+	if err := create(ctx, a, false); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := env.Client.Delete(ctx, claimOf(t, ns, fp)); err != nil {
+		t.Fatalf("delete claim: %v", err)
+	}
+	ghostClaim(t, ns, fp, time.Now().Add(-time.Minute))
+
+	// Without the List the stale claim is taken over: a duplicate.
+	blind := &dedup.Guard{Reader: noLists{env.Client}, Writer: env.Client}
+	v, err := blind.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "second", UID: "uid-second", Fingerprint: fp}, true)
+	if err != nil || !v.Allowed {
+		t.Fatalf("the Guard without Lists: %+v, %v; it was expected to admit the duplicate", v, err)
+	}
+
+	wantDuplicate(t, create(ctx, newRR(ns, "second", fp), false), a, "<none>")
+	wantHolder(t, ns, fp, a)
+	got := auditFor(t, server, ns, "second")
+	if len(got) != 1 || got[0].ClaimAction != "takenOver" || got[0].Holder != "unclaimed" || got[0].Reason != "Duplicate" {
+		t.Errorf("audit = %+v, want a Duplicate denial that handed the claim to unclaimed", got)
+	}
+}
+
 func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
