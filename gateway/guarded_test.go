@@ -3,11 +3,9 @@ package gateway_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
-	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,6 +14,7 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/internal/gatewaytest"
 )
 
 // listCounter counts the Lists read through it.
@@ -37,13 +36,7 @@ func servePipeline(t *testing.T, r client.Reader, o pipeline.Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.NewHandler(httpapi.Options{Counter: p, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return gatewaytest.ServeCounter(t, p)
 }
 
 // serveGuarded serves a pipeline with WebhookGuarded set in ns, reading

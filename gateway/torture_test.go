@@ -3,19 +3,18 @@ package gateway_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/internal/baseline"
+	"github.com/rrguard/rrguard/internal/gatewaytest"
 )
 
 const tortureSignals = 600
@@ -162,13 +161,5 @@ func startNaiveGateway(t testing.TB, ns string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.NewHandler(httpapi.Options{
-		Counter: &baseline.Counter{Client: c, Namespace: ns}, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return gatewaytest.ServeCounter(t, &baseline.Counter{Client: c, Namespace: ns})
 }

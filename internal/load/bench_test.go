@@ -3,19 +3,16 @@ package load_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
-	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/internal/baseline"
 	"github.com/rrguard/rrguard/internal/gatewaytest"
 	"github.com/rrguard/rrguard/internal/load"
@@ -49,26 +46,34 @@ func runGatewayIn(b *testing.B, ns string, guarded bool, o load.Options) run {
 	}
 	defer func() { _ = gw.Stop() }()
 	o.URL = gw.URL
-	before := gw.APIRequests()
 	name := "rrguard"
 	if !guarded {
 		name = "rrguard-unguarded"
 	}
-	wait := profileRun(b, o, name)
+	return measure(b, ns, name, o, gw.APIRequests)
+}
+
+// measure runs o against o.URL, where variant serves ns, checks the result on
+// the API server and clears ns; requests reads the variant's count of API
+// requests so far.
+func measure(b *testing.B, ns, variant string, o load.Options, requests func() int64) run {
+	b.Helper()
+	wait := profileRun(b, o, variant)
 	cpu := cpuNow(b)
+	before := requests()
 	res, err := load.Run(context.Background(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cpu = cpuNow(b).sub(cpu)
+	n := requests() - before
 	wait()
-	requests := gw.APIRequests() - before
 	c, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
 	if err != nil {
 		b.Fatal(err)
 	}
 	clearRun(b, ns)
-	return run{res: res, requests: requests, check: c, cpu: cpu}
+	return run{res: res, requests: n, check: c, cpu: cpu}
 }
 
 // profileRun profiles the API server during a scenario run (not a warm-up)
@@ -104,21 +109,7 @@ func runBaseline(b *testing.B, o load.Options) run {
 	ns := unguardedNamespace(b)
 	var requests atomic.Int64
 	o.URL = serveBaseline(b, ns, &requests)
-	wait := profileRun(b, o, "baseline")
-	cpu := cpuNow(b)
-	res, err := load.Run(context.Background(), o)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cpu = cpuNow(b).sub(cpu)
-	wait()
-	n := requests.Load()
-	check, err := load.Verify(context.Background(), env.Client, ns, res.Counted())
-	if err != nil {
-		b.Fatal(err)
-	}
-	clearRun(b, ns)
-	return run{res: res, requests: n, check: check, cpu: cpu}
+	return measure(b, ns, "baseline", o, requests.Load)
 }
 
 // serveBaseline serves the baseline counter for ns through the gateway's
@@ -134,15 +125,7 @@ func serveBaseline(t testing.TB, ns string, requests ...*atomic.Int64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.NewHandler(httpapi.Options{
-		Counter: &baseline.Counter{Client: c, Namespace: ns}, Auth: httpapi.AllowAll, Log: logr.Discard(), Audit: logr.Discard(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return gatewaytest.ServeCounter(t, &baseline.Counter{Client: c, Namespace: ns})
 }
 
 // BenchmarkScenarios drives the gateway over HTTP with issue 6's three
