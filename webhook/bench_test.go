@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/load"
 	"github.com/rrguard/rrguard/internal/webhooktest"
 )
 
@@ -106,7 +107,7 @@ func logBreakdown(b *testing.B, rs ...*webhooktest.Server) {
 	for _, k := range slices.Sorted(maps.Keys(by)) {
 		ds := by[k]
 		b.Logf("%-32s n=%5d p50 %6.1f ms p99 %6.1f ms", k, len(ds),
-			float64(percentile(ds, .5))/1e6, float64(percentile(ds, .99))/1e6)
+			float64(load.Quantile(ds, .5))/1e6, float64(load.Quantile(ds, .99))/1e6)
 	}
 }
 
@@ -148,19 +149,10 @@ func admissionLatencies(b *testing.B, rs ...*webhooktest.Server) []time.Duration
 	return out
 }
 
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
-}
-
 func report(b *testing.B, admission, client []time.Duration) {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(percentile(admission, .50)), "admit-p50-ms")
-	b.ReportMetric(ms(percentile(admission, .99)), "admit-p99-ms")
-	b.ReportMetric(ms(percentile(client, .50)), "create-p50-ms")
-	b.ReportMetric(ms(percentile(client, .99)), "create-p99-ms")
+	b.ReportMetric(ms(load.Quantile(admission, .50)), "admit-p50-ms")
+	b.ReportMetric(ms(load.Quantile(admission, .99)), "admit-p99-ms")
+	b.ReportMetric(ms(load.Quantile(client, .50)), "create-p50-ms")
+	b.ReportMetric(ms(load.Quantile(client, .99)), "create-p99-ms")
 }
