@@ -12,8 +12,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	coordinationv1 "k8s.io/api/coordination/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
@@ -309,7 +307,7 @@ func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention
 		if err == nil || !strings.Contains(err.Error(), "crashed after taking the claim") {
 			t.Fatalf("create crash-%s: %v, want the crash", tg.Deployment, err)
 		}
-		if l := claim(t, ns, tg.Fingerprint); l == nil || *l.Spec.HolderIdentity != "crash-"+tg.Deployment {
+		if l := webhooktest.Claim(t, env.Client, ns, tg.Fingerprint); l == nil || *l.Spec.HolderIdentity != "crash-"+tg.Deployment {
 			t.Fatalf("no claim left behind by crash-%s: %+v", tg.Deployment, l)
 		}
 	}
@@ -326,7 +324,7 @@ func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention
 	if err := env.Client.Create(ctx, next); err != nil {
 		t.Fatalf("create after the grace period: %v", err)
 	}
-	if l := claim(t, ns, taken.Fingerprint); l == nil || *l.Spec.HolderIdentity != "next" || string(next.UID) != l.Annotations[dedup.HolderUIDAnnotation] {
+	if l := webhooktest.Claim(t, env.Client, ns, taken.Fingerprint); l == nil || *l.Spec.HolderIdentity != "next" || string(next.UID) != l.Annotations[dedup.HolderUIDAnnotation] {
 		t.Fatalf("claim after the take-over: %+v, want it held by next (%s)", l, next.UID)
 	}
 	err = createOnce(ctx, newRR(ns, "dup", taken.Fingerprint))
@@ -341,14 +339,14 @@ func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention
 	wg.Go(func() { _ = j.Start(jctx) })
 	defer func() { stop(); wg.Wait() }()
 	deadline := time.Now().Add(15 * time.Second)
-	for claim(t, ns, swept.Fingerprint) != nil {
+	for webhooktest.Claim(t, env.Client, ns, swept.Fingerprint) != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("the janitor left the claim of the crashed crash-swept for 15s with a %s retention", retention)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("claim of crash-swept removed %s after the crash", time.Since(crashed).Round(100*time.Millisecond))
-	if l := claim(t, ns, taken.Fingerprint); l == nil || *l.Spec.HolderIdentity != "next" {
+	if l := webhooktest.Claim(t, env.Client, ns, taken.Fingerprint); l == nil || *l.Spec.HolderIdentity != "next" {
 		t.Errorf("the janitor touched the claim of the active next: %+v", l)
 	}
 
@@ -357,7 +355,7 @@ func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention
 	if err := env.Client.Create(ctx, again); err != nil {
 		t.Fatalf("create after the sweep: %v", err)
 	}
-	if l := claim(t, ns, swept.Fingerprint); l == nil || *l.Spec.HolderIdentity != "swept-again" {
+	if l := webhooktest.Claim(t, env.Client, ns, swept.Fingerprint); l == nil || *l.Spec.HolderIdentity != "swept-again" {
 		t.Errorf("claim after the sweep: %+v, want it rebuilt for swept-again", l)
 	}
 	for _, fp := range []string{taken.Fingerprint, swept.Fingerprint} {
@@ -379,20 +377,6 @@ func newRR(ns, name, fp string) *v1alpha1.RemediationRequest {
 			TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: name, Namespace: "payments"},
 		},
 	}
-}
-
-// claim returns the claim of fp, nil when there is none.
-func claim(t *testing.T, ns, fp string) *coordinationv1.Lease {
-	t.Helper()
-	l := &coordinationv1.Lease{}
-	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: dedup.ClaimName(fp)}, l)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }
 
 // createOnce creates rr without client-go's retry of a 429 with

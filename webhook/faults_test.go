@@ -14,6 +14,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/webhooktest"
 	"github.com/rrguard/rrguard/webhook"
 )
 
@@ -72,7 +73,7 @@ func TestClaimOfUnstoredHolderOlderThanGraceIsTakenOver(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 	wantHolder(t, ns, fp, rr)
-	if l := claimOf(t, ns, fp); ptr.Deref(l.Spec.LeaseTransitions, 0) != 1 {
+	if l := webhooktest.Claim(t, env.Client, ns, fp); ptr.Deref(l.Spec.LeaseTransitions, 0) != 1 {
 		t.Errorf("leaseTransitions = %v, want 1", l.Spec.LeaseTransitions)
 	}
 	got := auditFor(t, server, ns, "takes-over")
@@ -81,19 +82,26 @@ func TestClaimOfUnstoredHolderOlderThanGraceIsTakenOver(t *testing.T) {
 	}
 }
 
-// An active request without a claim is what a request created while the
-// webhook was not registered (or whose claim was lost) looks like.
+// unclaimedActive stores an active request named "unclaimed" for fp and
+// deletes its claim: what a request created while the webhook was not
+// registered (or whose claim was lost) looks like.
+func unclaimedActive(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
+	t.Helper()
+	a := newRR(ns, "unclaimed", fp)
+	if err := create(context.Background(), a, false); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := env.Client.Delete(context.Background(), webhooktest.Claim(t, env.Client, ns, fp)); err != nil {
+		t.Fatalf("delete claim: %v", err)
+	}
+	return a
+}
+
 func TestActiveRequestWithoutClaimIsFoundAndTheClaimRebuilt(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	fp := newFingerprint(t)
-	a := newRR(ns, "unclaimed", fp)
-	if err := create(ctx, a, false); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	if err := env.Client.Delete(ctx, claimOf(t, ns, fp)); err != nil {
-		t.Fatalf("delete claim: %v", err)
-	}
+	a := unclaimedActive(t, ns, fp)
 
 	wantDuplicate(t, create(ctx, newRR(ns, "second", fp), false), a, "<none>")
 	wantHolder(t, ns, fp, a)
@@ -118,13 +126,7 @@ func TestStaleClaimOfANeverStoredHolderIsHandedToAnUnclaimedActiveRequest(t *tes
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	fp := newFingerprint(t)
-	a := newRR(ns, "unclaimed", fp)
-	if err := create(ctx, a, false); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	if err := env.Client.Delete(ctx, claimOf(t, ns, fp)); err != nil {
-		t.Fatalf("delete claim: %v", err)
-	}
+	a := unclaimedActive(t, ns, fp)
 	ghostClaim(t, ns, fp, time.Now().Add(-time.Minute))
 
 	// Without the List the stale claim is taken over: a duplicate.
@@ -172,11 +174,11 @@ func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 		t.Fatalf("first sweep removed %d claims, want 0", n)
 	}
 	for _, fp := range []string{done, gone, retaken} {
-		if l := claimOf(t, ns, fp); l == nil || l.Annotations[webhook.InactiveSinceAnnotation] == "" {
+		if l := webhooktest.Claim(t, env.Client, ns, fp); l == nil || l.Annotations[webhook.InactiveSinceAnnotation] == "" {
 			t.Errorf("claim %s not marked inactive: %+v", fp, l)
 		}
 	}
-	if l := claimOf(t, ns, active); l.Annotations[webhook.InactiveSinceAnnotation] != "" {
+	if l := webhooktest.Claim(t, env.Client, ns, active); l.Annotations[webhook.InactiveSinceAnnotation] != "" {
 		t.Errorf("claim of an active holder marked inactive")
 	}
 
@@ -195,13 +197,13 @@ func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 		t.Fatalf("sweep after retention removed %d claims, want 2 (done, gone)", n)
 	}
 	for _, fp := range []string{done, gone} {
-		if l := claimOf(t, ns, fp); l != nil {
+		if l := webhooktest.Claim(t, env.Client, ns, fp); l != nil {
 			t.Errorf("claim %s still there after retention", fp)
 		}
 	}
 	wantHolder(t, ns, active, activeRR)
 	wantHolder(t, ns, retaken, retakenNew)
-	if l := claimOf(t, ns, retaken); l.Annotations[webhook.InactiveSinceAnnotation] != "" {
+	if l := webhooktest.Claim(t, env.Client, ns, retaken); l.Annotations[webhook.InactiveSinceAnnotation] != "" {
 		t.Errorf("the re-taken claim still carries the inactive mark")
 	}
 

@@ -10,6 +10,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/webhooktest"
 	"github.com/rrguard/rrguard/webhook"
 )
 
@@ -97,7 +98,7 @@ func TestCreateWhileAReactivationIsAdmittedButNotStored(t *testing.T) {
 			fp := newFingerprint(t)
 			a := setup(t, ns, fp)
 			admitReactivation(t, a)
-			if got := (dedup.Claim{Lease: claimOf(t, ns, fp)}).PendingReactivation(); got != a.ResourceVersion {
+			if got := (dedup.Claim{Lease: webhooktest.Claim(t, env.Client, ns, fp)}).PendingReactivation(); got != a.ResourceVersion {
 				t.Fatalf("claim records pending resourceVersion %q, want %q", got, a.ResourceVersion)
 			}
 
@@ -136,7 +137,7 @@ func TestCreateWhileAReactivationIsAdmittedButNotStored(t *testing.T) {
 		fp := newFingerprint(t)
 		a := completed(t, ns, "a", fp)
 		admitReactivation(t, a)
-		l := claimOf(t, ns, fp)
+		l := webhooktest.Claim(t, env.Client, ns, fp)
 		delete(l.Annotations, dedup.PendingReactivationAnnotation)
 		if err := env.Client.Update(ctx, l); err != nil {
 			t.Fatal(err)
@@ -161,7 +162,7 @@ func TestReactivationNeverStoredIsTakenOverAfterGrace(t *testing.T) {
 	admitReactivation(t, a)
 
 	// The grace passes: the claim was acquired a minute ago.
-	l := claimOf(t, ns, fp)
+	l := webhooktest.Claim(t, env.Client, ns, fp)
 	at := metav1.NewMicroTime(time.Now().Add(-time.Minute))
 	l.Spec.AcquireTime = &at
 	if err := env.Client.Update(ctx, l); err != nil {
@@ -189,7 +190,7 @@ func createTakesTheClaim(t *testing.T, ns, fp, name, when string) *v1alpha1.Reme
 		t.Fatalf("create %s: %v", when, err)
 	}
 	wantHolder(t, ns, fp, rr)
-	if l := claimOf(t, ns, fp); l.Annotations[dedup.PendingReactivationAnnotation] != "" {
+	if l := webhooktest.Claim(t, env.Client, ns, fp); l.Annotations[dedup.PendingReactivationAnnotation] != "" {
 		t.Errorf("claim taken for a create %s records a pending reactivation: %v", when, l.Annotations)
 	}
 	return rr

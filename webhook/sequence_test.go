@@ -6,30 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/webhooktest"
 )
-
-func claimOf(t *testing.T, ns, fp string) *coordinationv1.Lease {
-	t.Helper()
-	l := &coordinationv1.Lease{}
-	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: dedup.ClaimName(fp)}, l)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("get claim: %v", err)
-	}
-	return l
-}
 
 func wantHolder(t *testing.T, ns, fp string, rr *v1alpha1.RemediationRequest) {
 	t.Helper()
-	l := claimOf(t, ns, fp)
+	l := webhooktest.Claim(t, env.Client, ns, fp)
 	if l == nil {
 		t.Fatalf("no claim for %s, want one held by %s", fp, rr.Name)
 	}
@@ -119,7 +105,7 @@ func TestAdmissionSequence(t *testing.T) {
 	if err := create(ctx, newRR(ns, "dry", fresh), true); err != nil {
 		t.Fatalf("dry-run create: %v", err)
 	}
-	if l := claimOf(t, ns, fresh); l != nil {
+	if l := webhooktest.Claim(t, env.Client, ns, fresh); l != nil {
 		t.Errorf("dry run wrote claim %s", l.Name)
 	}
 	wantDuplicate(t, create(ctx, newRR(ns, "dry-dup", fp), true), c, "<none>")

@@ -1,0 +1,27 @@
+package webhooktest
+
+import (
+	"context"
+	"testing"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rrguard/rrguard/dedup"
+)
+
+// Claim returns the claim Lease of fingerprint fp in ns as r reads it now,
+// nil when there is none.
+func Claim(t testing.TB, r client.Reader, ns, fp string) *coordinationv1.Lease {
+	t.Helper()
+	l := &coordinationv1.Lease{}
+	err := r.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: dedup.ClaimName(fp)}, l)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("get claim %s/%s: %v", ns, dedup.ClaimName(fp), err)
+	}
+	return l
+}
