@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/internal/testenv"
 	rrwebhook "github.com/rrguard/rrguard/webhook"
 )
 
@@ -409,17 +410,6 @@ func checkServedAt(ctx context.Context, ns, webhookConfiguration string, dirs []
 	return nil
 }
 
-// freePort returns a TCP port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startReplica runs a manager as cmd/webhook does: rrguard's real
 // admission webhook (webhook.Setup) on port, its certificate from Setup in
 // self-signed mode.
@@ -500,7 +490,7 @@ func TestSelfSignedAPIServerTrustsEveryReplicaAcrossRotations(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ns := env.Namespace(t)
-	ports := []int{freePort(t), freePort(t)}
+	ports := []int{testenv.FreePort(t), testenv.FreePort(t)}
 	vwc := registerReplicas(t, ns, ports)
 	for _, port := range ports {
 		opts := testOptions(t, ns, "webhook-cert", vwc)

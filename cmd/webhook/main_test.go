@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,16 +88,6 @@ func TestFlagsMapToOptions(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestServeAdmitsOnTheRealAPIServer runs the binary's serve against a real
 // control plane that calls it over TLS: ready once serving, a duplicate is
 // denied, metrics are exposed, and cancelling stops it cleanly.
@@ -113,7 +102,7 @@ func TestServeAdmitsOnTheRealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	wio := env.WebhookInstallOptions()
-	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	metricsAddr, probeAddr := testenv.MustFreeAddr(t), testenv.MustFreeAddr(t)
 	o := NewOptions()
 	o.Kubeconfig, o.WebhookPort, o.WebhookCertPath = kubeconfig, wio.LocalServingPort, wio.LocalServingCertDir
 	o.MetricsBindAddress, o.HealthProbeBindAddress = metricsAddr, probeAddr

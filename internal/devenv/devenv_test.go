@@ -3,7 +3,6 @@ package devenv
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,12 +29,7 @@ func TestRunAndDemo(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testenv.MustFreeAddr(t)
 	state := filepath.Join(t.TempDir(), "dev")
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/rrguard/rrguard/gateway"
+	"github.com/rrguard/rrguard/internal/testenv"
 )
 
 // Options say what to start. Config, Scheme and Namespace are required.
@@ -69,7 +70,7 @@ func (i *Instance) Stop() error {
 func Start(o Options) (*Instance, error) {
 	in := &Instance{done: make(chan error, 1)}
 	cfg := CountRequests(o.Config, &in.requests)
-	probe, err := freeAddr()
+	probe, err := testenv.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -145,17 +146,6 @@ func waitServing(url string, done <-chan error) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// freeAddr returns a local address free a moment ago: the manager takes a
-// bind address for its probes, not a listener.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // CountRequests returns a copy of cfg, unthrottled, whose every request to
