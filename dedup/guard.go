@@ -277,42 +277,49 @@ func (g *Guard) handTo(ctx context.Context, claim Claim, holder *v1alpha1.Remedi
 	if dryRun {
 		return deny, false, nil
 	}
-	lease := claim.Lease.DeepCopy()
-	setHolder(lease, HolderRef{Name: holder.Name, UID: holder.UID}, g.now())
-	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
-	err := g.Writer.Update(ctx, lease)
+	moved, err := g.move(ctx, claim, HolderRef{Name: holder.Name, UID: holder.UID})
 	switch {
-	case err == nil:
-		deny.ClaimAction = ClaimTakenOver
-		return deny, false, nil
-	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
-		return Verdict{}, true, nil
-	default:
+	case err != nil:
 		// The denial stands on the List alone; the next decision
 		// finds the claim still stale and hands it on.
 		return deny, false, nil
+	case !moved:
+		return Verdict{}, true, nil
 	}
+	deny.ClaimAction = ClaimTakenOver
+	return deny, false, nil
 }
 
-// takeOver hands claim to self with an update conditioned on the
-// resourceVersion it was read at.
+// takeOver hands claim to self.
 func (g *Guard) takeOver(ctx context.Context, claim Claim, self HolderRef, allowed Reason, dryRun bool) (Verdict, bool, error) {
 	if dryRun {
 		return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimNone}, false, nil
 	}
+	moved, err := g.move(ctx, claim, self)
+	switch {
+	case err != nil:
+		return Verdict{}, false, err
+	case !moved:
+		return Verdict{}, true, nil
+	}
+	return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimTakenOver}, false, nil
+}
+
+// move gives claim to h with an update conditioned on the resourceVersion it
+// was read at, so that the API server refuses it if anyone changed the claim
+// since. moved is false when the claim was changed or deleted (by the
+// janitor) since it was read: the protocol starts again.
+func (g *Guard) move(ctx context.Context, claim Claim, h HolderRef) (moved bool, err error) {
 	lease := claim.Lease.DeepCopy()
-	setHolder(lease, self, g.now())
+	setHolder(lease, h, g.now())
 	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
-	// lease carries the resourceVersion read in this round, so the API
-	// server refuses the update if anyone changed the claim since.
-	err := g.Writer.Update(ctx, lease)
+	err = g.Writer.Update(ctx, lease)
 	switch {
 	case err == nil:
-		return Verdict{Allowed: true, Reason: allowed, ClaimAction: ClaimTakenOver}, false, nil
+		return true, nil
 	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
-		// Changed or deleted (by the janitor) since read: start again.
-		return Verdict{}, true, nil
+		return false, nil
 	default:
-		return Verdict{}, false, fmt.Errorf("take over claim %s/%s: %w", lease.Namespace, lease.Name, err)
+		return false, fmt.Errorf("hand claim %s/%s to %s: %w", lease.Namespace, lease.Name, h.Name, err)
 	}
 }
