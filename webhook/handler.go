@@ -23,18 +23,18 @@ const Path = "/validate-kubernaut-ai-v1alpha1-remediationrequest"
 // Handler decides RemediationRequest admissions with a dedup.Admitter: a
 // dedup.Coalescer over a dedup.Guard in the webhook (NewAdmitter).
 type Handler struct {
-	guard   dedup.Admitter
-	decoder admission.Decoder
-	audit   logr.Logger
-	metrics *Metrics
+	admitter dedup.Admitter
+	decoder  admission.Decoder
+	audit    logr.Logger
+	metrics  *Metrics
 }
 
 var _ admission.Handler = (*Handler)(nil)
 
-// NewHandler returns a Handler deciding through guard. audit receives one
+// NewHandler returns a Handler deciding through admitter. audit receives one
 // line per decision; metrics may be nil.
-func NewHandler(guard dedup.Admitter, scheme *runtime.Scheme, audit logr.Logger, metrics *Metrics) *Handler {
-	return &Handler{guard: guard, decoder: admission.NewDecoder(scheme), audit: audit, metrics: metrics}
+func NewHandler(admitter dedup.Admitter, scheme *runtime.Scheme, audit logr.Logger, metrics *Metrics) *Handler {
+	return &Handler{admitter: admitter, decoder: admission.NewDecoder(scheme), audit: audit, metrics: metrics}
 }
 
 // errInvalid marks a request the handler cannot decide on because it is
@@ -95,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	}
 
 	dryRun := req.DryRun != nil && *req.DryRun
-	v, err := h.guard.Admit(ctx, *cand, dryRun)
+	v, err := h.admitter.Admit(ctx, *cand, dryRun)
 	if h.metrics != nil && v.Conflicts > 0 {
 		h.metrics.claimConflicts.Add(float64(v.Conflicts))
 	}
