@@ -6,7 +6,7 @@
 //   - which RemediationRequest holds a fingerprint (Resolver.Resolve: the
 //     claim first, the field-selector List only where no claim exists),
 //   - and whether a new or re-activated RemediationRequest may become the
-//     holder (Guard.Admit: the claim protocol of DESIGN.md).
+//     holder (Guard.Admit: the claim protocol of docs/design.md).
 //
 // A claim is a coordination.k8s.io/v1 Lease named "rrclaim-<fingerprint>" in
 // the RemediationRequest's namespace. The API server makes exactly one thing

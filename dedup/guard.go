@@ -88,9 +88,9 @@ type Verdict struct {
 // Guard for MaxAttempts rounds.
 var ErrTooManyConflicts = errors.New("claim kept changing; too many compare-and-swap conflicts")
 
-// Guard runs the claim protocol of DESIGN.md for admission: at most one
-// active RemediationRequest per fingerprint and namespace, whoever creates
-// it. Reader must read the API server directly; Writer writes claim Leases.
+// Guard runs the claim protocol (docs/design.md, section 5) for admission:
+// at most one active RemediationRequest per fingerprint and namespace,
+// whoever creates it. Reader must read the API server directly; Writer writes claim Leases.
 type Guard struct {
 	Reader client.Reader
 	Writer client.Writer

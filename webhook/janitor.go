@@ -23,8 +23,8 @@ const InactiveSinceAnnotation = dedup.InactiveSinceAnnotation
 // Janitor deletes claims whose holder has been gone or inactive for longer
 // than Retention. Claims of recently ended incidents are kept on purpose:
 // the next incident of a known fingerprint is then decided with two Gets
-// instead of a List (DESIGN.md). Losing a claim is always safe; the Guard
-// rebuilds it from the List.
+// instead of a List (docs/design.md, section 8). Losing a claim is always
+// safe; the Guard rebuilds it from the List.
 type Janitor struct {
 	// Reader reads claims and holders from the API server directly.
 	Reader client.Reader

@@ -2,8 +2,7 @@
 // fingerprint it finds the active RemediationRequest through the shared
 // dedup core and adds the signal to its status.deduplication, or creates one,
 // so that a fingerprint has at most one active request and every signal
-// answered as counted is counted exactly once (DESIGN.md, "The gateway's
-// pipeline").
+// answered as counted is counted exactly once (docs/design.md, section 11).
 //
 // Signals for one fingerprint are coalesced: one goroutine per fingerprint
 // talks to the API server at a time, and the signals that arrive meanwhile

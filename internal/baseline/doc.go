@@ -1,4 +1,5 @@
-// Package baseline is the per-signal design DESIGN.md rejects, done
+// Package baseline is the per-signal check-then-create design that
+// docs/design.md (section 1) rejects, done
 // properly but nothing more: for each signal an uncached List by the
 // fingerprint's field selector, then either a create followed by its first
 // count or a status update retried on conflict. No coalescing, no claim, no
