@@ -13,6 +13,17 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 )
 
+// The client-side rate limit of every rrguard client. client-go's own
+// default (5 QPS, burst 10, what a kubeconfig loaded with clientcmd keeps)
+// would throttle a burst of new incidents, or a webhook's claim reads, to a
+// crawl, and controller-runtime's search would set 20/30 instead: a binary
+// would get different limits depending on how it was pointed at the
+// cluster. The API server's priority and fairness protects it from more.
+const (
+	ClientQPS   = 100
+	ClientBurst = 200
+)
+
 // NewScheme returns a scheme with the core types, CRDs and
 // RemediationRequest.
 func NewScheme() *runtime.Scheme {
@@ -28,8 +39,18 @@ func NewScheme() *runtime.Scheme {
 }
 
 // LoadConfig loads the kubeconfig at path; with no path, controller-runtime's
-// search: in-cluster, $KUBECONFIG, ~/.kube/config.
+// search: in-cluster, $KUBECONFIG, ~/.kube/config. Either way the config
+// carries ClientQPS and ClientBurst.
 func LoadConfig(path string) (*rest.Config, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = ClientQPS, ClientBurst
+	return cfg, nil
+}
+
+func loadConfig(path string) (*rest.Config, error) {
 	if path != "" {
 		cfg, err := clientcmd.BuildConfigFromFlags("", path)
 		if err != nil {
