@@ -3,11 +3,15 @@ package load_test
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/internal/baseline"
 	"github.com/rrguard/rrguard/internal/gatewaytest"
 	"github.com/rrguard/rrguard/internal/load"
 )
@@ -117,5 +121,43 @@ func TestTheBaselineUnderAStormMakesDuplicatesAndTheCheckFails(t *testing.T) {
 	t.Logf("baseline: %s; check: %s", res.Summary(), c)
 	if c.RemediationRequests <= 1 || c.Err() == nil {
 		t.Fatalf("the baseline made %d request(s) for one incident under a storm of 64 at once; the storm no longer shows the race", c.RemediationRequests)
+	}
+}
+
+// kubernaut's own design, as the benchmarks run it, under a short storm
+// spread over two "pods": every signal answered 2xx is counted exactly
+// once, and every lock is released. (Its lock is per pod, so it does not
+// stop the pods' own concurrent signals from racing; how many requests it
+// makes for the incident is reported, not asserted.)
+func TestTheKubernautBaselineCountsEveryAnsweredSignalAndReleasesItsLocks(t *testing.T) {
+	ns := unguardedNamespace(t)
+	var requests atomic.Int64
+	c, err := client.New(gatewaytest.CountRequests(env.Config, &requests), client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := gatewaytest.ServeCounter(t, &baseline.KubernautCounter{Client: c, Namespace: ns})
+	ctx := context.Background()
+	res, err := load.Run(ctx, load.Options{URL: srv, Scenario: load.Storm, Signals: 64, Concurrency: 16, TargetPrefix: "kubernaut"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check, err := load.Verify(ctx, env.Client, ns, res.Counted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubernaut-style: %s; %d API requests; check: %s", res.Summary(), requests.Load(), check)
+	if check.Answered2xx == 0 {
+		t.Fatalf("no signal was answered 2xx: %v", res.Codes())
+	}
+	if check.Stored != check.Answered2xx {
+		t.Errorf("stored %d counts for %d signals answered 2xx", check.Stored, check.Answered2xx)
+	}
+	leases := &coordinationv1.LeaseList{}
+	if err := env.Client.List(ctx, leases, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(leases.Items) != 0 {
+		t.Errorf("%d lock Lease(s) left behind after every signal was answered", len(leases.Items))
 	}
 }
