@@ -318,7 +318,7 @@ type retry struct {
 // webhook denial comes back as a retry: naming an active holder to count on
 // instead, or asking for a pause and a new lookup.
 func (p *Pipeline) create(fp string, first *waiter, batch []*waiter, deadline time.Time) (counted, retry, error) {
-	rr := NewRemediationRequest(p.opts.Namespace, fp, first.sig, first.arrived)
+	rr := signal.NewRemediationRequest(p.opts.Namespace, fp, first.sig, first.arrived)
 	if err := p.call(func(ctx context.Context) error { return p.writer.Create(ctx, rr) }); err != nil {
 		denied := err
 		d, ok := dedup.DenialFromError(denied)
@@ -476,30 +476,4 @@ func classify(op string, err error) error {
 		return fmt.Errorf("%w: %s: %w", ErrRejected, op, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
-}
-
-// newRemediationRequest builds the request for sig, to be created in ns.
-func NewRemediationRequest(ns, fp string, sig *signal.Signal, received time.Time) *v1alpha1.RemediationRequest {
-	return &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:    ns,
-			GenerateName: "rr-" + fp[:12] + "-",
-			Labels:       map[string]string{"app.kubernetes.io/created-by": "rrguard-gateway"},
-		},
-		Spec: v1alpha1.RemediationRequestSpec{
-			SignalFingerprint: fp,
-			SignalName:        sig.Name,
-			Severity:          sig.Severity,
-			SignalType:        sig.Type,
-			SignalSource:      sig.Source,
-			TargetType:        "kubernetes",
-			TargetResource:    sig.Target,
-			ClusterID:         sig.ClusterID,
-			FiringTime:        metav1.NewTime(sig.FiringTime),
-			ReceivedTime:      metav1.NewTime(received),
-			SignalLabels:      sig.Labels,
-			SignalAnnotations: sig.Annotations,
-			OriginalPayload:   sig.Payload,
-		},
-	}
 }

@@ -207,7 +207,7 @@ func TestTheClaimIsReadBeforeAnyList(t *testing.T) {
 	ctx := context.Background()
 
 	// A request created elsewhere, and the webhook's claim naming it.
-	holder := NewRemediationRequest(ns, fp, sig, time.Now())
+	holder := signal.NewRemediationRequest(ns, fp, sig, time.Now())
 	if err := env.Client.Create(ctx, holder); err != nil {
 		t.Fatal(err)
 	}

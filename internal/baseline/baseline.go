@@ -51,7 +51,7 @@ func (n *Counter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pi
 	if holder == nil {
 		// The same object the gateway creates (payload included), so
 		// that both pay the same API server and etcd work per request.
-		holder = pipeline.NewRemediationRequest(n.Namespace, fp, sig, time.Now())
+		holder = signal.NewRemediationRequest(n.Namespace, fp, sig, time.Now())
 		holder.GenerateName = "rr-baseline-"
 		holder.Labels = map[string]string{"app.kubernetes.io/created-by": "rrguard-baseline"}
 		if err := n.Client.Create(ctx, holder); err != nil {
