@@ -97,7 +97,7 @@ func (k *KubernautCounter) Submit(ctx context.Context, sig *signal.Signal, fp st
 	if holder != nil {
 		return k.count(ctx, fp, holder, pipeline.OutcomeDuplicate)
 	}
-	holder = pipeline.NewRemediationRequest(k.Namespace, fp, sig, time.Now())
+	holder = signal.NewRemediationRequest(k.Namespace, fp, sig, time.Now())
 	holder.GenerateName = "rr-kubernaut-"
 	holder.Labels = map[string]string{"app.kubernetes.io/created-by": "rrguard-kubernaut-baseline"}
 	if err := k.Client.Create(ctx, holder); err != nil {
