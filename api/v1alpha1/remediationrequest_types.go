@@ -130,6 +130,37 @@ type RemediationRequestStatus struct {
 	// Deduplication counts the signals of this incident.
 	// +optional
 	Deduplication DeduplicationStatus `json:"deduplication,omitzero"`
+
+	// RoutingStatus is kubernaut's orchestrator's routing state; rrguard
+	// reads its backoff window and never writes it.
+	// +optional
+	RoutingStatus *RoutingStatus `json:"routingStatus,omitempty"`
+
+	// CompletionStatus is kubernaut's orchestrator's account of how a
+	// remediation ended; rrguard reads its outcome and never writes it.
+	// +optional
+	CompletionStatus *CompletionStatus `json:"completionStatus,omitempty"`
+}
+
+// OutcomeManualReviewRequired is the CompletionStatus.Outcome of a
+// remediation that stopped for a human to act.
+const OutcomeManualReviewRequired = "ManualReviewRequired"
+
+// RoutingStatus is the part of kubernaut's routing status rrguard reads.
+type RoutingStatus struct {
+	// NextAllowedExecution is when the fingerprint may be remediated again
+	// after kubernaut's exponential backoff.
+	// +optional
+	NextAllowedExecution *metav1.Time `json:"nextAllowedExecution,omitempty"`
+}
+
+// CompletionStatus is the part of kubernaut's completion status rrguard
+// reads.
+type CompletionStatus struct {
+	// Outcome is the remediation's result once it ended.
+	// +kubebuilder:validation:Enum=Remediated;NoActionRequired;ManualReviewRequired;VerificationTimedOut;Inconclusive;DryRun
+	// +optional
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // RemediationRequest asks for one remediation of one incident.
