@@ -104,6 +104,12 @@ func (r Resolver) listActive(ctx context.Context, ns, fp string, exclude types.U
 	if err != nil {
 		return nil, err
 	}
+	return oldestActive(items, exclude), nil
+}
+
+// oldestActive returns the oldest active request of items but exclude, or
+// nil.
+func oldestActive(items []v1alpha1.RemediationRequest, exclude types.UID) *v1alpha1.RemediationRequest {
 	active := make([]*v1alpha1.RemediationRequest, 0, 1)
 	for i := range items {
 		if items[i].UID != exclude && IsActive(&items[i]) {
@@ -111,7 +117,7 @@ func (r Resolver) listActive(ctx context.Context, ns, fp string, exclude types.U
 		}
 	}
 	if len(active) == 0 {
-		return nil, nil
+		return nil
 	}
 	// Several active requests can only exist where some were created while
 	// the webhook was not guarding; the oldest is the incident's.
@@ -122,7 +128,7 @@ func (r Resolver) listActive(ctx context.Context, ns, fp string, exclude types.U
 		}
 		return a.Name < b.Name
 	})
-	return active[0], nil
+	return active[0]
 }
 
 // ListByFingerprint lists the requests with fingerprint fp in namespace ns
