@@ -30,6 +30,9 @@ type Options struct {
 	ValidatingWebhooks []*admissionv1.ValidatingWebhookConfiguration
 	// APIServerFlags are extra kube-apiserver flags, as key=value.
 	APIServerFlags map[string]string
+	// CRDPath is the folder of CRDs to install. Defaults to CRDPath(), the
+	// generated one; KubernautCRDPath() installs kubernaut's schema instead.
+	CRDPath string
 }
 
 // Env is a running control plane.
@@ -37,9 +40,9 @@ type Env struct {
 	env *envtest.Environment
 	// Config reaches the API server as an administrator.
 	Config *rest.Config
-	// Client reads and writes the API server directly, without a cache:
-	// exactly what the manager's APIReader is.
-	Client client.Client
+	// Client reads, writes and watches the API server directly, without a
+	// cache: exactly what the manager's APIReader is.
+	Client client.WithWatch
 	// Scheme knows the core types and RemediationRequest.
 	Scheme *k8sruntime.Scheme
 }
@@ -56,6 +59,14 @@ func RepoRoot() string {
 
 // CRDPath is the folder of the generated CRD.
 func CRDPath() string { return filepath.Join(RepoRoot(), "manifests", "crd", "bases") }
+
+// KubernautCRDPath is the folder of a fixture CRD with kubernaut's own
+// RemediationRequest schema (see the file's header), for tests that must
+// hold on a kubernaut cluster: its status has fields rrguard's types do not
+// declare.
+func KubernautCRDPath() string {
+	return filepath.Join(RepoRoot(), "internal", "testenv", "testdata", "kubernaut-crd")
+}
 
 // NewScheme returns a scheme with the core types, CRDs and RemediationRequest.
 func NewScheme() *k8sruntime.Scheme { return kube.NewScheme() }
@@ -75,9 +86,12 @@ func Start(opts Options) (*Env, error) {
 	// packages under test are given their loggers explicitly.
 	ctrllog.SetLogger(logr.Discard())
 	scheme := NewScheme()
+	if opts.CRDPath == "" {
+		opts.CRDPath = CRDPath()
+	}
 	e := &envtest.Environment{
 		Scheme:                scheme,
-		CRDDirectoryPaths:     []string{CRDPath()},
+		CRDDirectoryPaths:     []string{opts.CRDPath},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
@@ -94,7 +108,7 @@ func Start(opts Options) (*Env, error) {
 	}
 	// Admission storms in the tests make many requests at once.
 	cfg.QPS, cfg.Burst = -1, 0
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = e.Stop()
 		return nil, fmt.Errorf("new client: %w", err)
