@@ -45,8 +45,11 @@ type Options struct {
 	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
 	MaxBodyBytes int64
 	// RequestTimeout is each request's deadline for counting its signals.
-	// Defaults to 15s.
+	// Defaults to pipeline.DefaultTimeout.
 	RequestTimeout time.Duration
+	// CallTimeout bounds each API call of the pipeline. Defaults to
+	// pipeline.DefaultCallTimeout.
+	CallTimeout time.Duration
 	// WebhookGuarded: rrguard's webhook decides every create in Namespace,
 	// so a new incident needs no List first (pipeline.Options).
 	WebhookGuarded bool
@@ -75,7 +78,10 @@ func (o *Options) setDefaults(mgr manager.Manager) {
 		o.MaxBodyBytes = httpapi.DefaultMaxBodyBytes
 	}
 	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = 15 * time.Second
+		o.RequestTimeout = pipeline.DefaultTimeout
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = pipeline.DefaultCallTimeout
 	}
 	if o.Reader == nil {
 		o.Reader = mgr.GetAPIReader()
@@ -90,9 +96,6 @@ func (o *Options) setDefaults(mgr manager.Manager) {
 		o.Audit = auditlog.New(os.Stderr)
 	}
 }
-
-// callTimeout bounds each API call of the pipeline (pipeline.Options).
-const callTimeout = 5 * time.Second
 
 // Gateway is a gateway added to a manager.
 type Gateway struct {
@@ -113,13 +116,7 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 	o.setDefaults(mgr)
 
 	reader := o.Reader
-	p, err := pipeline.New(reader, mgr.GetClient(), pipeline.Options{
-		Namespace:      o.Namespace,
-		DefaultTimeout: o.RequestTimeout,
-		CallTimeout:    callTimeout,
-		Metrics:        pipeline.NewMetrics(o.Registerer),
-		WebhookGuarded: o.WebhookGuarded,
-	})
+	p, err := newPipeline(mgr, o)
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +150,9 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 		return nil, err
 	}
 
-	// A signal's deadline decides whether an API call starts; a started
-	// call may take callTimeout more, and its answer must still reach the
-	// sender: a counted signal whose answer is cut off would be sent again
-	// and counted twice.
-	writeTimeout := o.RequestTimeout + callTimeout + 5*time.Second
+	// A counted signal whose answer is cut off would be sent again and
+	// counted twice: the server waits for the latest answer there can be.
+	writeTimeout := AnswerTimeout(o.RequestTimeout, o.CallTimeout)
 	srv := &http.Server{
 		Addr:              o.BindAddress,
 		Handler:           h,

@@ -3,11 +3,15 @@ package gateway_test
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -15,18 +19,8 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/gatewaytest"
+	"github.com/rrguard/rrguard/internal/testenv"
 )
-
-// listCounter counts the Lists read through it.
-type listCounter struct {
-	client.Reader
-	lists atomic.Int32
-}
-
-func (r *listCounter) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	r.lists.Add(1)
-	return r.Reader.List(ctx, list, opts...)
-}
 
 // servePipeline serves a pipeline reading through r with the real signal
 // API until the test ends, and returns its URL.
@@ -39,11 +33,76 @@ func servePipeline(t *testing.T, r client.Reader, o pipeline.Options) string {
 	return gatewaytest.ServeCounter(t, p)
 }
 
-// serveGuarded serves a pipeline with WebhookGuarded set in ns, reading
-// through r.
-func serveGuarded(t *testing.T, ns string, r *listCounter) string {
+// emptyIndex stands for an index that has not yet seen the request the
+// test is about, as one a watch event behind the API server has not: it
+// finds nothing.
+type emptyIndex struct{ client.Reader }
+
+func (emptyIndex) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
+
+// requestLog records the API requests for namespaced objects sent through
+// a rest.Config as "VERB resource[/subresource]", watches left out: the
+// requests a decision costs (discovery, once per process, is not one).
+type requestLog struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (l *requestLog) wrap(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Query().Get("watch") != "true" && strings.Contains(r.URL.Path, "/namespaces/") {
+				l.mu.Lock()
+				l.reqs = append(l.reqs, r.Method+" "+resourceOf(r.URL.Path))
+				l.mu.Unlock()
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	return c
+}
+
+// take returns the requests recorded since the last take.
+func (l *requestLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.reqs
+	l.reqs = nil
+	return out
+}
+
+// resourceOf turns /apis/g/v/namespaces/ns/resource[/name[/sub]] into
+// resource[/sub].
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	i := slices.Index(parts, "namespaces")
+	if i < 0 || i+2 >= len(parts) {
+		return path
+	}
+	if i+4 < len(parts) {
+		return parts[i+2] + "/" + parts[i+4]
+	}
+	return parts[i+2]
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// serveGuarded serves a pipeline with WebhookGuarded set in ns, looking
+// fingerprints up in index and sending its API requests through cfg.
+func serveGuarded(t *testing.T, ns string, index client.Reader, cfg *rest.Config) string {
 	t.Helper()
-	return servePipeline(t, r, pipeline.Options{Namespace: ns, WebhookGuarded: true})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(c, c, pipeline.Options{Namespace: ns, WebhookGuarded: true, Index: index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gatewaytest.ServeCounter(t, p)
 }
 
 // unclaimedActive stores an active request for fp with no claim, as one
@@ -65,56 +124,54 @@ func unclaimedActive(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
 	return rr
 }
 
-// With the webhook guarding, the gateway creates a new incident without a
-// List of its own, and an unclaimed active request is still found: by the
-// webhook's List, named in its Duplicate denial, and counted on.
-func TestWebhookGuardedGatewayListsNothingAndStillCountsOnAnUnclaimedHolder(t *testing.T) {
-	ns := env.Namespace(t)
-	fp := fingerprintOf("payments", "api")
-	holder := unclaimedActive(t, ns, fp)
-	reader := &listCounter{Reader: env.Client}
-	url := serveGuarded(t, ns, reader)
+func postAlert(t *testing.T, url, ns, deployment string) (response, httpapi.SignalResponse) {
+	t.Helper()
+	r, err := post(url, httpapi.PrometheusPath, "application/json", alertmanagerPayload(alert(ns, deployment)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != http.StatusCreated && r.Code != http.StatusAccepted {
+		t.Fatalf("answered %d %s, want 201 or 202", r.Code, r.Body)
+	}
+	return r, r.signal(t)
+}
 
-	r, err := post(url, httpapi.PrometheusPath, "application/json", alertmanagerPayload(alert("payments", "api")))
-	if err != nil {
-		t.Fatal(err)
+// With the webhook guarding, a request the gateway's index has not seen
+// yet is still found: the webhook's Duplicate denial names it, unclaimed
+// as it is, and the signal is counted there. No claim is read, nothing
+// Listed.
+func TestWebhookGuardedGatewayCountsOnAHolderItsIndexMissed(t *testing.T) {
+	ns := env.Namespace(t)
+	holder := unclaimedActive(t, ns, fingerprintOf("payments", "api"))
+	log := &requestLog{}
+	url := serveGuarded(t, ns, emptyIndex{}, log.wrap(env.Config))
+
+	r, s := postAlert(t, url, "payments", "api")
+	if r.Code != http.StatusAccepted || s.RemediationRequest.Name != holder.Name || s.OccurrenceCount != 1 {
+		t.Fatalf("response %d %s, want 202 counted once on %s", r.Code, r.Body, holder.Name)
 	}
-	if s := r.signal(t); r.Code != http.StatusAccepted || s.Status != "duplicate" || s.RemediationRequest.Name != holder.Name || s.OccurrenceCount != 1 {
-		t.Fatalf("response %d %s, want 202 duplicate counted once on %s", r.Code, r.Body, holder.Name)
-	}
-	r, err = post(url, httpapi.PrometheusPath, "application/json", alertmanagerPayload(alert("payments", "worker")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Code != http.StatusCreated {
+	if r, _ := postAlert(t, url, "payments", "worker"); r.Code != http.StatusCreated {
 		t.Fatalf("new incident: %d %s, want 201", r.Code, r.Body)
 	}
-	if n := reader.lists.Load(); n != 0 {
-		t.Errorf("the gateway Listed %d times, want 0", n)
-	}
-	items := listRRs(t, ns)
-	if len(items) != 2 {
-		t.Fatalf("%d requests stored, want the unclaimed holder and the new incident's", len(items))
-	}
-	for _, rr := range items {
-		if rr.Name == holder.Name && rr.Status.Deduplication.OccurrenceCount != 1 {
-			t.Errorf("holder counted %d times, want 1", rr.Status.Deduplication.OccurrenceCount)
+	for _, req := range log.take() {
+		if strings.HasPrefix(req, "LIST") || strings.Contains(req, "leases") {
+			t.Errorf("the gateway sent %s; a guarded gateway reads no claim and Lists nothing", req)
 		}
+	}
+	if n := len(listRRs(t, ns)); n != 2 {
+		t.Fatalf("%d requests stored, want the unclaimed holder and the new incident's", n)
 	}
 }
 
-// Why WebhookGuarded is off by default: where no webhook guards, the same
-// gateway creates a second active request beside the unclaimed one.
+// Why WebhookGuarded needs the webhook: where none guards, the same
+// lagging index makes the gateway create a second active request beside
+// the one it missed.
 func TestWebhookGuardedWithoutTheWebhookCreatesADuplicate(t *testing.T) {
 	ns := unguardedNamespace(t)
-	fp := fingerprintOf("payments", "api")
-	unclaimedActive(t, ns, fp)
-	url := serveGuarded(t, ns, &listCounter{Reader: env.Client})
+	unclaimedActive(t, ns, fingerprintOf("payments", "api"))
+	url := serveGuarded(t, ns, emptyIndex{}, env.Config)
 
-	r, err := post(url, httpapi.PrometheusPath, "application/json", alertmanagerPayload(alert("payments", "api")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, _ := postAlert(t, url, "payments", "api")
 	active := 0
 	for _, rr := range listRRs(t, ns) {
 		if dedup.IsActive(&rr) {
@@ -123,5 +180,71 @@ func TestWebhookGuardedWithoutTheWebhookCreatesADuplicate(t *testing.T) {
 	}
 	if r.Code != http.StatusCreated || active != 2 {
 		t.Fatalf("answered %d with %d active requests; the unguarded gateway was expected to create a duplicate (201, 2 active)", r.Code, active)
+	}
+}
+
+// The API requests of each decision of a guarded gateway, exactly: a new
+// incident is a create and its count, and a fingerprint this replica never
+// saw but the index holds — active, or ended and suppressing — is one
+// count. Nothing is read before a write; the write proves what the index
+// said.
+func TestWebhookGuardedGatewayRequestsPerDecision(t *testing.T) {
+	ns := env.Namespace(t)
+	index := gatewaytest.StartIndex(t, env.Config, env.Scheme, ns)
+	log := &requestLog{}
+	url := serveGuarded(t, ns, index, log.wrap(env.Config))
+	other := servePipeline(t, env.Client, pipeline.Options{Namespace: ns})
+	count := []string{"PATCH remediationrequests/status"}
+
+	_, created := postAlert(t, url, "payments", "api")
+	if got, want := log.take(), []string{"POST remediationrequests", "PATCH remediationrequests/status"}; !slices.Equal(got, want) {
+		t.Errorf("a new incident cost %v, want %v", got, want)
+	}
+	postAlert(t, url, "payments", "api")
+	if got := log.take(); !slices.Equal(got, count) {
+		t.Errorf("a repeat cost %v, want %v", got, count)
+	}
+
+	// Incidents this replica never saw, held by requests another made.
+	_, active := postAlert(t, other, "payments", "worker")
+	_, ended := postAlert(t, other, "payments", "db")
+	if err := testenv.SetStatus(context.Background(), env.Client, ns, ended.RemediationRequest.Name, map[string]any{
+		"overallPhase": "Failed", "completionStatus": map[string]any{"outcome": v1alpha1.OutcomeManualReviewRequired},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, index, ns, active.RemediationRequest.Name, "")
+	waitIndexed(t, index, ns, ended.RemediationRequest.Name, v1alpha1.PhaseFailed)
+	for _, held := range []struct {
+		deployment string
+		holder     httpapi.SignalResponse
+	}{{"worker", active}, {"db", ended}} {
+		r, s := postAlert(t, url, "payments", held.deployment)
+		if r.Code != http.StatusAccepted || s.RemediationRequest.Name != held.holder.RemediationRequest.Name || s.OccurrenceCount != 2 {
+			t.Errorf("%s: answered %d %s, want 202 counted second on %s", held.deployment, r.Code, r.Body, held.holder.RemediationRequest.Name)
+		}
+		if got := log.take(); !slices.Equal(got, count) {
+			t.Errorf("%s: a fingerprint held elsewhere cost %v, want %v", held.deployment, got, count)
+		}
+	}
+	if created.RemediationRequest == nil {
+		t.Fatal("the new incident's answer names no request")
+	}
+}
+
+// waitIndexed waits until index holds ns/name in phase.
+func waitIndexed(t *testing.T, index client.Reader, ns, name string, phase v1alpha1.Phase) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rr := &v1alpha1.RemediationRequest{}
+		err := index.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, rr)
+		if err == nil && rr.Status.OverallPhase == phase {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the index did not see %s/%s in phase %s: %v", ns, name, phase, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -245,12 +245,7 @@ func listLeases(t testing.TB, ns string) []coordinationv1.Lease {
 
 func setPhase(t testing.TB, ns, name string, phase v1alpha1.Phase) {
 	t.Helper()
-	rr := &v1alpha1.RemediationRequest{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, rr); err != nil {
+	if err := testenv.SetPhase(context.Background(), env.Client, ns, name, phase); err != nil {
 		t.Fatal(err)
-	}
-	rr.Status.OverallPhase = phase
-	if err := env.Client.Status().Update(context.Background(), rr); err != nil {
-		t.Fatalf("set phase %s on %s: %v", phase, name, err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -49,9 +48,8 @@ func serve(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	// In-flight requests get the request timeout, plus one API call, to
-	// finish before the process stops.
-	shutdown := o.RequestTimeout + 15*time.Second
+	// In-flight requests are answered before the process stops.
+	shutdown := gateway.ShutdownTimeout(o.RequestTimeout)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  kube.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},

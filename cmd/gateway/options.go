@@ -12,6 +12,7 @@ import (
 
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/httpapi"
+	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/kube"
 )
 
@@ -35,7 +36,8 @@ type Options struct {
 	Auth string
 	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
 	MaxBodyBytes int64
-	// RequestTimeout is each request's deadline. Defaults to 15s.
+	// RequestTimeout is each request's deadline. Defaults to
+	// pipeline.DefaultTimeout (15s).
 	RequestTimeout time.Duration
 	// WebhookGuarded: rrguard's webhook decides every create in
 	// Namespace (gateway.Options.WebhookGuarded). Defaults to false.
@@ -56,7 +58,7 @@ func NewOptions() *Options {
 		Namespace:              kube.PodNamespace(os.Getenv, os.ReadFile, DefaultNamespace),
 		Auth:                   gateway.AuthTokenReview,
 		MaxBodyBytes:           httpapi.DefaultMaxBodyBytes,
-		RequestTimeout:         15 * time.Second,
+		RequestTimeout:         pipeline.DefaultTimeout,
 		// JSON lines with readable timestamps, as a log pipeline expects.
 		Zap: zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder},
 	}

@@ -55,7 +55,8 @@ type Options struct {
 	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
 	MaxBodyBytes int64
 	// RequestTimeout is each request's deadline, from its arrival, for
-	// authenticating, reading and counting its signals. Defaults to 15s.
+	// authenticating, reading and counting its signals. Defaults to
+	// pipeline.DefaultTimeout.
 	RequestTimeout time.Duration
 	// MaxConcurrentAlerts bounds how many alerts of one payload are counted
 	// at once. Defaults to 16.
@@ -76,7 +77,7 @@ func (o *Options) setDefaults() {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = 15 * time.Second
+		o.RequestTimeout = pipeline.DefaultTimeout
 	}
 	if o.MaxConcurrentAlerts <= 0 {
 		o.MaxConcurrentAlerts = 16

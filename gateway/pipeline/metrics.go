@@ -15,6 +15,9 @@ type Metrics struct {
 	Conflicts prometheus.Counter
 	// Batches observes how many signals each API write counted.
 	Batches prometheus.Histogram
+	// Settled counts the count writes whose answer was a Conflict or was
+	// lost, by what settling them found: landed, not_landed or unknown.
+	Settled *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline's metrics with reg.
@@ -34,5 +37,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Signals counted per API write.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
+		Settled: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rrguard_gateway_settled_writes_total",
+			Help: "Deduplication status writes answered with a conflict or not answered at all, by whether they had landed: landed, not_landed, unknown (the signal was answered 503).",
+		}, []string{"verdict"}),
 	}
 }

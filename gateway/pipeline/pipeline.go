@@ -8,8 +8,8 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -56,12 +56,21 @@ var (
 	ErrRejected = errors.New("the API server rejected the RemediationRequest")
 )
 
-// Writer is what the pipeline writes with: RemediationRequests and their
-// status. It never writes claims.
-type Writer interface {
+// Client is what the pipeline writes with: RemediationRequests, their
+// status, and a watch that settles a status write whose answer was lost.
+// It must reach the API server directly. It never writes claims.
+type Client interface {
 	client.Writer
 	client.StatusClient
+	Watch(ctx context.Context, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error)
 }
+
+// DefaultTimeout is a signal's deadline, from its arrival, unless its
+// caller says otherwise: the gateway's --request-timeout default.
+const DefaultTimeout = 15 * time.Second
+
+// DefaultCallTimeout is Options.CallTimeout's default.
+const DefaultCallTimeout = 5 * time.Second
 
 // Options configure a Pipeline.
 type Options struct {
@@ -69,12 +78,12 @@ type Options struct {
 	// Required.
 	Namespace string
 	// DefaultTimeout is a signal's deadline when its context has none.
-	// Defaults to 15s.
+	// Defaults to DefaultTimeout.
 	DefaultTimeout time.Duration
-	// CallTimeout bounds each API call. The deadline of a signal decides
-	// whether a call starts; a started call runs to its end (at most
-	// CallTimeout) so that its outcome is known rather than guessed: a
-	// write cancelled in flight may or may not have landed. Defaults to 5s.
+	// CallTimeout bounds each API call. The signal's deadline decides
+	// whether a call starts, and is checked before every one; a started
+	// call runs to its end (at most CallTimeout) so that its outcome is
+	// known rather than guessed. Defaults to DefaultCallTimeout.
 	CallTimeout time.Duration
 	// RetryBackoff is the longest pause before a new lookup after a
 	// ClaimInFlight denial or repeated conflicts. Defaults to 100ms.
@@ -85,22 +94,27 @@ type Options struct {
 	// Metrics, when set, receive the pipeline's counts.
 	Metrics *Metrics
 	// WebhookGuarded says that rrguard's admission webhook decides every
-	// create in Namespace. A fingerprint without a claim is then created
-	// straight away, without the field-selector List: the webhook Lists
-	// before it admits anything unclaimed and names an unclaimed active
-	// request in its Duplicate denial, which the pipeline counts on. That
-	// saves one List, O(stored requests), per new incident. Without the
-	// webhook it would create beside an unclaimed active request, so it is
-	// off by default.
+	// create in Namespace. A fingerprint this replica does not know is then
+	// looked up in Index, without an API request: the webhook names an
+	// active holder the index missed in its Duplicate denial, which the
+	// pipeline counts on, and a holder the index did find is counted on
+	// with a write conditioned on the resourceVersion the index had, which
+	// fails if the index was behind. Without the webhook a lagging index
+	// would let the pipeline create beside an active request, so it is off
+	// by default: the pipeline then reads the claim and, where there is
+	// none, Lists, all on the API server.
 	WebhookGuarded bool
+	// Index is the informer-backed index of Namespace's requests by
+	// fingerprint (NewIndex). Required with WebhookGuarded; unused without.
+	Index client.Reader
 }
 
 func (o *Options) setDefaults() {
 	if o.DefaultTimeout <= 0 {
-		o.DefaultTimeout = 15 * time.Second
+		o.DefaultTimeout = DefaultTimeout
 	}
 	if o.CallTimeout <= 0 {
-		o.CallTimeout = 5 * time.Second
+		o.CallTimeout = DefaultCallTimeout
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = 100 * time.Millisecond
@@ -110,11 +124,29 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// settleCalls is how many API calls settling one ambiguous status write may
+// take after the signal's deadline (settle): a read, a second send of the
+// same conditioned write, and a watch from the resourceVersion it was
+// conditioned on.
+const settleCalls = 3
+
+// Overrun is how long after its deadline a signal may be answered with
+// calls of callTimeout (0 for the default): the call in flight when the
+// deadline passes, and the calls that settle a status write whose answer
+// was lost, which must be settled before the signal is answered either
+// way. Servers that answer signals derive their write timeout from it.
+func Overrun(callTimeout time.Duration) time.Duration {
+	if callTimeout <= 0 {
+		callTimeout = DefaultCallTimeout
+	}
+	return (1 + settleCalls) * callTimeout
+}
+
 // Pipeline counts signals on RemediationRequests. It is safe for concurrent
 // use.
 type Pipeline struct {
 	reader   client.Reader
-	writer   Writer
+	client   Client
 	resolver dedup.Resolver
 	opts     Options
 
@@ -122,7 +154,7 @@ type Pipeline struct {
 	flights *coalesce.Group[*waiter]
 
 	// remembered maps a fingerprint to the *v1alpha1.RemediationRequest
-	// last seen active, as returned by the API server (resourceVersion
+	// last counted on, as returned by the API server (resourceVersion
 	// included). Only the fingerprint's flight reads or writes its entry.
 	remembered *lru.Cache
 }
@@ -141,15 +173,18 @@ type outcome struct {
 
 // New returns a Pipeline that reads through reader — it must read the API
 // server directly (the manager's APIReader), never a cache — and writes
-// through writer.
-func New(reader client.Reader, writer Writer, opts Options) (*Pipeline, error) {
+// and watches through c.
+func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 	if opts.Namespace == "" {
 		return nil, errors.New("pipeline: a namespace is required")
+	}
+	if opts.WebhookGuarded && opts.Index == nil {
+		return nil, errors.New("pipeline: WebhookGuarded needs an Index")
 	}
 	opts.setDefaults()
 	p := &Pipeline{
 		reader:     reader,
-		writer:     writer,
+		client:     c,
 		resolver:   dedup.Resolver{Reader: reader},
 		opts:       opts,
 		remembered: lru.New(opts.RememberSize),
@@ -165,7 +200,7 @@ func (p *Pipeline) Namespace() string { return p.opts.Namespace }
 // is the signal's; once Submit has queued the signal it waits for the
 // outcome even if ctx is cancelled, because the signal may already be part
 // of a write in flight and its caller must learn whether it was counted.
-// The wait is bounded by the deadline plus one CallTimeout.
+// The wait is bounded by the deadline plus Overrun(CallTimeout).
 func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal, fp string) (Result, error) {
 	if !dedup.ValidFingerprint(fp) {
 		return Result{}, fmt.Errorf("%w: fingerprint %q is not 64 lower-case hex characters", ErrRejected, fp)
@@ -188,7 +223,7 @@ func (p *Pipeline) fly(fp string, batch []*waiter) {
 	if m := p.opts.Metrics; m != nil {
 		m.Coalesced.Add(float64(len(batch) - 1))
 	}
-	c, err := p.count(fp, batch)
+	c, err := p.count(newRun(fp, batch))
 	for i, w := range batch {
 		if err != nil {
 			w.done <- outcome{err: err}
@@ -208,246 +243,56 @@ func (p *Pipeline) fly(fp string, batch []*waiter) {
 	}
 }
 
-// counted is where a batch landed: on rr, whose count was base before.
-type counted struct {
-	rr      types.NamespacedName
-	base    int64
-	created bool
-}
-
-// count adds batch to the active request for fp, creating one if there is
-// none. It returns once the count has landed, or with an error when it
-// did not.
-func (p *Pipeline) count(fp string, batch []*waiter) (counted, error) {
-	deadline := batch[0].deadline
-	for _, w := range batch[1:] {
-		if w.deadline.Before(deadline) {
-			deadline = w.deadline
-		}
-	}
-	n := int64(len(batch))
-	first := batch[0]
-	if m := p.opts.Metrics; m != nil {
-		m.Batches.Observe(float64(n))
-	}
-
-	// rr is the request to count on, as last read; nil means look it up.
-	rr := p.recall(fp)
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		if !time.Now().Before(deadline) {
-			if lastErr != nil {
-				return counted{}, fmt.Errorf("%w: %w", ErrDeadline, lastErr)
-			}
-			return counted{}, ErrDeadline
-		}
-		if rr == nil {
-			res, err := p.resolve(fp)
-			if err != nil {
-				return counted{}, err
-			}
-			if res.Active() {
-				rr = res.Holder
-			} else {
-				c, retry, err := p.create(fp, first, batch, deadline)
-				if err != nil {
-					return counted{}, err
-				}
-				if retry.holder != nil {
-					rr = retry.holder
-					continue
-				}
-				if retry.again {
-					lastErr = retry.reason
-					p.sleep(retry.wait)
-					continue
-				}
-				return c, nil
-			}
-		}
-
-		base := rr.Status.Deduplication.OccurrenceCount
-		updated, err := p.add(rr, n, first.arrived)
-		switch {
-		case err == nil:
-			p.remember(fp, updated)
-			return counted{rr: client.ObjectKeyFromObject(updated), base: base}, nil
-		case apierrors.IsConflict(err):
-			if m := p.opts.Metrics; m != nil {
-				m.Conflicts.Inc()
-			}
-			lastErr = err
-			// Changed since read: look again, starting with the
-			// request itself, which still holds the fingerprint
-			// for as long as it is active.
-			fresh, err := p.get(client.ObjectKeyFromObject(rr))
-			if err != nil {
-				return counted{}, err
-			}
-			if fresh != nil && dedup.IsActive(fresh) {
-				rr = fresh
-			} else {
-				p.forget(fp)
-				rr = nil
-			}
-			if attempt > 0 {
-				p.sleep(p.jitter(attempt))
-			}
-		case apierrors.IsNotFound(err):
-			lastErr = err
-			p.forget(fp)
-			rr = nil
-		default:
-			p.forget(fp)
-			return counted{}, classify("update status of "+rr.Namespace+"/"+rr.Name, err)
-		}
-	}
-}
-
-// retry says why create did not count a batch and what to do next.
-type retry struct {
-	// holder is the active request the webhook named; count on it.
-	holder *v1alpha1.RemediationRequest
-	// again asks for a new lookup after wait, because of reason.
-	again  bool
-	wait   time.Duration
-	reason error
-}
-
-// create creates a request for the batch and counts the batch on it. A
-// webhook denial comes back as a retry: naming an active holder to count on
-// instead, or asking for a pause and a new lookup.
-func (p *Pipeline) create(fp string, first *waiter, batch []*waiter, deadline time.Time) (counted, retry, error) {
-	rr := signal.NewRemediationRequest(p.opts.Namespace, fp, first.sig, first.arrived)
-	if err := p.call(func(ctx context.Context) error { return p.writer.Create(ctx, rr) }); err != nil {
-		denied := err
-		d, ok := dedup.DenialFromError(denied)
-		if !ok {
-			return counted{}, retry{}, classify("create remediationrequest", denied)
-		}
-		switch d.Reason {
-		case dedup.ReasonDuplicate:
-			holder, err := p.get(types.NamespacedName{Namespace: p.opts.Namespace, Name: d.Holder})
-			if err != nil {
-				return counted{}, retry{}, err
-			}
-			if holder != nil && dedup.IsActive(holder) {
-				return counted{}, retry{holder: holder}, nil
-			}
-			// The holder ended or went between the webhook's
-			// decision and this read: look again.
-			return counted{}, retry{again: true, wait: p.jitter(1), reason: denied}, nil
-		default:
-			wait := d.RetryAfter
-			if wait <= 0 || wait > p.opts.RetryBackoff {
-				wait = p.opts.RetryBackoff
-			}
-			return counted{}, retry{again: true, wait: wait, reason: denied}, nil
-		}
-	}
-
-	// The request exists and holds the fingerprint: the batch is its
-	// first count. Others may count on it before this update lands, and
-	// it may even end meanwhile; the batch stays with the request created
-	// for it either way.
-	n := int64(len(batch))
-	cur := rr
-	for {
-		base := cur.Status.Deduplication.OccurrenceCount
-		updated, err := p.add(cur, n, first.arrived)
-		switch {
-		case err == nil:
-			if dedup.IsActive(updated) {
-				p.remember(fp, updated)
-			}
-			return counted{rr: client.ObjectKeyFromObject(updated), base: base, created: true}, retry{}, nil
-		case apierrors.IsConflict(err):
-			if m := p.opts.Metrics; m != nil {
-				m.Conflicts.Inc()
-			}
-			if !time.Now().Before(deadline) {
-				return counted{}, retry{}, fmt.Errorf("%w: count on created %s/%s: %w", ErrDeadline, rr.Namespace, rr.Name, err)
-			}
-			fresh, err := p.get(client.ObjectKeyFromObject(rr))
-			if err != nil {
-				return counted{}, retry{}, err
-			}
-			if fresh == nil {
-				// Deleted right after its creation: nothing to count
-				// on, and nothing counted. The sender retries.
-				return counted{}, retry{}, fmt.Errorf("%w: created %s/%s was deleted before its first count", ErrUnavailable, rr.Namespace, rr.Name)
-			}
-			cur = fresh
-		default:
-			return counted{}, retry{}, classify("set deduplication status of created "+rr.Namespace+"/"+rr.Name, err)
-		}
-	}
-}
-
-// add counts n signals on rr with a status update conditioned on rr's
-// resourceVersion, and returns the request as stored after it.
-func (p *Pipeline) add(rr *v1alpha1.RemediationRequest, n int64, firstArrived time.Time) (*v1alpha1.RemediationRequest, error) {
-	u := rr.DeepCopy()
-	d := &u.Status.Deduplication
-	now := metav1.Now()
-	if d.FirstSeenAt == nil {
-		t := metav1.NewTime(firstArrived)
-		d.FirstSeenAt = &t
-	}
-	d.LastSeenAt = &now
-	d.OccurrenceCount += n
-	err := p.call(func(ctx context.Context) error { return p.writer.Status().Update(ctx, u) })
-	if err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-// resolve looks fp up with the shared dedup core: the claim, and the List
-// where there is none unless the webhook guards (Options.WebhookGuarded).
-func (p *Pipeline) resolve(fp string) (dedup.Resolution, error) {
-	var res dedup.Resolution
-	err := p.call(func(ctx context.Context) error {
-		var err error
-		if p.opts.WebhookGuarded {
-			res, _, err = p.resolver.ResolveClaim(ctx, p.opts.Namespace, fp)
-			return err
-		}
-		res, err = p.resolver.Resolve(ctx, p.opts.Namespace, fp, "")
+// call runs one API call, with CallTimeout, unless r's deadline has passed:
+// the deadline is checked before every call, so that a signal is answered
+// at most one call after it.
+func (p *Pipeline) call(r *run, f func(context.Context) error) error {
+	if err := r.expired(); err != nil {
 		return err
-	})
-	if err != nil {
-		return dedup.Resolution{}, classify("look up fingerprint "+fp, err)
 	}
-	return res, nil
+	return p.callPastDeadline(f)
 }
 
-// get reads a request through the reader; nil when it does not exist.
-func (p *Pipeline) get(key types.NamespacedName) (*v1alpha1.RemediationRequest, error) {
-	rr := &v1alpha1.RemediationRequest{}
-	err := p.call(func(ctx context.Context) error { return p.reader.Get(ctx, key, rr) })
-	switch {
-	case err == nil:
-		return rr, nil
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	default:
-		return nil, classify("get remediationrequest "+key.String(), err)
-	}
-}
-
-func (p *Pipeline) call(f func(context.Context) error) error {
+// callPastDeadline runs one API call with CallTimeout whatever the
+// deadline: only settle does, to learn the fate of a write already sent.
+func (p *Pipeline) callPastDeadline(f func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.CallTimeout)
 	defer cancel()
 	return f(ctx)
 }
 
-func (p *Pipeline) recall(fp string) *v1alpha1.RemediationRequest {
+// get reads a request through the reader, unless r's deadline has passed;
+// nil when it does not exist.
+func (p *Pipeline) get(r *run, key types.NamespacedName) (*v1alpha1.RemediationRequest, error) {
+	rr := &v1alpha1.RemediationRequest{}
+	err := p.call(r, func(ctx context.Context) error { return p.reader.Get(ctx, key, rr) })
+	switch {
+	case err == nil:
+		return rr, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case errors.Is(err, ErrDeadline):
+		return nil, err
+	default:
+		return nil, classify("get remediationrequest "+key.String(), err)
+	}
+}
+
+// recall returns the request fp was last counted on, if it still holds fp
+// as last read; the hot path writes to it without a read.
+func (p *Pipeline) recall(fp string, now time.Time) *v1alpha1.RemediationRequest {
 	v, ok := p.remembered.Get(fp)
 	if !ok {
 		return nil
 	}
-	return v.(*v1alpha1.RemediationRequest)
+	rr := v.(*v1alpha1.RemediationRequest)
+	// A backoff window ends with the clock, not with a write: a request
+	// remembered while suppressing may have stopped since.
+	if !dedup.Suppresses(rr, now) {
+		p.forget(fp)
+		return nil
+	}
+	return rr
 }
 
 func (p *Pipeline) remember(fp string, rr *v1alpha1.RemediationRequest) {

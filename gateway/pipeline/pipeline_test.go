@@ -102,12 +102,7 @@ func submit(t *testing.T, p *Pipeline, sig *signal.Signal, fp string) Result {
 
 func setPhase(t *testing.T, ns, name string, phase v1alpha1.Phase) {
 	t.Helper()
-	rr := &v1alpha1.RemediationRequest{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, rr); err != nil {
-		t.Fatal(err)
-	}
-	rr.Status.OverallPhase = phase
-	if err := env.Client.Status().Update(context.Background(), rr); err != nil {
+	if err := testenv.SetPhase(context.Background(), env.Client, ns, name, phase); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -211,14 +206,7 @@ func TestTheClaimIsReadBeforeAnyList(t *testing.T) {
 	if err := env.Client.Create(ctx, holder); err != nil {
 		t.Fatal(err)
 	}
-	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dedup.ClaimName(fp),
-			Annotations: map[string]string{dedup.HolderUIDAnnotation: string(holder.UID), dedup.FingerprintAnnotation: fp}},
-		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder.Name)},
-	}
-	if err := env.Client.Create(ctx, lease); err != nil {
-		t.Fatal(err)
-	}
+	claim(t, ns, fp, holder.Name)
 
 	reader := &countingReader{Reader: env.Client}
 	p, _ := newPipeline(t, ns, reader)
@@ -318,5 +306,62 @@ func TestAnInvalidFingerprintIsRejected(t *testing.T) {
 	sig, _ := testSignal("default", "web")
 	if _, err := p.Submit(context.Background(), sig, "not-a-fingerprint"); !errors.Is(err, ErrRejected) {
 		t.Fatalf("Submit error = %v, want ErrRejected", err)
+	}
+}
+
+// Without the webhook, the gateway's lookup is on the API server — the
+// claim, else the List — and it applies kubernaut's suppression rules
+// there too: an ended request that suppresses keeps its signals, and once
+// it stops, the next signal creates a new request.
+func TestAnEndedRequestKeepsItsSignalsWhileItSuppresses(t *testing.T) {
+	for name, claimed := range map[string]bool{"found by the List": false, "named by its claim": true} {
+		t.Run(name, func(t *testing.T) {
+			ns := env.Namespace(t)
+			ctx := context.Background()
+			sig, fp := testSignal(ns, "web")
+			first := submit(t, newPipelineOnly(t, ns), sig, fp).RemediationRequest
+			if claimed {
+				claim(t, ns, fp, first.Name)
+			}
+			if err := testenv.SetStatus(ctx, env.Client, ns, first.Name, map[string]any{
+				"overallPhase": "Failed", "routingStatus": map[string]any{"nextAllowedExecution": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// A replica that never saw the fingerprint.
+			if res := submit(t, newPipelineOnly(t, ns), sig, fp); res.Outcome != OutcomeDuplicate || res.RemediationRequest != first || res.OccurrenceCount != 2 {
+				t.Fatalf("in the backoff window: %+v, want counted second on %s", res, first.Name)
+			}
+			if err := testenv.SetStatus(ctx, env.Client, ns, first.Name, map[string]any{
+				"routingStatus": map[string]any{"nextAllowedExecution": time.Now().Add(-time.Second).UTC().Format(time.RFC3339)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if res := submit(t, newPipelineOnly(t, ns), sig, fp); res.Outcome != OutcomeCreated || res.RemediationRequest == first {
+				t.Fatalf("after the window: %+v, want a new request", res)
+			}
+		})
+	}
+}
+
+func newPipelineOnly(t *testing.T, ns string) *Pipeline {
+	p, _ := newPipeline(t, ns, env.Client)
+	return p
+}
+
+// claim stores the webhook's claim on fp for the request name.
+func claim(t *testing.T, ns, fp, name string) {
+	t.Helper()
+	rr := &v1alpha1.RemediationRequest{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, rr); err != nil {
+		t.Fatal(err)
+	}
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dedup.ClaimName(fp),
+			Annotations: map[string]string{dedup.HolderUIDAnnotation: string(rr.UID), dedup.FingerprintAnnotation: fp}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(rr.Name)},
+	}
+	if err := env.Client.Create(context.Background(), lease); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,15 +65,16 @@ func (n *Counter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pi
 		if err := n.Client.Get(ctx, key, rr); err != nil {
 			return err
 		}
-		now := metav1.Now()
-		d := &rr.Status.Deduplication
-		if d.FirstSeenAt == nil {
-			d.FirstSeenAt = &now
+		// Only the deduplication status, as the gateway writes it: an
+		// update would write back every status field as this process
+		// decoded it, and erase those it does not know.
+		now := time.Now()
+		var first time.Time
+		if rr.Status.Deduplication.FirstSeenAt == nil {
+			first = now
 		}
-		d.LastSeenAt = &now
-		d.OccurrenceCount++
-		count = d.OccurrenceCount
-		return n.Client.Status().Update(ctx, rr)
+		count = int64(rr.Status.Deduplication.OccurrenceCount) + 1
+		return n.Client.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, count, first, now))
 	})
 	if err != nil {
 		return pipeline.Result{}, fmt.Errorf("%w: count on %s: %w", pipeline.ErrUnavailable, key, err)

@@ -29,8 +29,10 @@ type Options struct {
 	Scheme *runtime.Scheme
 	// Namespace is where the gateway creates RemediationRequests.
 	Namespace string
-	// RequestTimeout is each signal's deadline. Defaults to the gateway's.
+	// RequestTimeout is each signal's deadline, and CallTimeout each API
+	// call's. Both default to the gateway's.
 	RequestTimeout time.Duration
+	CallTimeout    time.Duration
 	// WebhookGuarded is gateway.Options.WebhookGuarded: set it only where
 	// the test's webhook guards Namespace.
 	WebhookGuarded bool
@@ -92,6 +94,7 @@ func Start(o Options) (*Instance, error) {
 		Namespace:      o.Namespace,
 		Auth:           gateway.AuthNone,
 		RequestTimeout: o.RequestTimeout,
+		CallTimeout:    o.CallTimeout,
 		WebhookGuarded: o.WebhookGuarded,
 		Registerer:     prometheus.NewRegistry(),
 		Log:            logr.Discard(),
@@ -114,6 +117,13 @@ func Start(o Options) (*Instance, error) {
 	if err := waitServing(in.URL, in.done); err != nil {
 		cancel()
 		return nil, err
+	}
+	// As a Service would, send nothing before the instance is ready.
+	for deadline := time.Now().Add(20 * time.Second); !in.Ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cancel()
+			return nil, fmt.Errorf("gateway at %s did not turn ready", in.URL)
+		}
 	}
 	return in, nil
 }
