@@ -1,0 +1,87 @@
+package faults_test
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/rrguard/rrguard/internal/gatewaytest"
+	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/internal/testenv"
+)
+
+// startFaultyGateway starts a webhook-guarded gateway in ns whose API
+// requests go through f.
+func startFaultyGateway(t *testing.T, ns string, f *testenv.FaultyWrites, requestTimeout, callTimeout time.Duration) *gatewaytest.Instance {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(f.Wrap)
+	in, err := gatewaytest.Start(gatewaytest.Options{
+		Config: cfg, Scheme: env.Scheme, Namespace: ns, WebhookGuarded: true,
+		RequestTimeout: requestTimeout, CallTimeout: callTimeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := in.Stop(); err != nil {
+			t.Errorf("stop gateway: %v", err)
+		}
+	})
+	return in
+}
+
+// A third of the status writes of two gateway replicas land with their
+// answer lost on the way back — cut, a 504, a Conflict after a second
+// send, a 504 before the write lands — or never reach the server, while a
+// storm of repeats hits three incidents. Every signal answered 2xx is
+// counted exactly once, and so is every other one once re-sent.
+func TestAStormWhoseStatusWriteAnswersAreLostIsCountedExactly(t *testing.T) {
+	ns := env.Namespace(t)
+	kinds := []testenv.WriteFault{testenv.AnswerLost, testenv.AnswerTimeout, testenv.SentTwice, testenv.LandsAfterTimeout, testenv.NotSent}
+	f := &testenv.FaultyWrites{Fault: func(n int64) testenv.WriteFault {
+		if n%3 != 0 {
+			return testenv.Untouched
+		}
+		return kinds[(n/3)%int64(len(kinds))]
+	}}
+	gws := []string{startFaultyGateway(t, ns, f, 0, 0).URL, startFaultyGateway(t, ns, f, 0, 0).URL}
+	targets := []load.Target{load.NewTarget("payments", "api"), load.NewTarget("payments", "web"), load.NewTarget("payments", "db")}
+	s := startStorm(gws, 16, func(i int) load.Target { return targets[i%len(targets)] })
+	s.waitFor(t, 240, time.Time{}, "signals counted", isOK)
+	log := s.halt()
+
+	codes := map[int]int{}
+	for _, x := range log {
+		codes[x.resp.Code]++
+	}
+	t.Logf("answers %v", codes)
+	verify(t, ns, log)
+	ok, failed := split(log)
+	verify(t, ns, ok, resend(t, gws[0], failed))
+}
+
+// Every API answer comes just inside the call timeout. Each signal is
+// answered, counted or not, before the signal API's write timeout cuts it
+// off, and the count is exactly the 2xx answers.
+func TestAStormOnAnAPIServerAnsweringJustInsideTheCallTimeoutIsCountedExactly(t *testing.T) {
+	ns := env.Namespace(t)
+	const request, call = time.Second, 400 * time.Millisecond
+	f := &testenv.FaultyWrites{Delay: call * 8 / 10}
+	gws := []string{startFaultyGateway(t, ns, f, request, call).URL, startFaultyGateway(t, ns, f, request, call).URL}
+	targets := []load.Target{load.NewTarget("payments", "api"), load.NewTarget("payments", "web"), load.NewTarget("payments", "db")}
+	s := startStorm(gws, 12, func(i int) load.Target { return targets[i%len(targets)] })
+	s.waitFor(t, 60, time.Time{}, "signals counted", isOK)
+	log := s.halt()
+
+	codes := map[int]int{}
+	for _, x := range log {
+		codes[x.resp.Code]++
+		if x.resp.Code == 0 {
+			t.Errorf("a signal got no answer: %v", x.resp.Err)
+		}
+	}
+	t.Logf("answers %v", codes)
+	verify(t, ns, log)
+}
