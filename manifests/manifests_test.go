@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/diff"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -29,6 +31,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/gateway"
+	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -467,6 +471,32 @@ func TestPodsMeetTheRestrictedPodSecurityStandard(t *testing.T) {
 				if err := env.Client.Create(ctx, weakened, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "restricted") {
 					t.Errorf("%s: a pod without seccomp and dropped capabilities was not refused as violating restricted: %v", d.Name, err)
 				}
+			}
+		})
+	}
+}
+
+// A gateway pod is given the time to answer every request in flight before
+// it is killed: at least gateway.ShutdownTimeout of the --request-timeout it
+// runs with (an answer cut off after its signal was counted makes the
+// sender count it twice).
+func TestTheGatewayPodOutlivesItsLatestAnswer(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.dir, func(t *testing.T) {
+			gw := get[appsv1.Deployment](t, build(t, v.dir), "Deployment", "rrguard-gateway")
+			timeout := pipeline.DefaultTimeout
+			for _, arg := range gw.Spec.Template.Spec.Containers[0].Args {
+				if value, ok := strings.CutPrefix(arg, "--request-timeout="); ok {
+					d, err := time.ParseDuration(value)
+					if err != nil {
+						t.Fatalf("%s: %v", arg, err)
+					}
+					timeout = d
+				}
+			}
+			grace := time.Duration(ptr.Deref(gw.Spec.Template.Spec.TerminationGracePeriodSeconds, corev1.DefaultTerminationGracePeriodSeconds)) * time.Second
+			if need := gateway.ShutdownTimeout(timeout); grace < need {
+				t.Errorf("terminationGracePeriodSeconds is %s, want at least %s for --request-timeout=%s", grace, need, timeout)
 			}
 		})
 	}
