@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -21,6 +22,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/gateway/pipeline"
 )
 
 const system = certs.DefaultNamespace
@@ -34,7 +36,7 @@ func as(t *testing.T, sa string) client.Client {
 		UserName: "system:serviceaccount:" + system + ":" + sa,
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + system, "system:authenticated"},
 	}
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +221,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 
 	t.Run("gateway", func(t *testing.T) {
 		run(t, as(t, "rrguard-gateway"), []check{
-			{"create, get, list RRs and count on their status in its namespace", func(ctx context.Context, c client.Client) error {
+			{"create, get, list, watch RRs and count on their status in its namespace", func(ctx context.Context, c client.Client) error {
 				rr := newRR(system, "by-the-gateway")
 				if err := c.Create(ctx, rr); err != nil {
 					return err
@@ -231,9 +233,21 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 					client.MatchingFields{"spec.signalFingerprint": rr.Spec.SignalFingerprint}); err != nil {
 					return err
 				}
-				rr.Status.Deduplication.OccurrenceCount = 2
-				return c.Status().Update(ctx, rr)
+				w, err := c.(client.WithWatch).Watch(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(system))
+				if err != nil {
+					return err
+				}
+				w.Stop()
+				return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
 			}, true},
+			{"update an RR's status (the gateway only patches its count)", func(ctx context.Context, c client.Client) error {
+				rr := &v1alpha1.RemediationRequest{}
+				if err := env.Client.Get(ctx, types.NamespacedName{Namespace: system, Name: "by-the-gateway"}, rr); err != nil {
+					return err
+				}
+				rr.Status.OverallPhase = "Completed"
+				return c.Status().Update(ctx, rr)
+			}, false},
 			{"read a claim", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: system, Name: "rrclaim-x"}, &coordinationv1.Lease{})
 			}, true},
