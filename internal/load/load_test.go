@@ -14,6 +14,7 @@ import (
 	"github.com/rrguard/rrguard/internal/baseline"
 	"github.com/rrguard/rrguard/internal/gatewaytest"
 	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/internal/testenv"
 )
 
 func TestPlanShapesEachScenario(t *testing.T) {
@@ -90,8 +91,7 @@ func TestRunThroughAGatewayPassesTheCheckAndTheCheckCatchesDuplicatesAndOvercoun
 		if err := env.Client.Create(ctx, rr); err != nil {
 			t.Fatal(err)
 		}
-		rr.Status.Deduplication.OccurrenceCount = 2
-		if err := env.Client.Status().Update(ctx, rr); err != nil {
+		if err := testenv.SetStatus(ctx, env.Client, bad, name, map[string]any{"deduplication": map[string]any{"occurrenceCount": 2}}); err != nil {
 			t.Fatal(err)
 		}
 	}
