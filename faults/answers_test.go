@@ -17,19 +17,10 @@ func startFaultyGateway(t *testing.T, ns string, f *testenv.FaultyWrites, reques
 	t.Helper()
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(f.Wrap)
-	in, err := gatewaytest.Start(gatewaytest.Options{
+	return gatewaytest.StartForTest(t, gatewaytest.Options{
 		Config: cfg, Scheme: env.Scheme, Namespace: ns, WebhookGuarded: true,
 		RequestTimeout: requestTimeout, CallTimeout: callTimeout,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := in.Stop(); err != nil {
-			t.Errorf("stop gateway: %v", err)
-		}
-	})
-	return in
 }
 
 // A third of the status writes of two gateway replicas land with their
@@ -47,16 +38,7 @@ func TestAStormWhoseStatusWriteAnswersAreLostIsCountedExactly(t *testing.T) {
 		return kinds[(n/3)%int64(len(kinds))]
 	}}
 	gws := []string{startFaultyGateway(t, ns, f, 0, 0).URL, startFaultyGateway(t, ns, f, 0, 0).URL}
-	targets := []load.Target{load.NewTarget("payments", "api"), load.NewTarget("payments", "web"), load.NewTarget("payments", "db")}
-	s := startStorm(gws, 16, func(i int) load.Target { return targets[i%len(targets)] })
-	s.waitFor(t, 240, time.Time{}, "signals counted", isOK)
-	log := s.halt()
-
-	codes := map[int]int{}
-	for _, x := range log {
-		codes[x.resp.Code]++
-	}
-	t.Logf("answers %v", codes)
+	log := stormOnThree(t, gws, 16, 240)
 	verify(t, ns, log)
 	ok, failed := split(log)
 	verify(t, ns, ok, resend(t, gws[0], failed))
@@ -70,18 +52,27 @@ func TestAStormOnAnAPIServerAnsweringJustInsideTheCallTimeoutIsCountedExactly(t 
 	const request, call = time.Second, 400 * time.Millisecond
 	f := &testenv.FaultyWrites{Delay: call * 8 / 10}
 	gws := []string{startFaultyGateway(t, ns, f, request, call).URL, startFaultyGateway(t, ns, f, request, call).URL}
-	targets := []load.Target{load.NewTarget("payments", "api"), load.NewTarget("payments", "web"), load.NewTarget("payments", "db")}
-	s := startStorm(gws, 12, func(i int) load.Target { return targets[i%len(targets)] })
-	s.waitFor(t, 60, time.Time{}, "signals counted", isOK)
-	log := s.halt()
-
-	codes := map[int]int{}
+	log := stormOnThree(t, gws, 12, 60)
 	for _, x := range log {
-		codes[x.resp.Code]++
 		if x.resp.Code == 0 {
 			t.Errorf("a signal got no answer: %v", x.resp.Err)
 		}
 	}
-	t.Logf("answers %v", codes)
 	verify(t, ns, log)
+}
+
+// stormOnThree sends signals about three incidents from workers goroutines
+// to gws until counted of them were answered 2xx, and returns every answer.
+func stormOnThree(t *testing.T, gws []string, workers, counted int) []sent {
+	t.Helper()
+	targets := []load.Target{load.NewTarget("payments", "api"), load.NewTarget("payments", "web"), load.NewTarget("payments", "db")}
+	s := startStorm(gws, workers, func(i int) load.Target { return targets[i%len(targets)] })
+	s.waitFor(t, counted, time.Time{}, "signals counted", isOK)
+	log := s.halt()
+	codes := map[int]int{}
+	for _, x := range log {
+		codes[x.resp.Code]++
+	}
+	t.Logf("answers %v", codes)
+	return log
 }

@@ -71,16 +71,7 @@ func replaceWebhook(t *testing.T, opts webhooktest.Options) {
 
 func startGateway(t *testing.T, ns string) *gatewaytest.Instance {
 	t.Helper()
-	in, err := gatewaytest.Start(gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := in.Stop(); err != nil {
-			t.Errorf("stop gateway: %v", err)
-		}
-	})
-	return in
+	return gatewaytest.StartForTest(t, gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
 }
 
 var httpClient = &http.Client{

@@ -27,6 +27,19 @@ import (
 
 const system = certs.DefaultNamespace
 
+// updateStatus is a check that updates the status of the RR ns/name as read
+// by an administrator.
+func updateStatus(ns, name string) func(context.Context, client.Client) error {
+	return func(ctx context.Context, c client.Client) error {
+		rr := &v1alpha1.RemediationRequest{}
+		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, rr); err != nil {
+			return err
+		}
+		rr.Status.OverallPhase = "Completed"
+		return c.Status().Update(ctx, rr)
+	}
+}
+
 // as returns a client that impersonates the ServiceAccount sa of
 // rrguard-system, with the groups the API server gives a ServiceAccount.
 func as(t *testing.T, sa string) client.Client {
@@ -193,14 +206,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"delete an RR", func(ctx context.Context, c client.Client) error {
 				return c.Delete(ctx, newRR(tenant, "rr-of-a-tenant"))
 			}, false},
-			{"update an RR's status", func(ctx context.Context, c client.Client) error {
-				rr := &v1alpha1.RemediationRequest{}
-				if err := env.Client.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "rr-of-a-tenant"}, rr); err != nil {
-					return err
-				}
-				rr.Status.OverallPhase = "Completed"
-				return c.Status().Update(ctx, rr)
-			}, false},
+			{"update an RR's status", updateStatus(tenant, "rr-of-a-tenant"), false},
 			{"read another Secret of its namespace", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: system, Name: "someone-elses"}, &corev1.Secret{})
 			}, false},
@@ -240,14 +246,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				w.Stop()
 				return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
 			}, true},
-			{"update an RR's status (the gateway only patches its count)", func(ctx context.Context, c client.Client) error {
-				rr := &v1alpha1.RemediationRequest{}
-				if err := env.Client.Get(ctx, types.NamespacedName{Namespace: system, Name: "by-the-gateway"}, rr); err != nil {
-					return err
-				}
-				rr.Status.OverallPhase = "Completed"
-				return c.Status().Update(ctx, rr)
-			}, false},
+			{"update an RR's status (the gateway only patches its count)", updateStatus(system, "by-the-gateway"), false},
 			{"read a claim", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: system, Name: "rrclaim-x"}, &coordinationv1.Lease{})
 			}, true},

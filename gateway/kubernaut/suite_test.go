@@ -53,16 +53,7 @@ func TestMain(m *testing.M) {
 // kustomize variant: webhook-guarded.
 func startGateway(t *testing.T, ns string) *gatewaytest.Instance {
 	t.Helper()
-	in, err := gatewaytest.Start(gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns, WebhookGuarded: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := in.Stop(); err != nil {
-			t.Errorf("stop gateway: %v", err)
-		}
-	})
-	return in
+	return gatewaytest.StartForTest(t, gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns, WebhookGuarded: true})
 }
 
 var httpClient = &http.Client{

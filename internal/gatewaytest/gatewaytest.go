@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -126,6 +127,22 @@ func Start(o Options) (*Instance, error) {
 		}
 	}
 	return in, nil
+}
+
+// StartForTest is Start for a test: it fails t if the gateway does not
+// start, and stops it when t ends.
+func StartForTest(t testing.TB, o Options) *Instance {
+	t.Helper()
+	in, err := Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := in.Stop(); err != nil {
+			t.Errorf("stop gateway: %v", err)
+		}
+	})
+	return in
 }
 
 // Ready asks the instance's /readyz.
