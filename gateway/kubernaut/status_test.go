@@ -37,9 +37,9 @@ func orchestratorStatus(i int, started time.Time) map[string]any {
 }
 
 // Repeats arrive at two gateway replicas while the orchestrator keeps
-// writing its status fields: every repeat answered 2xx is counted once, and
-// every field the orchestrator wrote is, at the end, what it last wrote,
-// byte for byte.
+// writing its status fields, and more after its last write: every repeat
+// answered 2xx is counted once, and every field the orchestrator wrote is,
+// at the end, what it last wrote, byte for byte.
 func TestRepeatsAreCountedExactlyAndEveryOrchestratorFieldSurvives(t *testing.T) {
 	ns := env.Namespace(t)
 	a, b := startGateway(t, ns), startGateway(t, ns)
@@ -48,21 +48,21 @@ func TestRepeatsAreCountedExactlyAndEveryOrchestratorFieldSurvives(t *testing.T)
 	started := time.Now()
 	last := orchestrate(t, ns, rr, orchestratorStatus(0, started))
 
-	const repeats, steps = 48, 12
+	const repeats, steps, after = 48, 12, 8
 	var mu sync.Mutex
 	answers := map[int]int{}
 	var wg sync.WaitGroup
+	repeat := func(i int) {
+		r := send(t, []string{a.URL, b.URL}[i%2], target)
+		mu.Lock()
+		defer mu.Unlock()
+		answers[r.Code]++
+		if r.OK() && r.Counted != rr {
+			t.Errorf("repeat counted on %s, want %s", r.Counted, rr)
+		}
+	}
 	for i := range repeats {
-		url := []string{a.URL, b.URL}[i%2]
-		wg.Go(func() {
-			r := send(t, url, target)
-			mu.Lock()
-			defer mu.Unlock()
-			answers[r.Code]++
-			if r.OK() && r.Counted != rr {
-				t.Errorf("repeat counted on %s, want %s", r.Counted, rr)
-			}
-		})
+		wg.Go(func() { repeat(i) })
 	}
 	// The orchestrator moves on meanwhile: its writes conflict with the
 	// gateway's, and the gateway's with its.
@@ -70,9 +70,13 @@ func TestRepeatsAreCountedExactlyAndEveryOrchestratorFieldSurvives(t *testing.T)
 		last = orchestrate(t, ns, rr, orchestratorStatus(i, started))
 	}
 	wg.Wait()
+	// And the incident keeps firing after the orchestrator's last write.
+	for i := range after {
+		repeat(i)
+	}
 
-	if answers[202] != repeats {
-		t.Errorf("answers %v, want all %d repeats 202", answers, repeats)
+	if answers[202] != repeats+after {
+		t.Errorf("answers %v, want all %d repeats 202", answers, repeats+after)
 	}
 	if got, want := occurrences(t, ns, rr), int64(1+answers[202]); got != want {
 		t.Errorf("occurrenceCount = %d, want %d (the first signal and every 2xx repeat)", got, want)
