@@ -51,10 +51,13 @@ type Options struct {
 	// pipeline.DefaultCallTimeout.
 	CallTimeout time.Duration
 	// WebhookGuarded: rrguard's webhook decides every create in Namespace,
-	// so a new incident needs no List first (pipeline.Options).
+	// so a fingerprint this replica does not know is looked up in an
+	// index of Namespace's requests, without an API request
+	// (pipeline.Options).
 	WebhookGuarded bool
-	// Reader is what every lookup reads through. Defaults to the manager's
-	// APIReader; anything else must read the API server directly too.
+	// Reader is what every read of the API server goes through. Defaults
+	// to the manager's APIReader; anything else must read the API server
+	// directly too.
 	Reader client.Reader
 	// Registerer receives the gateway's metrics. Defaults to
 	// controller-runtime's metrics.Registry, served on the manager's

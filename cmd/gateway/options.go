@@ -74,7 +74,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Auth, "auth", o.Auth, "How callers are authenticated: \"tokenreview\" (a bearer token checked by TokenReview, then SubjectAccessReview for verb post on the endpoint's URL) or \"none\" (local use only).")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", o.MaxBodyBytes, "The largest request body accepted; larger ones are answered 413.")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "How long a request may take to count its signals before it is answered 504.")
-	fs.BoolVar(&o.WebhookGuarded, "webhook-guarded", o.WebhookGuarded, "Set when rrguard's admission webhook guards the namespace (every kustomize variant installs it): a new incident is then created without a List first, and the webhook's Duplicate denial names any unclaimed active RemediationRequest. Without the webhook this would create duplicates; leave it off.")
+	fs.BoolVar(&o.WebhookGuarded, "webhook-guarded", o.WebhookGuarded, "Set when rrguard's admission webhook guards the namespace (every kustomize variant installs it): a fingerprint this replica does not know is then looked up in its informer index of the namespace, without an API request, and the webhook's Duplicate denial names any active RemediationRequest the index has not seen yet. Without the webhook a lagging index would create duplicates; leave it off.")
 	o.Zap.BindFlags(fs)
 }
 
