@@ -2,7 +2,6 @@ package baseline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
@@ -195,22 +194,13 @@ func (k *KubernautCounter) count(ctx context.Context, fp string, holder *v1alpha
 		if err := k.Client.Get(ctx, key, rr); err != nil {
 			return err
 		}
-		d := rr.Status.Deduplication
-		first := d.FirstSeenAt
-		if first == nil {
-			first = ptr.To(metav1.Now())
+		now := time.Now()
+		var first time.Time
+		if rr.Status.Deduplication.FirstSeenAt == nil {
+			first = now
 		}
-		n = int64(d.OccurrenceCount) + 1
-		patch, err := json.Marshal(map[string]any{
-			"metadata": map[string]any{"resourceVersion": rr.ResourceVersion},
-			"status": map[string]any{"deduplication": map[string]any{
-				"firstSeenAt": first, "lastSeenAt": metav1.Now(), "occurrenceCount": n,
-			}},
-		})
-		if err != nil {
-			return err
-		}
-		return k.Client.Status().Patch(ctx, rr, client.RawPatch(types.MergePatchType, patch))
+		n = int64(rr.Status.Deduplication.OccurrenceCount) + 1
+		return k.Client.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, n, first, now))
 	})
 	if err != nil {
 		return pipeline.Result{}, fmt.Errorf("%w: count on %s: %w", pipeline.ErrUnavailable, key, err)
