@@ -5,6 +5,8 @@
 //   - what an incident's fingerprint is (Fingerprint),
 //   - which RemediationRequest holds a fingerprint (Resolver.Resolve: the
 //     claim first, the field-selector List only where no claim exists),
+//   - and, for the gateway, whether an ended one still holds it back by
+//     kubernaut's suppression rules (Suppresses, GatewayHolder),
 //   - and whether a new or re-activated RemediationRequest may become the
 //     holder (Guard.Admit: the claim protocol of docs/design.md).
 //

@@ -10,7 +10,7 @@ type Metrics struct {
 	// Coalesced counts the signals that rode on another signal's API
 	// write: a batch of n adds n-1.
 	Coalesced prometheus.Counter
-	// Conflicts counts status updates refused because the request changed
+	// Conflicts counts count writes refused because the request changed
 	// since it was read.
 	Conflicts prometheus.Counter
 	// Batches observes how many signals each API write counted.
@@ -30,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		Conflicts: f.NewCounter(prometheus.CounterOpts{
 			Name: "rrguard_gateway_status_update_conflicts_total",
-			Help: "Deduplication status updates refused with a conflict because the RemediationRequest changed since it was read.",
+			Help: "Deduplication status writes that did not land because the RemediationRequest changed since it was read (a conflict, settled).",
 		}),
 		Batches: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "rrguard_gateway_batch_size",

@@ -27,7 +27,7 @@ type Counter struct {
 
 var _ httpapi.Counter = (*Counter)(nil)
 
-// conflictBackoff retries a conflicted status update practically forever,
+// conflictBackoff retries a conflicted count practically forever,
 // with a jittered millisecond pause: the baseline must not lose counts to
 // a retry limit, only to its race.
 var conflictBackoff = wait.Backoff{Steps: 10000, Duration: time.Millisecond, Factor: 1, Jitter: 1}
