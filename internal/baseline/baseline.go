@@ -59,25 +59,35 @@ func (n *Counter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pi
 		outcome = pipeline.OutcomeCreated
 	}
 	key := client.ObjectKeyFromObject(holder)
+	count, err := countOne(ctx, n.Client, key, conflictBackoff)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	return pipeline.Result{Outcome: outcome, Fingerprint: fp, RemediationRequest: key, OccurrenceCount: count, Batch: 1}, nil
+}
+
+// countOne adds one to the count of the request key: a Get, then the
+// gateway's patch of status.deduplication alone, conditioned on the
+// resourceVersion read (an update would write back every status field as
+// this process decoded it, and erase those it does not know), retried on
+// conflict with backoff. It returns the count after it.
+func countOne(ctx context.Context, c client.Client, key client.ObjectKey, backoff wait.Backoff) (int64, error) {
 	var count int64
-	err = retry.RetryOnConflict(conflictBackoff, func() error {
+	err := retry.RetryOnConflict(backoff, func() error {
 		rr := &v1alpha1.RemediationRequest{}
-		if err := n.Client.Get(ctx, key, rr); err != nil {
+		if err := c.Get(ctx, key, rr); err != nil {
 			return err
 		}
-		// Only the deduplication status, as the gateway writes it: an
-		// update would write back every status field as this process
-		// decoded it, and erase those it does not know.
 		now := time.Now()
 		var first time.Time
 		if rr.Status.Deduplication.FirstSeenAt == nil {
 			first = now
 		}
 		count = int64(rr.Status.Deduplication.OccurrenceCount) + 1
-		return n.Client.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, count, first, now))
+		return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, count, first, now))
 	})
 	if err != nil {
-		return pipeline.Result{}, fmt.Errorf("%w: count on %s: %w", pipeline.ErrUnavailable, key, err)
+		return 0, fmt.Errorf("%w: count on %s: %w", pipeline.ErrUnavailable, key, err)
 	}
-	return pipeline.Result{Outcome: outcome, Fingerprint: fp, RemediationRequest: key, OccurrenceCount: count, Batch: 1}, nil
+	return count, nil
 }

@@ -188,22 +188,9 @@ func (k *KubernautCounter) active(ctx context.Context, fp string) (*v1alpha1.Rem
 // conflict with client-go's default backoff, as kubernaut does.
 func (k *KubernautCounter) count(ctx context.Context, fp string, holder *v1alpha1.RemediationRequest, outcome pipeline.Outcome) (pipeline.Result, error) {
 	key := client.ObjectKeyFromObject(holder)
-	var n int64
-	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		rr := &v1alpha1.RemediationRequest{}
-		if err := k.Client.Get(ctx, key, rr); err != nil {
-			return err
-		}
-		now := time.Now()
-		var first time.Time
-		if rr.Status.Deduplication.FirstSeenAt == nil {
-			first = now
-		}
-		n = int64(rr.Status.Deduplication.OccurrenceCount) + 1
-		return k.Client.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, n, first, now))
-	})
+	n, err := countOne(ctx, k.Client, key, retry.DefaultBackoff)
 	if err != nil {
-		return pipeline.Result{}, fmt.Errorf("%w: count on %s: %w", pipeline.ErrUnavailable, key, err)
+		return pipeline.Result{}, err
 	}
 	return pipeline.Result{Outcome: outcome, Fingerprint: fp, RemediationRequest: key, OccurrenceCount: n, Batch: 1}, nil
 }
