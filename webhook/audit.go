@@ -34,6 +34,9 @@ type auditRecord struct {
 	objectUID   string
 	fingerprint string
 	allowed     bool
+	// warned is set when a denial was admitted with a warning
+	// (EnforcementWarn); reason is then the reason it would have had.
+	warned      bool
 	reason      dedup.Reason
 	holder      string
 	claimAction dedup.ClaimAction
@@ -44,10 +47,6 @@ type auditRecord struct {
 
 // write logs r as one line on the audit logger.
 func (r auditRecord) write(log logr.Logger) {
-	decision := "denied"
-	if r.allowed {
-		decision = "allowed"
-	}
 	dryRun := r.req.DryRun != nil && *r.req.DryRun
 	groups := r.req.UserInfo.Groups
 	if groups == nil {
@@ -71,7 +70,7 @@ func (r auditRecord) write(log logr.Logger) {
 		"name", r.name,
 		"objectUID", r.objectUID,
 		"fingerprint", r.fingerprint,
-		"decision", decision,
+		"decision", r.decision(),
 		"reason", string(r.reason),
 		"holder", r.holder,
 		"claimAction", string(claim),
@@ -79,4 +78,16 @@ func (r auditRecord) write(log logr.Logger) {
 		"latencySeconds", r.latency.Seconds(),
 		"message", r.message,
 	)
+}
+
+// decision is the audit line's and the metric's decision: allowed, denied,
+// or warned (a denial admitted with a warning).
+func (r auditRecord) decision() string {
+	switch {
+	case r.warned:
+		return "warned"
+	case r.allowed:
+		return "allowed"
+	}
+	return "denied"
 }

@@ -7,6 +7,9 @@
 // claim protocol of package dedup (dedup.Guard), reading only through the
 // API server (never an informer cache). It writes exactly one audit line per
 // decision to the logger named "audit" and counts decisions in Prometheus
-// metrics. The Janitor removes claims whose holders are long gone.
+// metrics. In warn mode (Enforcer: --enforcement and a namespace label) a
+// request it would deny is admitted with a warning instead, after the same
+// decision. The Janitor removes claims whose holders are long gone;
+// NewScanRunner runs package scan on the leader.
 // Configuration builds the ValidatingWebhookConfiguration that registers it.
 package webhook

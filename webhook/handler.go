@@ -27,6 +27,7 @@ type Handler struct {
 	decoder  admission.Decoder
 	audit    logr.Logger
 	metrics  *Metrics
+	enforcer *Enforcer // nil: deny
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -62,6 +63,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("internal error deciding admission: %v", p))
 			rec.reason, rec.claimAction = ReasonError, dedup.ClaimNone
 		}
+		resp = h.enforce(ctx, req, resp, &rec)
 		rec.allowed = resp.Allowed
 		if resp.Result != nil {
 			rec.message = resp.Result.Message

@@ -14,6 +14,10 @@ type Metrics struct {
 	claimConflicts      prometheus.Counter
 	staleClaimsRemoved  prometheus.Counter
 	janitorMarkedClaims prometheus.Counter
+	// invalidEnforcementLabels counts, by namespace, the denials decided
+	// under the flag's mode because the namespace's EnforcementLabel had
+	// an unknown value.
+	invalidEnforcementLabels *prometheus.CounterVec
 }
 
 // allReasons are every reason a decision can carry, so that their series
@@ -30,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		admissions: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "rrguard_webhook_admissions_total",
-			Help: "Admission decisions by decision (allowed, denied) and reason.",
+			Help: "Admission decisions by decision (allowed, denied, warned: a denial admitted with a warning in warn mode) and reason.",
 		}, []string{"decision", "reason"}),
 		latency: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "rrguard_webhook_admission_duration_seconds",
@@ -49,9 +53,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rrguard_webhook_claims_marked_inactive_total",
 			Help: "Claims the janitor first saw with a gone or inactive holder.",
 		}),
+		invalidEnforcementLabels: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rrguard_webhook_enforcement_label_invalid_total",
+			Help: "Denials in a namespace whose " + EnforcementLabel + " label has an unknown value, decided under --enforcement instead, by namespace.",
+		}, []string{"namespace"}),
 	}
 	for _, r := range allReasons {
-		for _, d := range []string{"allowed", "denied"} {
+		for _, d := range []string{"allowed", "denied", "warned"} {
 			m.admissions.WithLabelValues(d, string(r))
 		}
 		m.latency.WithLabelValues(string(r))
@@ -63,10 +71,6 @@ func (m *Metrics) observe(r auditRecord) {
 	if m == nil {
 		return
 	}
-	d := "denied"
-	if r.allowed {
-		d = "allowed"
-	}
-	m.admissions.WithLabelValues(d, string(r.reason)).Inc()
+	m.admissions.WithLabelValues(r.decision(), string(r.reason)).Inc()
 	m.latency.WithLabelValues(string(r.reason)).Observe(r.latency.Seconds())
 }

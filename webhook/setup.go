@@ -37,6 +37,12 @@ type Options struct {
 	// Audit receives one line per admission decision. Defaults to
 	// auditlog.New(os.Stderr): JSON, never sampled, named AuditLoggerName.
 	Audit logr.Logger
+	// Enforcement is the mode of namespaces without an EnforcementLabel.
+	// Defaults to deny.
+	Enforcement Enforcement
+	// ScanInterval is the time between the leader's scans (package
+	// scan); 0 disables them.
+	ScanInterval time.Duration
 }
 
 // NewGuard returns the Guard a webhook decides with: reads straight from the
@@ -64,7 +70,11 @@ func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
 	if audit.GetSink() == nil {
 		audit = auditlog.New(os.Stderr)
 	}
-	h := NewHandler(NewAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), audit, metrics)
+	enforcer, err := setupEnforcer(mgr, o)
+	if err != nil {
+		return nil, err
+	}
+	h := NewHandler(NewAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), audit, metrics).WithEnforcer(enforcer)
 	mgr.GetWebhookServer().Register(Path, &admission.Webhook{Handler: h})
 	j := &Janitor{
 		Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
@@ -73,6 +83,11 @@ func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
 	}
 	if err := mgr.Add(j); err != nil {
 		return nil, fmt.Errorf("add claim janitor: %w", err)
+	}
+	if o.ScanInterval > 0 {
+		if err := mgr.Add(NewScanRunner(mgr, o, audit)); err != nil {
+			return nil, fmt.Errorf("add scan: %w", err)
+		}
 	}
 	return metrics, nil
 }

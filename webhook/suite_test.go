@@ -107,8 +107,12 @@ func useBackends(ss ...*webhooktest.Server) {
 // newRRRESTClient returns a REST client for remediationrequests whose
 // requests are not retried: client-go retries a 429 with Retry-After by
 // itself, and the tests must see each admission answer as it was given.
-func newRRRESTClient() (rest.Interface, error) {
+// adjust, if given, changes the config first (a warning handler, say).
+func newRRRESTClient(adjust ...func(*rest.Config)) (rest.Interface, error) {
 	cfg := rest.CopyConfig(env.Config)
+	for _, a := range adjust {
+		a(cfg)
+	}
 	cfg.GroupVersion = &v1alpha1.GroupVersion
 	cfg.APIPath = "/apis"
 	cfg.NegotiatedSerializer = serializer.NewCodecFactory(env.Scheme).WithoutConversion()
@@ -117,7 +121,12 @@ func newRRRESTClient() (rest.Interface, error) {
 
 // create creates rr once, without client-side retries.
 func create(ctx context.Context, rr *v1alpha1.RemediationRequest, dryRun bool) error {
-	req := rrREST.Post().Namespace(rr.Namespace).Resource(v1alpha1.Resource).Body(rr).MaxRetries(0)
+	return createVia(ctx, rrREST, rr, dryRun)
+}
+
+// createVia is create through c.
+func createVia(ctx context.Context, c rest.Interface, rr *v1alpha1.RemediationRequest, dryRun bool) error {
+	req := c.Post().Namespace(rr.Namespace).Resource(v1alpha1.Resource).Body(rr).MaxRetries(0)
 	if dryRun {
 		req = req.Param("dryRun", metav1.DryRunAll)
 	}
@@ -126,7 +135,12 @@ func create(ctx context.Context, rr *v1alpha1.RemediationRequest, dryRun bool) e
 
 // updateStatus writes rr's status once, without client-side retries.
 func updateStatus(ctx context.Context, rr *v1alpha1.RemediationRequest) error {
-	return rrREST.Put().Namespace(rr.Namespace).Resource(v1alpha1.Resource).Name(rr.Name).
+	return updateStatusVia(ctx, rrREST, rr)
+}
+
+// updateStatusVia is updateStatus through c.
+func updateStatusVia(ctx context.Context, c rest.Interface, rr *v1alpha1.RemediationRequest) error {
+	return c.Put().Namespace(rr.Namespace).Resource(v1alpha1.Resource).Name(rr.Name).
 		SubResource("status").Body(rr).MaxRetries(0).Do(ctx).Into(rr)
 }
 

@@ -79,6 +79,8 @@ func serve(ctx context.Context, o *Options) error {
 	if _, err := webhook.Setup(mgr, webhook.Options{
 		ClaimGrace:     o.ClaimGrace,
 		ClaimRetention: o.ClaimRetention,
+		Enforcement:    o.Enforcement,
+		ScanInterval:   o.ScanInterval,
 		Registerer:     metrics.Registry,
 		Log:            ctrl.Log,
 	}); err != nil {
@@ -101,6 +103,7 @@ func serve(ctx context.Context, o *Options) error {
 		}
 	}
 	log.Info("Starting the admission webhook", "port", o.WebhookPort, "certMode", o.CertMode,
-		"claimGrace", o.ClaimGrace, "claimRetention", o.ClaimRetention, "leaderElect", o.LeaderElect)
+		"claimGrace", o.ClaimGrace, "claimRetention", o.ClaimRetention, "leaderElect", o.LeaderElect,
+		"enforcement", o.Enforcement, "scanInterval", o.ScanInterval)
 	return mgr.Start(ctx)
 }

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -21,6 +23,7 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/testenv"
 	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/webhook"
 )
 
 func TestFlagsMapToOptions(t *testing.T) {
@@ -37,7 +40,7 @@ func TestFlagsMapToOptions(t *testing.T) {
 				"--kubeconfig=/etc/kube/config", "--webhook-port=10443", "--webhook-cert-path=/certs",
 				"--cert-mode=self-signed", "--enable-http2", "--metrics-bind-address=0",
 				"--health-probe-bind-address=127.0.0.1:18081", "--leader-elect", "--leader-election-namespace=ops",
-				"--claim-grace=3s", "--claim-retention=1h",
+				"--claim-grace=3s", "--claim-retention=1h", "--enforcement=warn", "--scan-interval=0",
 				"--cert-namespace=sec", "--cert-extra-sans=localhost,127.0.0.1", "--cert-webhook-configuration-name=dev",
 			},
 			want: func(o *Options) {
@@ -45,6 +48,7 @@ func TestFlagsMapToOptions(t *testing.T) {
 				o.CertMode, o.EnableHTTP2, o.MetricsBindAddress = certs.ModeSelfSigned, true, "0"
 				o.HealthProbeBindAddress, o.LeaderElect, o.LeaderElectionNamespace = "127.0.0.1:18081", true, "ops"
 				o.ClaimGrace, o.ClaimRetention = 3*time.Second, time.Hour
+				o.Enforcement, o.ScanInterval = webhook.EnforcementWarn, 0
 				o.Certs.Namespace, o.Certs.WebhookConfigurationName = "sec", "dev"
 				o.Certs.ExtraDNSNames, o.Certs.ExtraIPs = certs.SplitSANs([]string{"localhost", "127.0.0.1"})
 			},
@@ -52,6 +56,11 @@ func TestFlagsMapToOptions(t *testing.T) {
 		"an unknown cert mode is refused": {args: []string{"--cert-mode=vault"}, wantErr: "vault"},
 		"a retention shorter than the grace is refused": {
 			args: []string{"--claim-grace=1m", "--claim-retention=30s"}, wantErr: "--claim-retention",
+		},
+		"an unknown enforcement is refused": {args: []string{"--enforcement=audit"}, wantErr: `unknown enforcement "audit"`},
+		"an empty enforcement is refused":   {args: []string{"--enforcement="}, wantErr: "unknown enforcement"},
+		"a negative scan interval is refused": {
+			args: []string{"--scan-interval=-1m"}, wantErr: "--scan-interval",
 		},
 		"a port out of range is refused": {args: []string{"--webhook-port=70000"}, wantErr: "--webhook-port"},
 		"a stray argument is refused":    {args: []string{"extra"}, wantErr: "unexpected arguments"},
@@ -83,7 +92,8 @@ func TestFlagsMapToOptions(t *testing.T) {
 	// The defaults the issue names, spelled out once.
 	d := NewOptions()
 	if d.WebhookPort != 9443 || d.MetricsBindAddress != ":8080" || d.HealthProbeBindAddress != ":8081" ||
-		d.LeaderElect || d.ClaimGrace != 10*time.Second || d.ClaimRetention != 24*time.Hour || d.CertMode != certs.ModeFiles || d.EnableHTTP2 {
+		d.LeaderElect || d.ClaimGrace != 10*time.Second || d.ClaimRetention != 24*time.Hour || d.CertMode != certs.ModeFiles || d.EnableHTTP2 ||
+		d.Enforcement != webhook.EnforcementDeny || d.ScanInterval != 10*time.Minute {
 		t.Errorf("defaults = %+v", d)
 	}
 }
@@ -141,11 +151,34 @@ func TestServeAdmitsOnTheRealAPIServer(t *testing.T) {
 	if d, ok := dedup.DenialFromError(err); !ok || d.Holder != "first" {
 		t.Fatalf("second create: %v, want a Duplicate denial naming first", err)
 	}
+	// The namespace's label switches it to warn, read through the
+	// binary's namespace cache: poll with dry runs (which write nothing)
+	// until the label has reached it.
+	nsObj := &corev1.Namespace{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: ns}, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	nsObj.Labels[webhook.EnforcementLabel] = string(webhook.EnforcementWarn)
+	if err := env.Client.Update(ctx, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for env.Client.Create(ctx, mk("third"), client.DryRunAll) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a dry run in a namespace labelled warn was still denied after 10s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := env.Client.Create(ctx, mk("third")); err != nil {
+		t.Fatalf("create in a namespace labelled warn: %v, want admitted with a warning", err)
+	}
 	body, err := get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
+		`rrguard_webhook_admissions_total{decision="warned",reason="Duplicate"}`,
+		`rrguard_duplicate_active_fingerprints`,
 		`rrguard_webhook_admissions_total{decision="allowed",reason="Unique"} 1`,
 		`rrguard_webhook_admissions_total{decision="denied",reason="Duplicate"} 1`,
 		`rrguard_webhook_admission_duration_seconds_bucket`,

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/webhook"
 )
 
 // Options are the webhook's command-line options.
@@ -48,6 +49,14 @@ type Options struct {
 	// ClaimRetention is how long a claim outlives a gone or inactive
 	// holder. Defaults to 24h.
 	ClaimRetention time.Duration
+	// Enforcement is what the webhook does with a request it would deny:
+	// deny (default) or warn (admit it with a warning). A namespace's
+	// webhook.EnforcementLabel overrides it.
+	Enforcement webhook.Enforcement
+	// ScanInterval is the time between the leader's scans for duplicate
+	// and unclaimed active RemediationRequests. Defaults to 10m; 0
+	// disables the scan.
+	ScanInterval time.Duration
 	// Zap configures the logger: JSON unless --zap-devel.
 	Zap zap.Options
 }
@@ -61,6 +70,8 @@ func NewOptions() *Options {
 		HealthProbeBindAddress: ":8081",
 		ClaimGrace:             10 * time.Second,
 		ClaimRetention:         24 * time.Hour,
+		Enforcement:            webhook.EnforcementDeny,
+		ScanInterval:           10 * time.Minute,
 		// JSON lines with readable timestamps, as a log pipeline expects.
 		Zap: zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder},
 	}
@@ -80,6 +91,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "The namespace of the leader election Lease. Defaults to the pod's namespace.")
 	fs.DurationVar(&o.ClaimGrace, "claim-grace", o.ClaimGrace, "How long a claim whose holder is not stored yet counts as in flight before another request may take it over.")
 	fs.DurationVar(&o.ClaimRetention, "claim-retention", o.ClaimRetention, "How long a claim outlives a holder that is gone or inactive before the janitor removes it.")
+	fs.Var(&o.Enforcement, "enforcement", "What to do with a RemediationRequest the webhook would deny: deny, or warn (admit it with an admission warning naming the holder, audited as decision \"warned\"). A namespace's "+webhook.EnforcementLabel+" label (deny or warn) overrides it.")
+	fs.DurationVar(&o.ScanInterval, "scan-interval", o.ScanInterval, "Time between the leader's scans of every RemediationRequest: duplicate active ones reported (metric, Events, audit), unclaimed active ones adopted. 0 disables the scan.")
 	o.Zap.BindFlags(fs)
 }
 
@@ -94,6 +107,12 @@ func (o *Options) Validate() error {
 	}
 	if o.ClaimRetention <= o.ClaimGrace {
 		errs = append(errs, fmt.Errorf("--claim-retention=%s: must be longer than --claim-grace", o.ClaimRetention))
+	}
+	if o.ScanInterval < 0 {
+		errs = append(errs, fmt.Errorf("--scan-interval=%s: must be positive, or 0 to disable the scan", o.ScanInterval))
+	}
+	if _, err := webhook.ParseEnforcement(string(o.Enforcement)); err != nil {
+		errs = append(errs, fmt.Errorf("--enforcement: %w", err))
 	}
 	return errors.Join(errs...)
 }

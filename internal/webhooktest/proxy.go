@@ -16,6 +16,7 @@ type Proxy struct {
 	backends []string
 	next     int
 	counts   map[string]*atomic.Int64
+	open     map[net.Conn]bool
 	wg       sync.WaitGroup
 }
 
@@ -25,7 +26,7 @@ func NewProxy(addr string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy listen %s: %w", addr, err)
 	}
-	p := &Proxy{ln: ln, counts: map[string]*atomic.Int64{}}
+	p := &Proxy{ln: ln, counts: map[string]*atomic.Int64{}, open: map[net.Conn]bool{}}
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -53,6 +54,18 @@ func (p *Proxy) Connections(addr string) int64 {
 		return c.Load()
 	}
 	return 0
+}
+
+// CloseConnections closes every open connection, so that the API server's
+// next calls, which would otherwise reuse a kept-alive connection to an
+// earlier backend, reach the current ones. Call it only while no admission
+// is in flight.
+func (p *Proxy) CloseConnections() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.open {
+		_ = c.Close()
+	}
 }
 
 // Close stops accepting and waits for the accept loop.
@@ -86,7 +99,15 @@ func (p *Proxy) serve() {
 }
 
 func (p *Proxy) pipe(client net.Conn) {
-	defer client.Close()
+	p.mu.Lock()
+	p.open[client] = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.open, client)
+		p.mu.Unlock()
+		_ = client.Close()
+	}()
 	addr := p.pick()
 	if addr == "" {
 		return

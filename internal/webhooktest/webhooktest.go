@@ -8,6 +8,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -40,6 +41,9 @@ type Options struct {
 	// GuardOnly has the real handler decide with the bare dedup.Guard, no
 	// dedup.Coalescer in front of it (to measure what coalescing buys).
 	GuardOnly bool
+	// Reader replaces env.Client for the real handler's reads (to count
+	// them).
+	Reader client.Reader
 }
 
 // Server is a running webhook server.
@@ -88,12 +92,7 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 	s := &Server{Port: port, Registry: reg, audit: audit, done: make(chan error, 1)}
 	h := o.Handler
 	if h == nil {
-		s.Metrics = webhook.NewMetrics(o.Webhook.Registerer)
-		var a dedup.Admitter = webhook.NewAdmitter(env.Client, env.Client, o.Webhook)
-		if o.GuardOnly {
-			a = webhook.NewGuard(env.Client, env.Client, o.Webhook)
-		}
-		h = webhook.NewHandler(a, env.Scheme, o.Webhook.Audit, s.Metrics)
+		h = s.realHandler(env, o)
 	}
 	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
 		Host: wio.LocalServingHost, Port: port, CertDir: wio.LocalServingCertDir,
@@ -118,6 +117,26 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// realHandler returns the webhook's own handler on env, with an Enforcer
+// (namespace labels read straight from the API server) when
+// o.Webhook.Enforcement is set.
+func (s *Server) realHandler(env *testenv.Env, o Options) *webhook.Handler {
+	reader := o.Reader
+	if reader == nil {
+		reader = env.Client
+	}
+	s.Metrics = webhook.NewMetrics(o.Webhook.Registerer)
+	var a dedup.Admitter = webhook.NewAdmitter(reader, env.Client, o.Webhook)
+	if o.GuardOnly {
+		a = webhook.NewGuard(reader, env.Client, o.Webhook)
+	}
+	h := webhook.NewHandler(a, env.Scheme, o.Webhook.Audit, s.Metrics)
+	if o.Webhook.Enforcement != "" {
+		h.WithEnforcer(&webhook.Enforcer{Default: o.Webhook.Enforcement, Namespaces: env.Client, Log: o.Webhook.Log.WithName("enforcement")})
+	}
+	return h
 }
 
 // quietLog drops controller-runtime's per-request debug logging; the audit

@@ -1,0 +1,298 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/auditlog"
+	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/webhook"
+)
+
+// warnings collects the warnings a client's responses carried, as kubectl
+// would print them.
+type warnings struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.texts = append(w.texts, text)
+}
+
+// take returns the warnings since the last take.
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.texts
+	w.texts = nil
+	return out
+}
+
+// warningClient returns a remediationrequests client (no retries) whose
+// warning handler collects into the returned warnings.
+func warningClient(t *testing.T) (rest.Interface, *warnings) {
+	t.Helper()
+	w := &warnings{}
+	c, err := newRRRESTClient(func(cfg *rest.Config) { cfg.WarningHandler = w })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, w
+}
+
+// serveInstead puts a webhook server started with o behind the proxy for the
+// rest of the test, then the suite's server again. The API server's
+// kept-alive connections to the earlier backend are closed both times.
+func serveInstead(t *testing.T, o webhooktest.Options) *webhooktest.Server {
+	t.Helper()
+	s, err := serveOn(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	useBackends(s)
+	proxy.CloseConnections()
+	t.Cleanup(func() {
+		useBackends(server)
+		proxy.CloseConnections()
+		s.Stop()
+	})
+	return s
+}
+
+func withMode(mode webhook.Enforcement) webhooktest.Options {
+	return webhooktest.Options{Webhook: webhook.Options{Enforcement: mode}}
+}
+
+// labelledNamespace creates a namespace with webhook.EnforcementLabel=value.
+func labelledNamespace(t *testing.T, value string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "rrguard-enforcement-",
+		Labels: map[string]string{webhook.EnforcementLabel: value}}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// wantWarned checks that err is nil (admitted) and that exactly one
+// warning came with it, naming holder.
+func wantWarned(t *testing.T, what string, err error, w *warnings, holder string) {
+	t.Helper()
+	got := w.take()
+	if err != nil {
+		t.Errorf("%s: %v, want admitted with a warning", what, err)
+		return
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "rrguard would deny this (enforcement=warn): ") || !strings.Contains(got[0], holder) {
+		t.Errorf("%s: warnings %q, want one from rrguard naming %s", what, got, holder)
+	}
+}
+
+// counter returns the value of the counter name with labels in reg.
+func counter(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// Every reason the webhook denies a request for through the API server, in
+// warn mode: the request is admitted, the client's warning handler gets the
+// denial naming the holder, the claim protocol has run as in deny (the
+// claim stays with the holder), and the audit line and the metric both say
+// "warned" with the reason it would have had.
+func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
+	ctx := context.Background()
+	s := serveInstead(t, withMode(webhook.EnforcementWarn))
+	c, w := warningClient(t)
+	ns := env.Namespace(t)
+
+	// Duplicate of a claimed holder.
+	fp := newFingerprint(t)
+	first := newRR(ns, "first", fp)
+	if err := createVia(ctx, c, first, false); err != nil || len(w.take()) != 0 {
+		t.Fatalf("first create: %v, want admitted without a warning", err)
+	}
+	wantWarned(t, "duplicate", createVia(ctx, c, newRR(ns, "second", fp), false), w, ns+"/first")
+	wantHolder(t, ns, fp, first)
+
+	// Duplicate of an unclaimed holder: a dry run writes no claim, a
+	// create rebuilds it for the holder (step C3), as in deny.
+	fpU := newFingerprint(t)
+	u := unclaimedActive(t, ns, fpU)
+	w.take()
+	wantWarned(t, "dry-run duplicate", createVia(ctx, c, newRR(ns, "dry", fpU), true), w, ns+"/unclaimed")
+	if l := webhooktest.Claim(t, env.Client, ns, fpU); l != nil {
+		t.Errorf("a dry run in warn mode wrote claim %s", l.Name)
+	}
+	wantWarned(t, "duplicate of an unclaimed holder", createVia(ctx, c, newRR(ns, "rebuilds", fpU), false), w, ns+"/unclaimed")
+	wantHolder(t, ns, fpU, u)
+
+	// ClaimInFlight: a claim whose holder is not stored, inside its grace.
+	fpG := newFingerprint(t)
+	ghost := ghostClaim(t, ns, fpG, time.Now())
+	wantWarned(t, "claim in flight", createVia(ctx, c, newRR(ns, "waits", fpG), false), w, ns+"/ghost")
+	if l := webhooktest.Claim(t, env.Client, ns, fpG); l == nil || l.ResourceVersion != ghost.ResourceVersion {
+		t.Errorf("claim changed by a ClaimInFlight decision in warn mode: %+v", l)
+	}
+
+	// A reactivation while another request is active.
+	fpR := newFingerprint(t)
+	old := completed(t, ns, "old", fpR)
+	current := newRR(ns, "current", fpR)
+	if err := createVia(ctx, c, current, false); err != nil {
+		t.Fatal(err)
+	}
+	w.take()
+	old.Status.OverallPhase = v1alpha1.PhaseProcessing
+	wantWarned(t, "reactivation", updateStatusVia(ctx, c, old), w, ns+"/current")
+	wantHolder(t, ns, fpR, current)
+
+	want := map[string]struct{ reason, holder string }{
+		"second": {"Duplicate", "first"}, "dry": {"Duplicate", "unclaimed"}, "rebuilds": {"Duplicate", "unclaimed"},
+		"waits": {"ClaimInFlight", "ghost"}, "old": {"Duplicate", "current"},
+	}
+	warned := map[string]float64{}
+	for _, l := range auditLines(t, s) {
+		if l.Namespace != ns || l.Decision != "warned" {
+			continue
+		}
+		warned[l.Reason]++
+		if wl, ok := want[l.Name]; !ok || l.Reason != wl.reason || l.Holder != wl.holder || !strings.Contains(l.Message, wl.holder) {
+			t.Errorf("audit line %+v, want reason %s naming %s in holder and message", l, wl.reason, wl.holder)
+		}
+		delete(want, l.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("no warned audit line for %v", want)
+	}
+	for _, reason := range []string{"Duplicate", "ClaimInFlight"} {
+		got := counter(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "warned", "reason": reason})
+		if got != warned[reason] || got == 0 {
+			t.Errorf("warned %s: metric %v, audit %v; want equal and non-zero", reason, got, warned[reason])
+		}
+		if d := counter(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "denied", "reason": reason}); d != 0 {
+			t.Errorf("denied %s = %v in warn mode, want 0", reason, d)
+		}
+	}
+}
+
+// failing decides nothing: the API server behind it is down, say.
+type failing struct{}
+
+func (failing) Admit(context.Context, dedup.Candidate, bool) (dedup.Verdict, error) {
+	return dedup.Verdict{}, errors.New("apiserver unreachable")
+}
+
+// An internal error is a denial too (the webhook fails closed); warn mode
+// admits it with the error as the warning. The handler is the real one,
+// deciding with an Admitter that fails.
+func TestWarnModeAdmitsAnInternalErrorWithAWarning(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []webhook.Enforcement{webhook.EnforcementDeny, webhook.EnforcementWarn} {
+		t.Run(string(mode), func(t *testing.T) {
+			audit := &testenv.Buffer{}
+			reg := prometheus.NewRegistry()
+			h := webhook.NewHandler(failing{}, env.Scheme, auditlog.New(audit), webhook.NewMetrics(reg)).
+				WithEnforcer(&webhook.Enforcer{Default: mode, Namespaces: env.Client})
+			serveInstead(t, webhooktest.Options{Handler: h})
+			c, w := warningClient(t)
+			ns := env.Namespace(t)
+			err := createVia(ctx, c, newRR(ns, "errs", newFingerprint(t)), false)
+			if mode == webhook.EnforcementDeny {
+				if !apierrors.IsInternalError(err) {
+					t.Fatalf("deny: %v, want a 500", err)
+				}
+				return
+			}
+			wantWarned(t, "internal error", err, w, "apiserver unreachable")
+			line := string(audit.Bytes())
+			if !strings.Contains(line, `"decision":"warned"`) || !strings.Contains(line, `"reason":"Error"`) {
+				t.Errorf("audit = %s, want decision warned, reason Error", line)
+			}
+			if got := counter(t, reg, "rrguard_webhook_admissions_total", map[string]string{"decision": "warned", "reason": "Error"}); got != 1 {
+				t.Errorf("warned Error = %v, want 1", got)
+			}
+		})
+	}
+}
+
+// The namespace label overrides the flag both ways, and an unknown value
+// falls back to the flag (never silently open) with a log line and a
+// metric.
+func TestNamespaceLabelOverridesTheFlagBothWays(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		flag     webhook.Enforcement
+		label    string // "" for none
+		wantWarn bool
+	}{
+		{webhook.EnforcementDeny, "", false},
+		{webhook.EnforcementDeny, "warn", true},
+		{webhook.EnforcementWarn, "", true},
+		{webhook.EnforcementWarn, "deny", false},
+		{webhook.EnforcementDeny, "audit", false},
+		{webhook.EnforcementWarn, "Deny", true},
+	} {
+		t.Run(string(tc.flag)+"/"+tc.label, func(t *testing.T) {
+			s := serveInstead(t, withMode(tc.flag))
+			c, w := warningClient(t)
+			ns := env.Namespace(t)
+			if tc.label != "" {
+				ns = labelledNamespace(t, tc.label)
+			}
+			fp := newFingerprint(t)
+			if err := createVia(ctx, c, newRR(ns, "holder", fp), false); err != nil {
+				t.Fatal(err)
+			}
+			err := createVia(ctx, c, newRR(ns, "dup", fp), false)
+			if tc.wantWarn {
+				wantWarned(t, "duplicate", err, w, ns+"/holder")
+			} else if d, ok := dedup.DenialFromError(err); !ok || d.Reason != dedup.ReasonDuplicate || len(w.take()) != 0 {
+				t.Errorf("duplicate: %v, want a Duplicate denial without a warning", err)
+			}
+			known := map[string]bool{"": true, "deny": true, "warn": true}[tc.label]
+			invalid := counter(t, s.Registry, "rrguard_webhook_enforcement_label_invalid_total", map[string]string{"namespace": ns})
+			logged := strings.Contains(string(s.AuditLog()), `"value":"`+tc.label+`"`) &&
+				strings.Contains(string(s.AuditLog()), "unknown enforcement label value")
+			if known && (invalid != 0 || logged) {
+				t.Errorf("label %q: invalid-label metric %v, logged %v; want neither", tc.label, invalid, logged)
+			}
+			if !known && (invalid != 1 || !logged) {
+				t.Errorf("label %q: invalid-label metric %v, logged %v; want 1 and a log line", tc.label, invalid, logged)
+			}
+		})
+	}
+}

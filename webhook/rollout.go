@@ -1,0 +1,82 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/rrguard/rrguard/scan"
+)
+
+// setupEnforcer returns the Enforcer of o.Enforcement, reading namespace
+// labels from a metadata-only informer on mgr's cache (added here, so that
+// /readyz waits for it), and from the API server for a namespace the cache
+// has not seen yet.
+func setupEnforcer(mgr manager.Manager, o Options) (*Enforcer, error) {
+	mode := o.Enforcement
+	if mode == "" {
+		mode = EnforcementDeny
+	}
+	if _, err := ParseEnforcement(string(mode)); err != nil {
+		return nil, fmt.Errorf("webhook setup: %w", err)
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(namespaceGVK)
+	inf, err := mgr.GetCache().GetInformer(context.Background(), ns)
+	if err != nil {
+		return nil, fmt.Errorf("namespace informer for %s: %w", EnforcementLabel, err)
+	}
+	if err := mgr.AddReadyzCheck("namespaces", func(*http.Request) error {
+		if !inf.HasSynced() {
+			return errors.New("namespace labels not read yet")
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("add namespace readiness check: %w", err)
+	}
+	return &Enforcer{
+		Default:    mode,
+		Namespaces: cacheThenAPI{cache: mgr.GetCache(), api: mgr.GetAPIReader()},
+		Log:        o.Log.WithName("enforcement"),
+	}, nil
+}
+
+// cacheThenAPI reads from cache, and from api where the cache misses (a
+// namespace created a moment ago) or is not started yet.
+type cacheThenAPI struct{ cache, api client.Reader }
+
+func (r cacheThenAPI) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if err := r.cache.Get(ctx, key, obj, opts...); err == nil {
+		return nil
+	}
+	return r.api.Get(ctx, key, obj, opts...)
+}
+
+func (r cacheThenAPI) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return r.api.List(ctx, list, opts...)
+}
+
+// NewScanRunner returns the leader's scan (package scan), run every
+// o.ScanInterval: it adopts with NewGuard's Guard, so with the webhook's
+// own reads and grace, lists through the API reader in pages, and records
+// its Events as "rrguard-scan".
+func NewScanRunner(mgr manager.Manager, o Options, audit logr.Logger) *scan.Runner {
+	return &scan.Runner{
+		Scanner: &scan.Scanner{
+			Reader:         mgr.GetAPIReader(),
+			Adopter:        NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o),
+			ClaimRetention: o.ClaimRetention,
+		},
+		Interval: o.ScanInterval,
+		Recorder: mgr.GetEventRecorder("rrguard-scan"),
+		Audit:    audit,
+		Log:      o.Log.WithName("scan"),
+		Metrics:  scan.NewMetrics(o.Registerer),
+	}
+}
