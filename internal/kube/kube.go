@@ -64,3 +64,20 @@ func loadConfig(path string) (*rest.Config, error) {
 	}
 	return cfg, nil
 }
+
+// LoadConfigContext is LoadConfig with a kubeconfig context other than the
+// current one (kubectl's --context). With no path, the kubeconfig is
+// $KUBECONFIG or ~/.kube/config, as kubectl finds it.
+func LoadConfigContext(path, context string) (*rest.Config, error) {
+	if context == "" {
+		return LoadConfig(path)
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig context %s: %w", context, err)
+	}
+	return cfg, nil
+}
