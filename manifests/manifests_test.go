@@ -159,6 +159,21 @@ func apply(t *testing.T, b built) {
 
 func hasArg(c corev1.Container, arg string) bool { return slices.Contains(c.Args, arg) }
 
+// expandedArgs returns c's args with $(VAR) replaced by c's env values, as
+// the kubelet does.
+func expandedArgs(c corev1.Container) []string {
+	pairs := make([]string, 0, 2*len(c.Env))
+	for _, e := range c.Env {
+		pairs = append(pairs, "$("+e.Name+")", e.Value)
+	}
+	r := strings.NewReplacer(pairs...)
+	out := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		out[i] = r.Replace(a)
+	}
+	return out
+}
+
 func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.dir, func(t *testing.T) {
@@ -182,6 +197,12 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 			d := get[appsv1.Deployment](t, b, "Deployment", "rrguard-webhook")
 			if !hasArg(d.Spec.Template.Spec.Containers[0], mode) {
 				t.Errorf("webhook args %v lack %s", d.Spec.Template.Spec.Containers[0].Args, mode)
+			}
+			// The enforcement mode comes from the container's env, as the
+			// rollout's `kubectl set env` changes it; deny unless changed.
+			if args := expandedArgs(d.Spec.Template.Spec.Containers[0]); !slices.Contains(args, "--enforcement=deny") ||
+				!slices.Contains(args, "--scan-interval=10m") {
+				t.Errorf("webhook args %v, want --enforcement=deny and --scan-interval=10m", args)
 			}
 			// The gateway skips the List before a new incident only
 			// because the webhook Lists instead: both or neither.

@@ -182,6 +182,22 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 					EventTime: metav1.NowMicro(), ReportingController: "rrguard-webhook", ReportingInstance: "x", Action: "Leader", Reason: "LeaderElection",
 					Regarding: corev1.ObjectReference{Kind: "Lease", Namespace: system, Name: "rrguard-webhook-leader"}, Type: "Normal"})
 			}, true},
+			{"watch namespaces' metadata (enforcement label)", func(ctx context.Context, c client.Client) error {
+				w, err := c.(client.WithWatch).Watch(ctx, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NamespaceList"}})
+				if err == nil {
+					w.Stop()
+				}
+				return err
+			}, true},
+			{"record an Event on an RR of a duplicate set (scan)", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, GenerateName: "rr-of-a-tenant-"},
+					EventTime: metav1.NowMicro(), ReportingController: "rrguard-scan", ReportingInstance: "x", Action: "Scan", Reason: "DuplicateActiveRemediationRequest",
+					Regarding: corev1.ObjectReference{APIVersion: "kubernaut.ai/v1alpha1", Kind: "RemediationRequest", Namespace: tenant, Name: "rr-of-a-tenant"}, Type: "Warning"})
+			}, true},
+			{"label a namespace", func(ctx context.Context, c client.Client) error {
+				return c.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenant}},
+					client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`)))
+			}, false},
 			{"read its cert-manager Certificate", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, certs.DefaultCertificateName)), certificate(system, certs.DefaultCertificateName))
 			}, true},
