@@ -67,7 +67,8 @@ func loadConfig(path string) (*rest.Config, error) {
 
 // LoadConfigContext is LoadConfig with a kubeconfig context other than the
 // current one (kubectl's --context). With no path, the kubeconfig is
-// $KUBECONFIG or ~/.kube/config, as kubectl finds it.
+// $KUBECONFIG or ~/.kube/config, as kubectl finds it. The config carries
+// ClientQPS and ClientBurst too.
 func LoadConfigContext(path, context string) (*rest.Config, error) {
 	if context == "" {
 		return LoadConfig(path)
@@ -79,5 +80,6 @@ func LoadConfigContext(path, context string) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig context %s: %w", context, err)
 	}
+	cfg.QPS, cfg.Burst = ClientQPS, ClientBurst
 	return cfg, nil
 }
