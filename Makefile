@@ -66,3 +66,5 @@ bench: testbin ## Run the benchmarks in BENCHMARKS.md (about 90 minutes on 2 cor
 	$(GO) test -run '^$$' -bench Scenarios -benchtime 1x -timeout 150m ./internal/load/
 	@echo ">> cost as stored RRs grow: 1,000 / 10,000 / 50,000, 500 samples per figure (about 10 min, a third of it filling)"
 	$(GO) test -run '^$$' -bench StoredRRs -benchtime 1x -timeout 60m ./internal/load/
+	@echo ">> the scan's memory over 50,000 stored RRs beside an unpaged List (about 5 min, mostly filling)"
+	$(GO) test -run '^$$' -bench BenchmarkScan -benchtime 3x -timeout 60m ./scan/
