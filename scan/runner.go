@@ -49,13 +49,18 @@ var (
 // NeedLeaderElection is true: one replica scans at a time.
 func (r *Runner) NeedLeaderElection() bool { return true }
 
-// Start scans at once, then every Interval until ctx ends.
+// Start scans at once, then every Interval (10 minutes if unset) until ctx
+// ends.
 func (r *Runner) Start(ctx context.Context) error {
-	t := time.NewTicker(r.Interval)
+	interval := r.Interval
+	if interval <= 0 {
+		interval = 10 * time.Minute
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			r.Log.Error(err, "scan failed; will retry", "interval", r.Interval)
+			r.Log.Error(err, "scan failed; will retry", "interval", interval)
 		}
 		select {
 		case <-ctx.Done():
