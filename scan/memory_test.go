@@ -12,6 +12,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/testenv"
 	"github.com/rrguard/rrguard/internal/webhooktest"
 	"github.com/rrguard/rrguard/scan"
 )
@@ -38,8 +39,7 @@ func populate(tb testing.TB, n, activeEvery int) string {
 				rr := newRR(ns, fmt.Sprintf("rr-%06d", i), fp)
 				err := env.Client.Create(context.Background(), rr)
 				if err == nil && i%activeEvery != 0 {
-					rr.Status.OverallPhase = v1alpha1.PhaseCompleted
-					err = env.Client.Status().Update(context.Background(), rr)
+					err = testenv.SetPhase(context.Background(), env.Client, ns, rr.Name, v1alpha1.PhaseCompleted)
 				}
 				if err != nil {
 					failed.Store(err)

@@ -90,9 +90,8 @@ func mustCreate(t testing.TB, rr *v1alpha1.RemediationRequest) *v1alpha1.Remedia
 
 func setPhase(t testing.TB, rr *v1alpha1.RemediationRequest, p v1alpha1.Phase) {
 	t.Helper()
-	rr.Status.OverallPhase = p
-	if err := env.Client.Status().Update(context.Background(), rr); err != nil {
-		t.Fatalf("set %s to %s: %v", rr.Name, p, err)
+	if err := testenv.SetPhase(context.Background(), env.Client, rr.Namespace, rr.Name, p); err != nil {
+		t.Fatal(err)
 	}
 }
 

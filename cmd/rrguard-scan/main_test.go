@@ -61,8 +61,7 @@ func setUp(t *testing.T, env *testenv.Env) *fixture {
 			t.Fatal(err)
 		}
 		if phase != "" {
-			rr.Status.OverallPhase = phase
-			if err := c.Status().Update(ctx, rr); err != nil {
+			if err := testenv.SetPhase(ctx, c, rr.Namespace, rr.Name, phase); err != nil {
 				t.Fatal(err)
 			}
 		}
