@@ -7,6 +7,7 @@
 // claim protocol of package dedup (dedup.Guard), reading only through the
 // API server (never an informer cache). It writes exactly one audit line per
 // decision to the logger named "audit" and counts decisions in Prometheus
-// metrics. The Janitor removes claims whose holders are long gone.
+// metrics. The Janitor schedules the sweeps in which a dedup.ClaimKeeper
+// removes claims whose holders are long gone.
 // Configuration builds the ValidatingWebhookConfiguration that registers it.
 package webhook

@@ -20,15 +20,7 @@ const UnguardedLabel = "rrguard.test/unguarded"
 // registered (every namespace but the unguarded ones) and served; set
 // receives both before the tests run. It exits with the tests' code.
 func Main(m *testing.M, set func(*testenv.Env, *Server)) {
-	cfgs := Configurations()
-	for _, c := range cfgs {
-		for i := range c.Webhooks {
-			c.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-				{Key: UnguardedLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
-			}}
-		}
-	}
-	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: cfgs})
+	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: Configurations()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
