@@ -12,12 +12,12 @@ import (
 
 // The wait for a holder polls often at first, because a holder is normally
 // stored within milliseconds of its admission, then backs off, so that a
-// holder held up for long (by a slow co-installed webhook, say) costs ten
+// holder held up for long (by a slow co-installed webhook, say) costs twenty
 // Gets a second. (apimachinery's wait.Backoff stops at its cap instead of
 // staying there, so the loop is written out.)
 const (
-	holderPollFirst = 5 * time.Millisecond
-	holderPollMax   = 100 * time.Millisecond
+	holderPollFirst = 2 * time.Millisecond
+	holderPollMax   = 50 * time.Millisecond
 )
 
 // awaitStored polls for h to be stored (under its UID, and past the
@@ -32,7 +32,7 @@ func (g *Guard) awaitStored(ctx context.Context, ns string, h HolderRef) *v1alph
 	}
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	for delay := holderPollFirst; ; delay = min(delay*3/2, holderPollMax) {
+	for delay := holderPollFirst; ; delay = min(delay*13/10, holderPollMax) {
 		stored, done := g.holderStored(ctx, ns, h)
 		if done {
 			return stored
