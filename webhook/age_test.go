@@ -47,8 +47,9 @@ func (s skewedClock) Now() time.Time                  { return time.Now().Add(s.
 func (s skewedClock) Since(t time.Time) time.Duration { return s.Now().Sub(t) }
 
 // slowWebhook is a second validating webhook installed beside rrguard's, as
-// a policy engine would be: it holds the create of every RR whose name
-// contains "held" for hold, then allows it. The API server stores the RR
+// a policy engine would be: it holds for hold the create of every RR whose
+// name contains "held", and the status update that reactivates an RR whose
+// name contains "revived", then allows them. The API server stores a write
 // only once every webhook has answered.
 type slowWebhook struct {
 	hold  time.Duration
@@ -57,13 +58,24 @@ type slowWebhook struct {
 
 func (s *slowWebhook) Handle(ctx context.Context, req admission.Request) admission.Response {
 	s.calls.Add(1)
-	if strings.Contains(req.Name, "held") {
+	if s.holds(req) {
 		select {
 		case <-time.After(s.hold):
 		case <-ctx.Done():
 		}
 	}
 	return admission.Allowed("")
+}
+
+func (s *slowWebhook) holds(req admission.Request) bool {
+	if req.SubResource != "status" {
+		return strings.Contains(req.Name, "held")
+	}
+	rr := &v1alpha1.RemediationRequest{}
+	if err := admission.NewDecoder(env.Scheme).DecodeRaw(req.Object, rr); err != nil {
+		return false
+	}
+	return strings.Contains(req.Name, "revived") && dedup.IsActive(rr)
 }
 
 // coInstallSlowWebhook serves a slowWebhook over TLS and registers it for
@@ -99,9 +111,9 @@ func coInstallSlowWebhook(t *testing.T, hold time.Duration) string {
 			Name:         "slow.policy.example.com",
 			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: wio.LocalServingCAData},
 			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
 				Rule: admissionregistrationv1.Rule{APIGroups: []string{v1alpha1.GroupVersion.Group}, APIVersions: []string{"*"},
-					Resources: []string{v1alpha1.Resource}},
+					Resources: []string{v1alpha1.Resource, v1alpha1.Resource + "/status"}},
 			}},
 			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: nsObj.Labels},
 			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
@@ -150,47 +162,109 @@ func claimedBy(t *testing.T, ns, fp, holder string) time.Time {
 	}
 }
 
-// The API server stores an RR only after every validating webhook has
+// rule is a way of judging a claim's age, on a replica of its own, and how
+// many active RRs it lets a race leave.
+type rule struct {
+	name   string
+	prefix string // of the names of the RRs its replica decides
+	opts   webhooktest.Options
+	active int
+}
+
+// rules are the replaced rule (the wall-clock age against a grace that was
+// a guess, shorter than the slowest admission) and this protocol's.
+func rules(oldGrace time.Duration) []rule {
+	return []rule{
+		{"wall-clock age against a guessed grace: a duplicate", "old-",
+			webhooktest.Options{Age: wallClockAge{clock.RealClock{}}, Webhook: webhook.Options{ClaimGrace: oldGrace}}, 2},
+		{"observed age against the default grace (the API server's request timeout): none", "new-", webhooktest.Options{}, 1},
+	}
+}
+
+// The API server stores a write only after every validating webhook has
 // answered, and a co-installed webhook may take up to 30 s. With a grace
 // that is a guess (here 2 s) shorter than that, a create arriving after the
 // grace takes the claim of an admitted RR that another webhook still holds,
-// and both are stored.
+// and both are stored. The same for a reactivation: while another webhook
+// holds the status update that moves x back to an active phase, x is
+// stored in its terminal phase at the resourceVersion its claim records,
+// and the create takes the claim over without even a List (x is stored).
+// Each rule decides on a replica of its own, side by side.
 func TestASlowCoInstalledWebhookDoesNotLetADuplicateThrough(t *testing.T) {
 	const hold, oldGrace = 4 * time.Second, 2 * time.Second
 	ns := coInstallSlowWebhook(t, hold)
-	for _, tc := range []struct {
-		name   string
-		opts   webhooktest.Options
-		active int
-	}{
-		{"wall-clock age against a guessed grace: a duplicate",
-			webhooktest.Options{Age: wallClockAge{clock.RealClock{}}, Webhook: webhook.Options{ClaimGrace: oldGrace}}, 2},
-		{"observed age against the default grace (the API server's request timeout): none", webhooktest.Options{}, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			replaceServer(t, tc.opts)
-			fp := newFingerprint(t)
-			name := "held-" + fp[:8]
-			x := createAsync(newRR(ns, name, fp))
-			seen := claimedBy(t, ns, fp, name)
-			time.Sleep(time.Until(seen.Add(oldGrace + 300*time.Millisecond)))
-
-			errY := create(context.Background(), newRR(ns, "y-"+fp[:8], fp), false)
-			if err := <-x; err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			got := activeWith(t, ns, fp)
-			if len(got) != tc.active {
-				t.Errorf("active RRs %v (y: %v), want %d", got, errY, tc.active)
-			}
-			if tc.active == 1 {
-				if d, ok := dedup.DenialFromError(errY); !ok || d.Holder != name {
-					t.Errorf("y: %v, want a denial naming %s", errY, name)
-				}
-				t.Logf("y: %v", errY)
-			}
-		})
+	rs := rules(oldGrace)
+	route := byName{}
+	for _, r := range rs {
+		route[r.prefix] = replica(r.opts)
 	}
+	replaceServer(t, webhooktest.Options{Handler: route})
+
+	// x's write is admitted and held; it returns when x's claim shows it.
+	writes := map[string]func(t *testing.T, r rule, fp string) (x string, done <-chan error){
+		"create": func(t *testing.T, r rule, fp string) (string, <-chan error) {
+			x := r.prefix + "held-" + fp[:8]
+			done := createAsync(newRR(ns, x, fp))
+			claimedBy(t, ns, fp, x)
+			return x, done
+		},
+		"reactivation": func(t *testing.T, r rule, fp string) (string, <-chan error) {
+			x := completed(t, ns, r.prefix+"revived-"+fp[:8], fp)
+			stored := x.ResourceVersion
+			done := make(chan error, 1)
+			go func() { done <- setPhase(t, x, v1alpha1.PhaseProcessing) }()
+			deadline := time.Now().Add(10 * time.Second)
+			for (dedup.Claim{Lease: webhooktest.Claim(t, env.Client, ns, fp)}).PendingReactivation() != stored {
+				if time.Now().After(deadline) {
+					t.Fatal("the reactivation never took the claim")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			return x.Name, done
+		},
+	}
+	for _, r := range rs {
+		for what, write := range writes {
+			t.Run(r.name+"/"+what, func(t *testing.T) {
+				t.Parallel()
+				fp := newFingerprintFor(t, r.prefix+what)
+				x, done := write(t, r, fp)
+				time.Sleep(oldGrace + 300*time.Millisecond)
+
+				errY := create(context.Background(), newRR(ns, r.prefix+"y-"+fp[:8], fp), false)
+				if err := <-done; err != nil {
+					t.Fatalf("%s: %v", x, err)
+				}
+				wantActive(t, ns, fp, r, x, errY)
+			})
+		}
+	}
+}
+
+// wantActive checks that fp has as many active RRs as r lets through, and
+// that where it is one, y was denied naming x.
+func wantActive(t *testing.T, ns, fp string, r rule, x string, errY error) {
+	t.Helper()
+	if got := activeWith(t, ns, fp); len(got) != r.active {
+		t.Errorf("active RRs %v (y: %v), want %d", got, errY, r.active)
+	}
+	if r.active == 1 {
+		if d, ok := dedup.DenialFromError(errY); !ok || d.Holder != x {
+			t.Errorf("y: %v, want a denial naming %s", errY, x)
+		}
+		t.Logf("y: %v", errY)
+	}
+}
+
+// newFingerprintFor returns a fingerprint of its own for one of a test's
+// parallel subtests (newFingerprint's counter is not safe for them).
+func newFingerprintFor(t *testing.T, what string) string {
+	t.Helper()
+	fp, err := dedup.Fingerprint(dedup.Target{Namespace: "bench", Kind: "Deployment", Name: t.Name() + "/" + what})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp
 }
 
 // byName routes each admission to one of several replicas by the prefix of
@@ -219,37 +293,34 @@ func TestReplicasWhoseClocksDisagreeDoNotLetADuplicateThrough(t *testing.T) {
 	skew := dedup.DefaultClaimGrace + 10*time.Second
 	ns := coInstallSlowWebhook(t, hold)
 	ahead := skewedClock{offset: skew}
-	for _, tc := range []struct {
-		name   string
-		a, b   webhooktest.Options
-		active int
+	cases := []struct {
+		rule
+		a, b webhooktest.Options
 	}{
-		{"wall-clock age: b reads a's claim as older than the grace, a duplicate",
+		{rule{name: "wall-clock age: b reads a's claim as older than the grace, a duplicate", prefix: "old-", active: 2},
 			webhooktest.Options{Age: wallClockAge{clock.RealClock{}}},
-			webhooktest.Options{Clock: ahead, Age: wallClockAge{ahead}}, 2},
-		{"observed age: b has just seen the claim, none",
-			webhooktest.Options{}, webhooktest.Options{Clock: ahead}, 1},
-	} {
+			webhooktest.Options{Clock: ahead, Age: wallClockAge{ahead}}},
+		{rule{name: "observed age: b has just seen the claim, none", prefix: "new-", active: 1},
+			webhooktest.Options{}, webhooktest.Options{Clock: ahead}},
+	}
+	route := byName{}
+	for _, tc := range cases {
+		route[tc.prefix+"a-"], route[tc.prefix+"b-"] = replica(tc.a), replica(tc.b)
+	}
+	replaceServer(t, webhooktest.Options{Handler: route})
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			replaceServer(t, webhooktest.Options{Handler: byName{"a-": replica(tc.a), "b-": replica(tc.b)}})
-			fp := newFingerprint(t)
-			name := "a-held-" + fp[:8]
-			x := createAsync(newRR(ns, name, fp))
-			claimedBy(t, ns, fp, name)
+			t.Parallel()
+			fp := newFingerprintFor(t, tc.prefix)
+			x := tc.prefix + "a-held-" + fp[:8]
+			done := createAsync(newRR(ns, x, fp))
+			claimedBy(t, ns, fp, x)
 
-			errY := create(context.Background(), newRR(ns, "b-y-"+fp[:8], fp), false)
-			if err := <-x; err != nil {
-				t.Fatalf("%s: %v", name, err)
+			errY := create(context.Background(), newRR(ns, tc.prefix+"b-y-"+fp[:8], fp), false)
+			if err := <-done; err != nil {
+				t.Fatalf("%s: %v", x, err)
 			}
-			if got := activeWith(t, ns, fp); len(got) != tc.active {
-				t.Errorf("active RRs %v (b-y: %v), want %d", got, errY, tc.active)
-			}
-			if tc.active == 1 {
-				if d, ok := dedup.DenialFromError(errY); !ok || d.Holder != name {
-					t.Errorf("b-y: %v, want a denial naming %s", errY, name)
-				}
-				t.Logf("b-y: %v", errY)
-			}
+			wantActive(t, ns, fp, tc.rule, x, errY)
 		})
 	}
 }
