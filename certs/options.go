@@ -54,10 +54,10 @@ func modeList() string {
 // Names of the objects in manifests/ (its variants add the "rrguard-" prefix
 // to every name) and in webhook.Configuration's defaults.
 const (
-	DefaultNamespace                = "rrguard-system"
-	DefaultServiceName              = "rrguard-webhook"
+	DefaultNamespace                = kube.DefaultNamespace
+	DefaultServiceName              = kube.WebhookServiceName
 	DefaultSecretName               = "rrguard-webhook-server-cert"
-	DefaultWebhookConfigurationName = "rrguard-validating-webhook"
+	DefaultWebhookConfigurationName = kube.WebhookConfigurationName
 	DefaultCertificateName          = "rrguard-serving-cert"
 )
 

@@ -41,6 +41,7 @@ type Adoption struct {
 // does. It never writes a RemediationRequest, and a dry run writes
 // nothing.
 func (g *Guard) Adopt(ctx context.Context, ns, fp string, dryRun bool) (Adoption, error) {
+	g.init()
 	attempts := g.MaxAttempts
 	if attempts <= 0 {
 		attempts = 10
@@ -78,7 +79,7 @@ func (g *Guard) adoptOnce(ctx context.Context, ns, fp string, resolver Resolver,
 		if dryRun {
 			return a, false, nil
 		}
-		err := g.Writer.Create(ctx, newClaimLease(ns, fp, HolderRef{Name: res.Holder.Name, UID: res.Holder.UID}, g.now()))
+		err := g.Writer.Create(ctx, newClaimLease(ns, fp, HolderRef{Name: res.Holder.Name, UID: res.Holder.UID}, g.clock().Now()))
 		switch {
 		case err == nil:
 			return a, false, nil
@@ -91,7 +92,7 @@ func (g *Guard) adoptOnce(ctx context.Context, ns, fp string, resolver Resolver,
 	if res.Active() {
 		return Adoption{Holder: res.Holder, Action: ClaimNone}, false, nil
 	}
-	if claimInFlight(*res.Claim, res.Holder, g.now().Sub(res.Claim.AcquiredAt()) < g.grace()) {
+	if adoptionInFlight(*res.Claim, res.Holder, g.age.Age(*res.Claim) < g.grace()) {
 		// An admission is under way; its outcome is the webhook's to settle.
 		return Adoption{Action: ClaimNone}, false, nil
 	}
@@ -114,17 +115,17 @@ func (g *Guard) adoptOnce(ctx context.Context, ns, fp string, resolver Resolver,
 	return a, false, nil
 }
 
-// claimInFlight reports whether claim, whose holder as stored is holder
+// adoptionInFlight reports whether claim, whose holder as stored is holder
 // (nil when not stored) and which is not active, may still be becoming
 // active: its holder's create, or its reactivation, was admitted and may not
-// be stored yet. young says whether the claim is inside its grace. It is the
-// Guard's own reading of a claim (step C5): stored and inactive without a
-// pending reactivation means the incident is over; not stored means in
-// flight until the grace has passed.
-func claimInFlight(claim Claim, holder *v1alpha1.RemediationRequest, young bool) bool {
-	pending := holder != nil && claim.PendingReactivation() != "" &&
-		claim.PendingReactivation() == holder.ResourceVersion
-	if holder != nil && !pending {
+// be stored yet. young says whether this replica has observed the claim for
+// less than the grace. It is the Guard's own reading of a claim (steps C7
+// and C8): stored and inactive without a pending reactivation means the
+// incident is over; not stored means in flight until the grace has passed.
+// A scan that has never seen the claim finds it young, so it leaves every
+// claim it meets for the first time to the webhook.
+func adoptionInFlight(claim Claim, holder *v1alpha1.RemediationRequest, young bool) bool {
+	if holder != nil && !pendingReactivation(claim, holder) {
 		return false
 	}
 	return young

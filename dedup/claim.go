@@ -30,11 +30,10 @@ const (
 	// the state the admitted update is replacing, not a finished incident.
 	PendingReactivationAnnotation = "rrguard.kubernaut.ai/pending-reactivation-resource-version"
 
-	// InactiveSinceAnnotation is the webhook janitor's mark of when it
-	// first saw the claim's holder gone or inactive. It speaks of one
-	// holder: a claim handed to another must lose it, or the janitor could
-	// delete the claim between the hand-over and the new holder's storage
-	// — the one moment a deleted claim is not rebuilt by the List.
+	// InactiveSinceAnnotation is the ClaimKeeper's mark that it saw the
+	// claim's holder gone or inactive, stamped with the marking replica's
+	// time for people to read: no decision compares that time with a
+	// clock. It speaks of one holder: a claim handed to another loses it.
 	InactiveSinceAnnotation = "rrguard.kubernaut.ai/holder-inactive-since"
 
 	// ManagedByLabel marks claims so that the janitor can list exactly them.
@@ -60,8 +59,10 @@ func (c Claim) HolderUID() types.UID {
 	return types.UID(c.Lease.Annotations[HolderUIDAnnotation])
 }
 
-// AcquiredAt returns when the current holder took the claim; the Lease's
-// creation time where acquireTime is missing.
+// AcquiredAt returns when the current holder took the claim, by the clock of
+// the replica that wrote it; the Lease's creation time where acquireTime is
+// missing. It is for people: comparing it with another machine's clock is
+// the mistake the Guard's AgeJudge exists to avoid.
 func (c Claim) AcquiredAt() time.Time {
 	if c.Lease.Spec.AcquireTime != nil {
 		return c.Lease.Spec.AcquireTime.Time

@@ -68,58 +68,97 @@ func (s *Coalescer) Admit(ctx context.Context, c Candidate, dryRun bool) (Verdic
 	}
 }
 
-// decide runs the protocol for the first candidate of batch still waiting
-// and derives the others' verdicts from its verdict; a candidate that cannot
-// follow (it is the holder named) is decided in a later round.
+// decide runs the rounds of batch until every candidate has its verdict.
+func (s *Coalescer) decide(key string, batch []*admission) {
+	for len(batch) > 0 {
+		batch = s.round(key, batch)
+	}
+}
+
+// follower is a candidate whose verdict follows from its round's lead.
+type follower struct {
+	a *admission
+	r admitted
+}
+
+// round runs the protocol for the first candidate of batch still waiting
+// and derives the others' verdicts from its verdict; it returns the
+// candidates that cannot follow (one is the holder named), for a later
+// round.
 //
 // When the lead is admitted, the candidates that arrived while it was being
 // decided follow too, although they are not in the batch: from the moment
-// the lead's claim was written until the lead's response is sent — and this
-// runs before it is sent — the claim is held by an RR that cannot be stored
-// yet, so "ClaimInFlight, held by lead" is what the protocol would tell each
-// of them now, inside their own requests. A ClaimInFlight verdict settles
-// them too, and a Duplicate one does not; settlesLatecomers says why.
-func (s *Coalescer) decide(key string, batch []*admission) {
-	for len(batch) > 0 {
-		lead, rest := batch[0], batch[1:]
-		if err := lead.ctx.Err(); err != nil {
-			lead.result <- admitted{err: err}
-			batch = rest
-			continue
-		}
-		start := s.guard.now()
-		v, err := s.guard.Admit(lead.ctx, lead.c, false)
-		decided := s.guard.now().Sub(start)
-		if err != nil && lead.ctx.Err() != nil {
-			// The lead gave up; that says nothing about the others.
-			lead.result <- admitted{v: v, err: err}
-			batch = rest
-			continue
-		}
-		if err == nil && s.settlesLatecomers(v, decided) {
-			rest = append(rest, s.group.Drain(key)...)
-		}
-		// Settle the others before the lead's answer leaves, so that
-		// the lead's RR cannot be stored before they are decided.
-		var next []*admission
-		settled := make([]func(), 0, len(rest))
-		for _, a := range rest {
-			if err != nil {
-				// The API server failed the lead; it would fail the
-				// others the same moment. Fail them closed too.
-				settled = append(settled, func() { a.result <- admitted{err: err} })
-				continue
-			}
-			if f, ok := s.guard.follow(v, lead.c, a.c); ok {
-				settled = append(settled, func() { a.result <- admitted{v: f} })
-				continue
-			}
-			next = append(next, a)
-		}
-		batch = next
+// the lead's claim was written until the lead's response is sent — and
+// their verdicts are derived before it is sent — the claim is held by an RR
+// that cannot be stored yet, so "ClaimInFlight, held by lead" is what the
+// protocol would tell each of them now, inside their own requests. Then,
+// after the lead's answer has gone, they share one wait for the lead to be
+// stored (step C9 of docs/design.md): stored and active, it is what the
+// protocol tells each of them at that moment, still inside their requests:
+// Duplicate, naming the lead. A ClaimInFlight verdict settles latecomers
+// too, and a Duplicate one does not; settlesLatecomers says why.
+func (s *Coalescer) round(key string, batch []*admission) []*admission {
+	lead, rest := batch[0], batch[1:]
+	if err := lead.ctx.Err(); err != nil {
+		lead.result <- admitted{err: err}
+		return rest
+	}
+	clk := s.guard.clock()
+	start := clk.Now()
+	v, err := s.guard.Admit(lead.ctx, lead.c, false)
+	if err != nil && lead.ctx.Err() != nil {
+		// The lead gave up; that says nothing about the others.
 		lead.result <- admitted{v: v, err: err}
-		for _, send := range settled {
-			send()
+		return rest
+	}
+	if err == nil && s.settlesLatecomers(v, clk.Since(start)) {
+		rest = append(rest, s.group.Drain(key)...)
+	}
+	// Derive the others' verdicts before the lead's answer leaves, so
+	// that the lead's RR cannot be stored before they are decided.
+	var next []*admission
+	followers := make([]follower, 0, len(rest))
+	for _, a := range rest {
+		if err != nil {
+			// The API server failed the lead; it would fail the
+			// others the same moment. Fail them closed too.
+			followers = append(followers, follower{a, admitted{err: err}})
+			continue
+		}
+		if f, ok := s.guard.follow(v, lead.c, a.c); ok {
+			followers = append(followers, follower{a, admitted{v: f}})
+			continue
+		}
+		next = append(next, a)
+	}
+	lead.result <- admitted{v: v, err: err}
+	if err == nil && v.Allowed && len(followers) > 0 {
+		s.awaitLead(lead.c, start.Add(s.guard.timeout()), followers)
+	}
+	for _, f := range followers {
+		f.a.result <- f.r
+	}
+	return next
+}
+
+// awaitLead waits, until deadline at the latest, for the admitted lead to
+// be stored, and turns the followers' ClaimInFlight verdicts into Duplicate
+// ones naming it once it is stored and active.
+func (s *Coalescer) awaitLead(lead Candidate, deadline time.Time, followers []follower) {
+	left := deadline.Sub(s.guard.clock().Now())
+	if left <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), left)
+	defer cancel()
+	stored := s.guard.awaitStored(ctx, lead.Namespace, lead.holderRef())
+	if stored == nil || !IsActive(stored) {
+		return
+	}
+	for i := range followers {
+		if r := &followers[i].r; r.err == nil && r.v.Reason == ReasonClaimInFlight && r.v.HolderName == lead.Name {
+			r.v = duplicateOf(stored, ClaimNone)
+			r.v.Coalesced = true
 		}
 	}
 }
@@ -147,7 +186,7 @@ func (s *Coalescer) settlesLatecomers(v Verdict, took time.Duration) bool {
 // same fingerprint: what Admit would answer c if it ran now. ok is false when
 // c must be decided on its own: it is the lead itself under another UID, or
 // the holder v names.
-func (g *Guard) follow(v Verdict, lead, c Candidate) (Verdict, bool) {
+func (g *Guard) follow(v Verdict, lead, c Candidate) (f Verdict, ok bool) {
 	if c.Name == lead.Name {
 		return Verdict{}, false
 	}
@@ -155,11 +194,14 @@ func (g *Guard) follow(v Verdict, lead, c Candidate) (Verdict, bool) {
 	case v.Allowed:
 		// lead holds the claim now and is not stored (or, re-activated,
 		// not stored active) yet: c meets the claim within its grace.
-		return Verdict{Reason: ReasonClaimInFlight, HolderName: lead.Name, RetryAfter: g.grace(), ClaimAction: ClaimNone, Coalesced: true}, true
+		f = claimInFlight(lead.Name, g.grace())
 	case v.Reason == ReasonDuplicate && v.Holder != nil && v.Holder.Name != c.Name:
-		return Verdict{Reason: ReasonDuplicate, Holder: v.Holder, ClaimAction: ClaimNone, Coalesced: true}, true
+		f = duplicateOf(v.Holder, ClaimNone)
 	case v.Reason == ReasonClaimInFlight && v.HolderName != c.Name:
-		return Verdict{Reason: ReasonClaimInFlight, HolderName: v.HolderName, RetryAfter: v.RetryAfter, ClaimAction: ClaimNone, Coalesced: true}, true
+		f = claimInFlight(v.HolderName, v.RetryAfter)
+	default:
+		return Verdict{}, false
 	}
-	return Verdict{}, false
+	f.Coalesced = true
+	return f, true
 }

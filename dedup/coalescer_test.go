@@ -110,22 +110,31 @@ func (r *gatedReader) List(ctx context.Context, list client.ObjectList, opts ...
 	return r.Reader.List(ctx, list, opts...)
 }
 
-// TestCoalescerDecidesAQueuedBurstWithFewReads is a unit test with the fake
-// client; the real API server and two replicas are in
-// webhook.TestTortureTwoReplicas.
-func TestCoalescerDecidesAQueuedBurstWithFewReads(t *testing.T) {
+// newFakeClient returns a fake client that knows RemediationRequests (with
+// the fingerprint field selectable) and Leases.
+func newFakeClient(t *testing.T) client.Client {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{v1alpha1.AddToScheme, coordinationv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := fake.NewClientBuilder().WithScheme(scheme).
+	return fake.NewClientBuilder().WithScheme(scheme).
 		WithIndex(&v1alpha1.RemediationRequest{}, v1alpha1.FingerprintField, func(o client.Object) []string {
 			return []string{o.(*v1alpha1.RemediationRequest).Spec.SignalFingerprint}
 		}).Build()
+}
+
+// TestCoalescerDecidesAQueuedBurstWithFewReads is a unit test with the fake
+// client; the real API server and two replicas are in
+// webhook.TestTortureTwoReplicas.
+func TestCoalescerDecidesAQueuedBurstWithFewReads(t *testing.T) {
+	c := newFakeClient(t)
 	reader := &gatedReader{Reader: c}
-	s := NewCoalescer(&Guard{Reader: reader, Writer: c})
+	// No wait for holders here: nothing stores them (TestCoalescer...
+	// FollowersShareTheWaitForTheLead covers the wait).
+	s := NewCoalescer(&Guard{Reader: reader, Writer: c, HolderWait: -1})
 	const fp = "3c6e0b8a9c15224a8228b9a98ca1531d2b6e4d4fb2a4d1b5c0fe2d3c1a2b3c4d"
 	const width = 20
 
@@ -176,8 +185,8 @@ func TestCoalescerDecidesAQueuedBurstWithFewReads(t *testing.T) {
 			t.Errorf("%s: %+v, want a coalesced ClaimInFlight naming first", o.name, o.v)
 		}
 	}
-	if reads != 2 {
-		t.Errorf("%d reads for the new incident's burst, want 2 (the lead's claim Get and List)", reads)
+	if reads != 1 {
+		t.Errorf("%d reads for the new incident's burst, want 1 (the lead's List after creating its claim)", reads)
 	}
 
 	// first is not stored yet: the next burst's lead meets its claim in
@@ -216,5 +225,73 @@ func TestCoalescerDecidesAQueuedBurstWithFewReads(t *testing.T) {
 	}
 	if reads != 4 {
 		t.Errorf("%d reads for the known incident's burst, want 4 (claim Get + holder Get, twice)", reads)
+	}
+}
+
+// getCounter counts the Gets of one name.
+type getCounter struct {
+	client.Reader
+	name string
+	gets atomic.Int32
+}
+
+func (r *getCounter) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if key.Name == r.name {
+		r.gets.Add(1)
+	}
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+// The candidates that queued behind an admitted lead share one wait for it
+// to be stored (step C9) and learn it is the holder as soon as it is: a
+// Duplicate naming it, not a ClaimInFlight that sends them away. A unit test
+// with the fake client; webhook.TestTortureTwoReplicas runs the real thing.
+func TestCoalescerFollowersShareTheWaitForTheLead(t *testing.T) {
+	c := newFakeClient(t)
+	const fp = "4d6e0b8a9c15224a8228b9a98ca1531d2b6e4d4fb2a4d1b5c0fe2d3c1a2b3c4d"
+	const followers = 12
+	counted := &getCounter{Reader: c, name: "lead"}
+	gate := &gatedReader{Reader: counted}
+	s := NewCoalescer(&Guard{Reader: gate, Writer: c, HolderWait: 2 * time.Second})
+
+	type out struct {
+		name string
+		v    Verdict
+		err  error
+	}
+	results := make(chan out, followers+1)
+	admit := func(name string) {
+		v, err := s.Admit(context.Background(), Candidate{Namespace: "ns", Name: name, UID: types.UID("uid-" + name), Fingerprint: fp}, false)
+		results <- out{name, v, err}
+	}
+	entered, release := gate.arm()
+	go admit("lead")
+	<-entered // the lead's List, after it created the claim
+	for i := range followers {
+		go admit(fmt.Sprintf("f-%d", i))
+	}
+	for s.group.Waiting("ns/"+fp) < followers {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+
+	lead := <-results
+	if lead.name != "lead" || lead.err != nil || !lead.v.Allowed {
+		t.Fatalf("first answer %+v, want the lead admitted", lead)
+	}
+	// The API server stores the lead once it has the answer.
+	stored := &v1alpha1.RemediationRequest{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "lead", UID: "uid-lead"},
+		Spec: v1alpha1.RemediationRequestSpec{SignalFingerprint: fp}}
+	if err := c.Create(context.Background(), stored); err != nil {
+		t.Fatal(err)
+	}
+	for range followers {
+		o := <-results
+		if o.err != nil || o.v.Allowed || o.v.Reason != ReasonDuplicate || o.v.Holder == nil || o.v.Holder.Name != "lead" || !o.v.Coalesced {
+			t.Errorf("%s: %+v, %v; want a coalesced Duplicate naming lead", o.name, o.v, o.err)
+		}
+	}
+	if n := counted.gets.Load(); n >= followers {
+		t.Errorf("%d Gets of the lead for %d followers, want one shared wait", n, followers)
 	}
 }

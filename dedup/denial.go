@@ -12,20 +12,54 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 )
 
-// The denial contract between the webhook and every client. The API server
-// passes a webhook's status through to the client (prefixing its message),
-// so a creator learns from the error alone who holds the fingerprint:
+// The denial contract between the webhook and every client. Every denial
+// the webhook gives is built here. The API server passes a webhook's status
+// through to the client (prefixing its message), so a creator learns from
+// the error alone who holds the fingerprint:
 //
 //   - Duplicate: HTTP 409, reason Conflict, details.name = the holder,
 //     one cause of type "Duplicate" on spec.signalFingerprint.
 //   - ClaimInFlight: HTTP 429, reason TooManyRequests, details.name = the
 //     claim's holder, retryAfterSeconds = 1, one cause "ClaimInFlight".
 //     429 with Retry-After is what client-go itself backs off and retries on.
+//   - Invalid: HTTP 400 (reason BadRequest) for a request that does not
+//     parse, 422 (reason Invalid) for an object the protocol cannot decide
+//     on; details.name = the object's name, one cause "Invalid" on the
+//     field at fault.
 
 // claimInFlightRetry is the Retry-After hint of a ClaimInFlight denial. The
-// holder is normally stored within milliseconds of its admission; a full
-// grace period is only the worst case.
+// decision has already waited for the holder to be stored (step C9 of
+// docs/design.md); a holder still not stored is held up somewhere (a slow
+// co-installed webhook, a crashed admission), and a second is a fair pause.
 const claimInFlightRetry = time.Second
+
+// Invalid says why a request cannot be decided on.
+type Invalid struct {
+	// Code is http.StatusBadRequest or http.StatusUnprocessableEntity.
+	Code int32
+	// Field is the field at fault; empty for the request as a whole.
+	Field string
+	// Name is the object's name, where known.
+	Name string
+	Err  error
+}
+
+func (e *Invalid) Error() string { return e.Err.Error() }
+
+// BadRequest is an Invalid for a request that does not parse.
+func BadRequest(field, format string, args ...any) *Invalid {
+	return &Invalid{Code: http.StatusBadRequest, Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// Unprocessable is an Invalid for an object the protocol cannot decide on.
+func Unprocessable(field, format string, args ...any) *Invalid {
+	return &Invalid{Code: http.StatusUnprocessableEntity, Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// InvalidVerdict is the denial of a request that cannot be decided on.
+func InvalidVerdict(e *Invalid) Verdict {
+	return Verdict{Reason: ReasonInvalid, Invalid: e, ClaimAction: ClaimNone}
+}
 
 // DenialStatus returns the API status a webhook denies v with; nil for an
 // allowed verdict.
@@ -33,36 +67,41 @@ func DenialStatus(ns, fp string, v Verdict) *metav1.Status {
 	if v.Allowed {
 		return nil
 	}
+	field := v1alpha1.FingerprintField
+	if v.Reason == ReasonInvalid && v.Invalid != nil {
+		field = v.Invalid.Field
+	}
 	details := &metav1.StatusDetails{
-		Group: v1alpha1.GroupVersion.Group,
-		Kind:  v1alpha1.Resource,
-		Causes: []metav1.StatusCause{{
-			Type:  metav1.CauseType(v.Reason),
-			Field: v1alpha1.FingerprintField,
-		}},
+		Group:  v1alpha1.GroupVersion.Group,
+		Kind:   v1alpha1.Resource,
+		Causes: []metav1.StatusCause{{Type: metav1.CauseType(v.Reason), Field: field}},
 	}
 	s := &metav1.Status{Status: metav1.StatusFailure, Details: details}
-	switch v.Reason {
-	case ReasonDuplicate:
+	switch {
+	case v.Reason == ReasonDuplicate && v.Holder != nil:
 		details.Name = v.Holder.Name
-		s.Code = http.StatusConflict
-		s.Reason = metav1.StatusReasonConflict
+		s.Code, s.Reason = http.StatusConflict, metav1.StatusReasonConflict
 		phase := v.Holder.Status.OverallPhase
 		if phase == "" {
 			phase = "<none>"
 		}
 		s.Message = fmt.Sprintf("RemediationRequest %s/%s with fingerprint %s is active (phase %s)",
 			ns, v.Holder.Name, fp, phase)
-	case ReasonClaimInFlight:
+	case v.Reason == ReasonClaimInFlight:
 		details.Name = v.HolderName
 		details.RetryAfterSeconds = int32(claimInFlightRetry / time.Second)
-		s.Code = http.StatusTooManyRequests
-		s.Reason = metav1.StatusReasonTooManyRequests
+		s.Code, s.Reason = http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests
 		s.Message = fmt.Sprintf("fingerprint %s is being claimed by RemediationRequest %s/%s, whose admission is still in flight; retry shortly",
 			fp, ns, v.HolderName)
+	case v.Reason == ReasonInvalid && v.Invalid != nil:
+		details.Name = v.Invalid.Name
+		s.Code, s.Reason = v.Invalid.Code, metav1.StatusReasonBadRequest
+		if v.Invalid.Code == http.StatusUnprocessableEntity {
+			s.Reason = metav1.StatusReasonInvalid
+		}
+		s.Message = v.Invalid.Error()
 	default:
-		s.Code = http.StatusForbidden
-		s.Reason = metav1.StatusReasonForbidden
+		s.Code, s.Reason = http.StatusForbidden, metav1.StatusReasonForbidden
 		s.Message = fmt.Sprintf("denied: %s", v.Reason)
 	}
 	details.Causes[0].Message = s.Message

@@ -8,9 +8,15 @@
 //   - for the gateway, whether an ended one still holds it back by
 //     kubernaut's suppression rules (Suppresses, GatewayHolder),
 //   - whether a new or re-activated RemediationRequest may become the
-//     holder (Guard.Admit: the claim protocol of docs/design.md),
-//   - and, for the scan, which active request an unclaimed fingerprint's
-//     claim goes to (Guard.Adopt).
+//     holder (Guard.Admit: the claim protocol of docs/design.md, one
+//     function per step in steps.go, with a Coalescer to share decisions),
+//   - how old a claim is (Observations: as this replica observed it, never
+//     by comparing clocks),
+//   - when a claim whose holder is done is marked, unmarked and deleted
+//     (ClaimKeeper; the webhook's janitor only schedules it),
+//   - for the scan, which active request an unclaimed fingerprint's claim
+//     goes to (Guard.Adopt),
+//   - and what every denial says (DenialStatus, DenialFromError).
 //
 // A claim is a coordination.k8s.io/v1 Lease named "rrclaim-<fingerprint>" in
 // the RemediationRequest's namespace. The API server makes exactly one thing

@@ -7,6 +7,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -23,7 +24,7 @@ const fp = "90c5375f2830cbd56431459d314af87e810ef05c5eccc4d66b50373682befa9b"
 func TestGuardPendingReactivation(t *testing.T) {
 	const grace = 10 * time.Second
 	ctx := context.Background()
-	setup := func(t *testing.T) (client.Client, *dedup.Guard, *time.Time, *v1alpha1.RemediationRequest) {
+	setup := func(t *testing.T) (client.Client, *dedup.Guard, *clocktesting.FakePassiveClock, *v1alpha1.RemediationRequest) {
 		t.Helper()
 		a := &v1alpha1.RemediationRequest{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a", UID: "uid-a"},
@@ -37,8 +38,8 @@ func TestGuardPendingReactivation(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(a), a); err != nil {
 			t.Fatal(err)
 		}
-		clock := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-		g := &dedup.Guard{Reader: c, Writer: c, Grace: grace, Now: func() time.Time { return clock }}
+		clock := clocktesting.NewFakePassiveClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+		g := &dedup.Guard{Reader: c, Writer: c, Grace: grace, HolderWait: -1, Clock: clock}
 		v, err := g.Admit(ctx, dedup.Candidate{
 			Namespace: "ns", Name: "a", UID: a.UID, Fingerprint: fp,
 			Reactivation: true, StoredResourceVersion: a.ResourceVersion,
@@ -49,7 +50,7 @@ func TestGuardPendingReactivation(t *testing.T) {
 		if got := claim(t, c).PendingReactivation(); got != a.ResourceVersion {
 			t.Fatalf("claim records %q, want %q", got, a.ResourceVersion)
 		}
-		return c, g, &clock, a
+		return c, g, clock, a
 	}
 	createB := func(t *testing.T, g *dedup.Guard) dedup.Verdict {
 		t.Helper()
@@ -72,7 +73,7 @@ func TestGuardPendingReactivation(t *testing.T) {
 
 	t.Run("inside the grace the create waits", func(t *testing.T) {
 		_, g, clock, _ := setup(t)
-		*clock = clock.Add(grace - time.Second)
+		clock.SetTime(clock.Now().Add(grace - time.Second))
 		v := createB(t, g)
 		if v.Allowed || v.Reason != dedup.ReasonClaimInFlight || v.HolderName != "a" || v.RetryAfter != time.Second {
 			t.Errorf("create: %+v; want ClaimInFlight held by a, retry after 1s", v)
@@ -80,7 +81,7 @@ func TestGuardPendingReactivation(t *testing.T) {
 	})
 	t.Run("after the grace the create takes the claim over", func(t *testing.T) {
 		c, g, clock, _ := setup(t)
-		*clock = clock.Add(grace)
+		clock.SetTime(clock.Now().Add(grace))
 		wantTakenOverByB(t, c, createB(t, g))
 	})
 	t.Run("once the update landed the create is a duplicate", func(t *testing.T) {
@@ -131,8 +132,8 @@ func TestCreateUnderTheActiveHoldersNameLeavesItsClaimAlone(t *testing.T) {
 		Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: fp},
 	}
 	c := newFakeReader(t, a)
-	clock := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	g := &dedup.Guard{Reader: c, Writer: c, Grace: 10 * time.Second, Now: func() time.Time { return clock }}
+	clock := clocktesting.NewFakePassiveClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+	g := &dedup.Guard{Reader: c, Writer: c, Grace: 10 * time.Second, HolderWait: -1, Clock: clock}
 	if v, err := g.Admit(ctx, dedup.Candidate{Namespace: "ns", Name: "a", UID: "uid-a", Fingerprint: fp}, false); err != nil || !v.Allowed {
 		t.Fatalf("a: %+v, %v", v, err)
 	}
@@ -145,7 +146,7 @@ func TestCreateUnderTheActiveHoldersNameLeavesItsClaimAlone(t *testing.T) {
 		t.Fatalf("claim now held by UID %q, want uid-a", got)
 	}
 	// Long after, another create is still a duplicate of a.
-	clock = clock.Add(time.Hour)
+	clock.SetTime(clock.Now().Add(time.Hour))
 	if v, err := g.Admit(ctx, dedup.Candidate{Namespace: "ns", Name: "b", UID: "uid-b", Fingerprint: fp}, false); err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate {
 		t.Fatalf("b: %+v, %v; want Duplicate of a", v, err)
 	}

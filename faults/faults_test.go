@@ -287,10 +287,11 @@ func crashAfterClaim(real admission.Handler) admission.Handler {
 }
 
 // A claim left behind by a crashed admission blocks its fingerprint only
-// for the grace period: the next create is told to retry inside it and
-// takes the claim over after it. A claim nobody takes over is removed by
-// the janitor, running as it does in the webhook, once its holder has been
-// gone for the retention period. (webhook/faults_test.go covers the same
+// for the grace period, as the replica observes the claim: the next create
+// is told to retry inside it and takes the claim over after it. A claim
+// nobody takes over is removed by the janitor, running as it does in the
+// webhook, once it has observed the claim marked for the retention period
+// (never less than the grace). (webhook/faults_test.go covers the same
 // decisions on hand-made claims with a fake clock; here the claims are left
 // by real failed creates and the periods pass in real time.)
 func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention(t *testing.T) {
@@ -334,14 +335,15 @@ func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention
 
 	// The janitor, as the webhook runs it, with a short retention.
 	jctx, stop := context.WithCancel(ctx)
-	j := &webhook.Janitor{Reader: env.Client, Writer: env.Client, Namespace: ns, Retention: retention, Interval: 200 * time.Millisecond, Log: logr.Discard()}
+	j := &webhook.Janitor{Keeper: webhook.NewKeeper(env.Client, env.Client, webhook.Options{ClaimGrace: grace, ClaimRetention: retention}),
+		Namespace: ns, Interval: 200 * time.Millisecond, Log: logr.Discard()}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = j.Start(jctx) })
 	defer func() { stop(); wg.Wait() }()
 	deadline := time.Now().Add(15 * time.Second)
 	for webhooktest.Claim(t, env.Client, ns, swept.Fingerprint) != nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("the janitor left the claim of the crashed crash-swept for 15s with a %s retention", retention)
+			t.Fatalf("the janitor left the claim of the crashed crash-swept for 15s with a %s retention and a %s grace", retention, grace)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -33,7 +33,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.GuardedConfigurations()})
+	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -10,11 +10,10 @@ import (
 	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
-// The reasons the webhook gives beyond dedup's: a request it could not
-// parse, a failure of its own, and a request it has nothing to decide on.
+// The reasons the webhook gives beyond dedup's: a failure of its own, and a
+// request it has nothing to decide on.
 const (
-	ReasonInvalid dedup.Reason = "Invalid"
-	ReasonError   dedup.Reason = "Error"
+	ReasonError dedup.Reason = "Error"
 	// ReasonNotApplicable: a request that cannot change who holds a
 	// fingerprint, such as a status update that does not move the request
 	// out of a terminal phase. matchConditions keep the API server from

@@ -3,6 +3,7 @@ package webhook
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,6 +11,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/kube"
 )
 
 // Names of the two webhooks in the configuration.
@@ -18,13 +20,18 @@ const (
 	ReactivateWebhookName = "reactivate.remediationrequests.rrguard.kubernaut.ai"
 )
 
+// WebhookTimeout is the webhooks' timeoutSeconds: how long the API server
+// waits for a decision before failing the request closed. A decision is
+// bounded well inside it (dedup.DefaultDecisionTimeout).
+const WebhookTimeout = 5 * time.Second
+
 // ConfigurationOptions say where the API server reaches the webhook.
 type ConfigurationOptions struct {
 	// Name of the ValidatingWebhookConfiguration. Defaults to
-	// "rrguard-validating-webhook".
+	// kube.WebhookConfigurationName.
 	Name string
 	// ServiceNamespace and ServiceName name the webhook's Service. Default
-	// to "rrguard-system" and "rrguard-webhook".
+	// to kube.DefaultNamespace and kube.WebhookServiceName.
 	ServiceNamespace, ServiceName string
 	// CABundle is the CA the API server trusts the serving certificate by.
 	CABundle []byte
@@ -54,13 +61,13 @@ func ReactivationCondition() string {
 // to prevent, a refused create is retried by its sender.
 func Configuration(o ConfigurationOptions) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	if o.Name == "" {
-		o.Name = "rrguard-validating-webhook"
+		o.Name = kube.WebhookConfigurationName
 	}
 	if o.ServiceNamespace == "" {
-		o.ServiceNamespace = "rrguard-system"
+		o.ServiceNamespace = kube.DefaultNamespace
 	}
 	if o.ServiceName == "" {
-		o.ServiceName = "rrguard-webhook"
+		o.ServiceName = kube.WebhookServiceName
 	}
 	hook := func(name string, op admissionregistrationv1.OperationType, resource string) admissionregistrationv1.ValidatingWebhook {
 		return admissionregistrationv1.ValidatingWebhook{
@@ -83,7 +90,7 @@ func Configuration(o ConfigurationOptions) *admissionregistrationv1.ValidatingWe
 			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
 			MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),
 			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNoneOnDryRun),
-			TimeoutSeconds:          ptr.To[int32](5),
+			TimeoutSeconds:          ptr.To(int32(WebhookTimeout / time.Second)),
 			AdmissionReviewVersions: []string{"v1"},
 		}
 	}

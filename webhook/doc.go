@@ -9,7 +9,8 @@
 // decision to the logger named "audit" and counts decisions in Prometheus
 // metrics. In warn mode (Enforcer: --enforcement and a namespace label) a
 // request it would deny is admitted with a warning instead, after the same
-// decision. The Janitor removes claims whose holders are long gone;
-// NewScanRunner runs package scan on the leader.
+// decision. The Janitor schedules the sweeps in which a dedup.ClaimKeeper
+// removes claims whose holders are long gone; NewScanRunner runs package
+// scan on the leader.
 // Configuration builds the ValidatingWebhookConfiguration that registers it.
 package webhook

@@ -9,6 +9,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -62,15 +63,35 @@ func TestClaimOfUnstoredHolderYoungerThanGraceIsRetryable(t *testing.T) {
 	}
 }
 
-func TestClaimOfUnstoredHolderOlderThanGraceIsTakenOver(t *testing.T) {
+// observingReplica replaces the suite's webhook server with a replica whose
+// clock the test moves, deciding with grace and without waiting for
+// holders (nothing here would store them).
+func observingReplica(t *testing.T, grace time.Duration) *clocktesting.FakePassiveClock {
+	t.Helper()
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	replaceServer(t, webhooktest.Options{Clock: clock, Webhook: webhook.Options{ClaimGrace: grace, HolderWait: -1}})
+	return clock
+}
+
+// A claim whose holder is not stored is taken over once this replica has
+// observed it unchanged for the grace, however long ago another replica
+// says it took the claim: an acquireTime an hour old counts for nothing.
+func TestClaimOfUnstoredHolderIsTakenOverOnceObservedForTheGrace(t *testing.T) {
+	const grace = 10 * time.Second
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	fp := newFingerprint(t)
-	ghostClaim(t, ns, fp, time.Now().Add(-time.Minute))
+	clock := observingReplica(t, grace)
+	ghostClaim(t, ns, fp, time.Now().Add(-time.Hour))
+
+	wantClaimInFlight(t, create(ctx, newRR(ns, "early", fp), false), "ghost")
+	clock.SetTime(clock.Now().Add(grace - time.Second))
+	wantClaimInFlight(t, create(ctx, newRR(ns, "still-early", fp), false), "ghost")
+	clock.SetTime(clock.Now().Add(time.Second))
 
 	rr := newRR(ns, "takes-over", fp)
 	if err := create(ctx, rr, false); err != nil {
-		t.Fatalf("create: %v", err)
+		t.Fatalf("create after the grace: %v", err)
 	}
 	wantHolder(t, ns, fp, rr)
 	if l := webhooktest.Claim(t, env.Client, ns, fp); ptr.Deref(l.Spec.LeaseTransitions, 0) != 1 {
@@ -127,31 +148,41 @@ func TestStaleClaimOfANeverStoredHolderIsHandedToAnUnclaimedActiveRequest(t *tes
 	ns := env.Namespace(t)
 	fp := newFingerprint(t)
 	a := unclaimedActive(t, ns, fp)
-	ghostClaim(t, ns, fp, time.Now().Add(-time.Minute))
+	const grace = 10 * time.Second
+	clock := observingReplica(t, grace)
+	ghostClaim(t, ns, fp, time.Now())
 
 	// Without the List the stale claim is taken over: a duplicate.
-	blind := &dedup.Guard{Reader: noLists{env.Client}, Writer: env.Client}
-	v, err := blind.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "second", UID: "uid-second", Fingerprint: fp}, true)
+	blindClock := clocktesting.NewFakePassiveClock(time.Now())
+	blind := &dedup.Guard{Reader: noLists{env.Client}, Writer: env.Client, Grace: grace, HolderWait: -1, Clock: blindClock}
+	second := dedup.Candidate{Namespace: ns, Name: "second", UID: "uid-second", Fingerprint: fp}
+	if v, err := blind.Admit(ctx, second, true); err != nil || v.Reason != dedup.ReasonClaimInFlight {
+		t.Fatalf("the Guard without Lists, inside the grace: %+v, %v; want ClaimInFlight", v, err)
+	}
+	blindClock.SetTime(blindClock.Now().Add(grace))
+	v, err := blind.Admit(ctx, second, true)
 	if err != nil || !v.Allowed {
 		t.Fatalf("the Guard without Lists: %+v, %v; it was expected to admit the duplicate", v, err)
 	}
 
+	wantClaimInFlight(t, create(ctx, newRR(ns, "second", fp), false), "ghost")
+	clock.SetTime(clock.Now().Add(grace))
 	wantDuplicate(t, create(ctx, newRR(ns, "second", fp), false), a, "<none>")
 	wantHolder(t, ns, fp, a)
 	got := auditFor(t, server, ns, "second")
-	if len(got) != 1 || got[0].ClaimAction != "takenOver" || got[0].Holder != "unclaimed" || got[0].Reason != "Duplicate" {
-		t.Errorf("audit = %+v, want a Duplicate denial that handed the claim to unclaimed", got)
+	if len(got) != 2 || got[1].ClaimAction != "takenOver" || got[1].Holder != "unclaimed" || got[1].Reason != "Duplicate" {
+		t.Errorf("audit = %+v, want ClaimInFlight, then a Duplicate denial that handed the claim to unclaimed", got)
 	}
 }
 
 func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
-	clock := time.Now()
-	j := &webhook.Janitor{
-		Reader: env.Client, Writer: env.Client, Retention: time.Hour, Namespace: ns,
-		Now: func() time.Time { return clock },
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	keeper := func() *dedup.ClaimKeeper {
+		return &dedup.ClaimKeeper{Reader: env.Client, Writer: env.Client, Retention: time.Hour, Clock: clock}
 	}
+	j := &webhook.Janitor{Keeper: keeper(), Namespace: ns}
 	done, active, gone, retaken := newFingerprint(t), newFingerprint(t), newFingerprint(t), newFingerprint(t)
 	doneRR := newRR(ns, "done", done)
 	activeRR := newRR(ns, "active", active)
@@ -166,7 +197,7 @@ func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ghostClaim(t, ns, gone, clock.Add(-2*time.Hour))
+	ghostClaim(t, ns, gone, clock.Now().Add(-2*time.Hour))
 
 	// First sweep: holders are marked, nothing is removed yet, however old
 	// the claim: retention counts from when the holder was seen inactive.
@@ -188,11 +219,17 @@ func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 		t.Fatalf("create over a marked claim: %v", err)
 	}
 
-	clock = clock.Add(30 * time.Minute)
+	clock.SetTime(clock.Now().Add(30 * time.Minute))
 	if n := sweepIn(t, j, ns); n != 0 {
 		t.Fatalf("sweep inside retention removed %d claims, want 0", n)
 	}
-	clock = clock.Add(31 * time.Minute)
+	// A new leader's janitor has observed nothing: it counts the
+	// retention afresh, whatever the marks say.
+	successor := &webhook.Janitor{Keeper: keeper(), Namespace: ns}
+	clock.SetTime(clock.Now().Add(31 * time.Minute))
+	if n := sweepIn(t, successor, ns); n != 0 {
+		t.Fatalf("a new janitor's first sweep removed %d claims, want 0: it has not observed them for the retention", n)
+	}
 	if n := sweepIn(t, j, ns); n != 2 {
 		t.Fatalf("sweep after retention removed %d claims, want 2 (done, gone)", n)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -38,21 +37,6 @@ func NewHandler(admitter dedup.Admitter, scheme *runtime.Scheme, audit logr.Logg
 	return &Handler{admitter: admitter, decoder: admission.NewDecoder(scheme), audit: audit, metrics: metrics}
 }
 
-// errInvalid marks a request the handler cannot decide on because it is
-// malformed; the response is a 4xx naming the cause.
-type errInvalid struct {
-	code   int32
-	reason metav1.StatusReason
-	field  string
-	err    error
-}
-
-func (e *errInvalid) Error() string { return e.err.Error() }
-
-func invalid(code int32, reason metav1.StatusReason, field string, format string, args ...any) error {
-	return &errInvalid{code: code, reason: reason, field: field, err: fmt.Errorf(format, args...)}
-}
-
 // Handle admits or denies one request and audits the decision. It never
 // panics: a panic is recovered, answered as an error and audited.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
@@ -74,20 +58,11 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	}()
 
 	cand, err := h.candidate(req, &rec)
-	var inv *errInvalid
+	var inv *dedup.Invalid
 	switch {
 	case errors.As(err, &inv):
-		rec.reason = ReasonInvalid
-		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
-			Allowed: false,
-			Result: &metav1.Status{
-				Status: metav1.StatusFailure, Code: inv.code, Reason: inv.reason, Message: inv.Error(),
-				Details: &metav1.StatusDetails{
-					Group: v1alpha1.GroupVersion.Group, Kind: v1alpha1.Resource, Name: req.Name,
-					Causes: []metav1.StatusCause{{Type: metav1.CauseType(ReasonInvalid), Field: inv.field, Message: inv.Error()}},
-				},
-			},
-		}}
+		inv.Name = req.Name
+		return h.answer(req.Namespace, "", dedup.InvalidVerdict(inv), &rec)
 	case err != nil:
 		rec.reason = ReasonError
 		return admission.Errored(http.StatusInternalServerError, err)
@@ -108,21 +83,27 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		return admission.Errored(http.StatusInternalServerError,
 			fmt.Errorf("decide fingerprint %s for %s/%s: %w", cand.Fingerprint, cand.Namespace, cand.Name, err))
 	}
+	if v.Allowed {
+		rec.holder = cand.Name
+	}
+	return h.answer(cand.Namespace, cand.Fingerprint, v, &rec)
+}
+
+// answer is the response for verdict v, recorded in rec.
+func (h *Handler) answer(ns, fp string, v dedup.Verdict, rec *auditRecord) admission.Response {
 	rec.reason = v.Reason
 	switch {
 	case v.Holder != nil:
 		rec.holder = v.Holder.Name
 	case v.HolderName != "":
 		rec.holder = v.HolderName
-	case v.Allowed:
-		rec.holder = cand.Name
 	}
 	if v.Allowed {
 		return admission.Allowed(string(v.Reason))
 	}
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
 		Allowed: false,
-		Result:  dedup.DenialStatus(cand.Namespace, cand.Fingerprint, v),
+		Result:  dedup.DenialStatus(ns, fp, v),
 	}}
 }
 
@@ -130,7 +111,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 // request cannot change who holds a fingerprint.
 func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Candidate, error) {
 	if req.Resource.Group != v1alpha1.GroupVersion.Group || req.Resource.Resource != v1alpha1.Resource {
-		return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "",
+		return nil, dedup.BadRequest("",
 			"unexpected resource %s; this webhook decides %s.%s only", req.Resource, v1alpha1.Resource, v1alpha1.GroupVersion.Group)
 	}
 	var reactivation bool
@@ -144,7 +125,7 @@ func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Can
 
 	rr := &v1alpha1.RemediationRequest{}
 	if err := h.decoder.DecodeRaw(req.Object, rr); err != nil {
-		return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "", "decode object: %v", err)
+		return nil, dedup.BadRequest("", "decode object: %v", err)
 	}
 	rec.name, rec.objectUID = rr.Name, string(rr.UID)
 	rec.fingerprint = rr.Spec.SignalFingerprint
@@ -152,7 +133,7 @@ func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Can
 	if reactivation {
 		old := &v1alpha1.RemediationRequest{}
 		if err := h.decoder.DecodeRaw(req.OldObject, old); err != nil {
-			return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "", "decode oldObject: %v", err)
+			return nil, dedup.BadRequest("", "decode oldObject: %v", err)
 		}
 		if dedup.IsActive(old) || !dedup.IsActive(rr) {
 			return nil, nil
@@ -162,7 +143,7 @@ func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Can
 		storedRV = old.ResourceVersion
 	}
 	if !dedup.ValidFingerprint(rr.Spec.SignalFingerprint) {
-		return nil, invalid(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, v1alpha1.FingerprintField,
+		return nil, dedup.Unprocessable(v1alpha1.FingerprintField,
 			"%s %q must be 64 lower-case hex characters", v1alpha1.FingerprintField, rr.Spec.SignalFingerprint)
 	}
 	ns := rr.Namespace
@@ -170,7 +151,7 @@ func (h *Handler) candidate(req admission.Request, rec *auditRecord) (*dedup.Can
 		ns = req.Namespace
 	}
 	if ns == "" || rr.Name == "" || rr.UID == "" {
-		return nil, invalid(http.StatusBadRequest, metav1.StatusReasonBadRequest, "metadata",
+		return nil, dedup.BadRequest("metadata",
 			"object has no namespace, name or uid (namespace=%q name=%q uid=%q); the API server sets them before validating admission", ns, rr.Name, rr.UID)
 	}
 	return &dedup.Candidate{

@@ -24,7 +24,7 @@ type Metrics struct {
 // exist before the first admission.
 var allReasons = []dedup.Reason{
 	dedup.ReasonUnique, dedup.ReasonReactivated, dedup.ReasonDuplicate, dedup.ReasonClaimInFlight,
-	ReasonInvalid, ReasonError, ReasonNotApplicable,
+	dedup.ReasonInvalid, ReasonError, ReasonNotApplicable,
 }
 
 // NewMetrics registers the webhook's metrics with reg: controller-runtime's

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
@@ -152,27 +151,23 @@ func TestCreateWhileAReactivationIsAdmittedButNotStored(t *testing.T) {
 }
 
 // A reactivation admitted but never stored (the update failed after
-// admission) holds the claim for the grace period only, like a create that
-// was never stored.
+// admission) holds the claim for the grace period only, as the deciding
+// replica observes it, like a create that was never stored.
 func TestReactivationNeverStoredIsTakenOverAfterGrace(t *testing.T) {
+	const grace = 10 * time.Second
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	fp := newFingerprint(t)
 	a := completed(t, ns, "a", fp)
+	clock := observingReplica(t, grace)
 	admitReactivation(t, a)
 
-	// The grace passes: the claim was acquired a minute ago.
-	l := webhooktest.Claim(t, env.Client, ns, fp)
-	at := metav1.NewMicroTime(time.Now().Add(-time.Minute))
-	l.Spec.AcquireTime = &at
-	if err := env.Client.Update(ctx, l); err != nil {
-		t.Fatal(err)
-	}
-
+	wantClaimInFlight(t, create(ctx, newRR(ns, "b", fp), false), a.Name)
+	clock.SetTime(clock.Now().Add(grace))
 	b := createTakesTheClaim(t, ns, fp, "b", "after the grace of a reactivation never stored")
 	got := auditFor(t, server, ns, "b")
-	if len(got) != 1 || got[0].ClaimAction != "takenOver" || got[0].Reason != "Unique" {
-		t.Errorf("audit = %+v, want one Unique admission that took the claim over", got)
+	if len(got) != 2 || got[1].ClaimAction != "takenOver" || got[1].Reason != "Unique" {
+		t.Errorf("audit = %+v, want ClaimInFlight, then a Unique admission that took the claim over", got)
 	}
 
 	// Reactivating a now, through the webhook, is refused: b is the

@@ -19,17 +19,23 @@ import (
 // Options configure the webhook's decisions and its janitor.
 type Options struct {
 	// ClaimGrace is how long a claim whose holder is not stored yet counts
-	// as in flight. Defaults to 10s.
+	// as in flight, as each replica observes it: at least the longest an
+	// admitted write can take to be stored. Defaults to
+	// dedup.DefaultClaimGrace (kube-apiserver's --request-timeout).
 	ClaimGrace time.Duration
 	// ClaimRetention is how long a claim outlives a gone or inactive holder.
-	// Defaults to 24h.
+	// Defaults to dedup.DefaultClaimRetention.
 	ClaimRetention time.Duration
 	// JanitorInterval is the time between janitor sweeps. Defaults to
 	// ClaimRetention/24, between 10s and 10m.
 	JanitorInterval time.Duration
-	// DecisionTimeout bounds one decision, well inside the webhook's 5s
-	// timeout. Defaults to 3s.
+	// DecisionTimeout bounds one decision, well inside WebhookTimeout.
+	// Defaults to dedup.DefaultDecisionTimeout.
 	DecisionTimeout time.Duration
+	// HolderWait bounds how long a decision that meets a claim in flight
+	// waits for its holder to be stored before answering ClaimInFlight.
+	// Defaults to dedup.DefaultHolderWait; negative: no wait.
+	HolderWait time.Duration
 	// Registerer receives the metrics. Required.
 	Registerer prometheus.Registerer
 	// Log is the operational logger.
@@ -48,7 +54,12 @@ type Options struct {
 // NewGuard returns the Guard a webhook decides with: reads straight from the
 // API server through reader, claim writes through writer.
 func NewGuard(reader client.Reader, writer client.Writer, o Options) *dedup.Guard {
-	return &dedup.Guard{Reader: reader, Writer: writer, Grace: o.ClaimGrace, Timeout: o.DecisionTimeout}
+	return &dedup.Guard{Reader: reader, Writer: writer, Grace: o.ClaimGrace, Timeout: o.DecisionTimeout, HolderWait: o.HolderWait}
+}
+
+// NewKeeper returns the dedup.ClaimKeeper the webhook's janitor sweeps with.
+func NewKeeper(reader client.Reader, writer client.Writer, o Options) *dedup.ClaimKeeper {
+	return &dedup.ClaimKeeper{Reader: reader, Writer: writer, Retention: o.ClaimRetention, Grace: o.ClaimGrace}
 }
 
 // NewAdmitter returns what the webhook's handler decides with: NewGuard's
@@ -77,9 +88,9 @@ func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
 	h := NewHandler(NewAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), audit, metrics).WithEnforcer(enforcer)
 	mgr.GetWebhookServer().Register(Path, &admission.Webhook{Handler: h})
 	j := &Janitor{
-		Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
-		Retention: o.ClaimRetention, Interval: o.JanitorInterval,
-		Log: o.Log.WithName("janitor"), Metrics: metrics,
+		Keeper:   NewKeeper(mgr.GetAPIReader(), mgr.GetClient(), o),
+		Interval: o.JanitorInterval,
+		Log:      o.Log.WithName("janitor"), Metrics: metrics,
 	}
 	if err := mgr.Add(j); err != nil {
 		return nil, fmt.Errorf("add claim janitor: %w", err)

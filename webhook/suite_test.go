@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer server.Stop()
+		defer func() { server.Stop() }() // the one serving then: tests replace it
 		useBackends(server)
 		rrREST, err = newRRRESTClient()
 		if err != nil {
@@ -90,6 +90,31 @@ func serveOn(o webhooktest.Options) (*webhooktest.Server, error) {
 	o.Port = ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
 	return webhooktest.Serve(env, o)
+}
+
+// replaceServer stops the suite's webhook server and serves one made with o
+// in its place until the test ends. Stopping the old server closes the API
+// server's connections to it, so every admission from now on reaches the
+// new one.
+func replaceServer(t *testing.T, o webhooktest.Options) *webhooktest.Server {
+	t.Helper()
+	server.Stop()
+	s, err := serveOn(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = s
+	useBackends(s)
+	t.Cleanup(func() {
+		server.Stop()
+		d, err := serveOn(webhooktest.Options{})
+		if err != nil {
+			t.Fatalf("restore the webhook server: %v", err)
+		}
+		server = d
+		useBackends(d)
+	})
+	return s
 }
 
 func backendAddr(s *webhooktest.Server) string {

@@ -47,7 +47,7 @@ type Options struct {
 }
 
 // DefaultNamespace is the namespace when the pod's own is unknown.
-const DefaultNamespace = "rrguard-system"
+const DefaultNamespace = kube.DefaultNamespace
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {

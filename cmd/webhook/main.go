@@ -8,11 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -50,9 +50,9 @@ func serve(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	// Admission is answered within the API server's 5 s timeout; finish
-	// in-flight decisions before stopping.
-	shutdown := 10 * time.Second
+	// Admission is answered within the webhook's timeout; finish in-flight
+	// decisions before stopping.
+	shutdown := 2 * webhook.WebhookTimeout
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  kube.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
@@ -86,14 +86,21 @@ func serve(ctx context.Context, o *Options) error {
 	}); err != nil {
 		return err
 	}
-	for name, check := range map[string]healthz.Checker{
-		"ping": healthz.Ping,
-	} {
-		if err := mgr.AddHealthzCheck(name, check); err != nil {
-			return fmt.Errorf("add health check %s: %w", name, err)
-		}
+	if err := addChecks(mgr, certReady); err != nil {
+		return err
 	}
-	// Ready once the TLS server serves, with a certificate that is ready.
+	log.Info("Starting the admission webhook", "port", o.WebhookPort, "certMode", o.CertMode,
+		"claimGrace", o.ClaimGrace, "claimRetention", o.ClaimRetention, "leaderElect", o.LeaderElect,
+		"enforcement", o.Enforcement, "scanInterval", o.ScanInterval)
+	return mgr.Start(ctx)
+}
+
+// addChecks adds /healthz, and /readyz: ready once the TLS server serves,
+// with a certificate that is ready.
+func addChecks(mgr manager.Manager, certReady healthz.Checker) error {
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check ping: %w", err)
+	}
 	for name, check := range map[string]healthz.Checker{
 		"webhook":     mgr.GetWebhookServer().StartedChecker(),
 		"certificate": certReady,
@@ -102,8 +109,5 @@ func serve(ctx context.Context, o *Options) error {
 			return fmt.Errorf("add readiness check %s: %w", name, err)
 		}
 	}
-	log.Info("Starting the admission webhook", "port", o.WebhookPort, "certMode", o.CertMode,
-		"claimGrace", o.ClaimGrace, "claimRetention", o.ClaimRetention, "leaderElect", o.LeaderElect,
-		"enforcement", o.Enforcement, "scanInterval", o.ScanInterval)
-	return mgr.Start(ctx)
+	return nil
 }

@@ -92,7 +92,7 @@ func TestFlagsMapToOptions(t *testing.T) {
 	// The defaults the issue names, spelled out once.
 	d := NewOptions()
 	if d.WebhookPort != 9443 || d.MetricsBindAddress != ":8080" || d.HealthProbeBindAddress != ":8081" ||
-		d.LeaderElect || d.ClaimGrace != 10*time.Second || d.ClaimRetention != 24*time.Hour || d.CertMode != certs.ModeFiles || d.EnableHTTP2 ||
+		d.LeaderElect || d.ClaimGrace != 60*time.Second || d.ClaimRetention != 24*time.Hour || d.CertMode != certs.ModeFiles || d.EnableHTTP2 ||
 		d.Enforcement != webhook.EnforcementDeny || d.ScanInterval != 10*time.Minute {
 		t.Errorf("defaults = %+v", d)
 	}

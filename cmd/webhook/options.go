@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/webhook"
 )
 
@@ -44,10 +45,11 @@ type Options struct {
 	// the pod's namespace.
 	LeaderElectionNamespace string
 	// ClaimGrace is how long a claim whose holder is not stored yet counts
-	// as in flight. Defaults to 10s.
+	// as in flight, as each replica observes it. Defaults to
+	// dedup.DefaultClaimGrace, kube-apiserver's default --request-timeout.
 	ClaimGrace time.Duration
 	// ClaimRetention is how long a claim outlives a gone or inactive
-	// holder. Defaults to 24h.
+	// holder. Defaults to dedup.DefaultClaimRetention.
 	ClaimRetention time.Duration
 	// Enforcement is what the webhook does with a request it would deny:
 	// deny (default) or warn (admit it with a warning). A namespace's
@@ -68,8 +70,8 @@ func NewOptions() *Options {
 		CertMode:               certs.ModeFiles,
 		MetricsBindAddress:     ":8080",
 		HealthProbeBindAddress: ":8081",
-		ClaimGrace:             10 * time.Second,
-		ClaimRetention:         24 * time.Hour,
+		ClaimGrace:             dedup.DefaultClaimGrace,
+		ClaimRetention:         dedup.DefaultClaimRetention,
 		Enforcement:            webhook.EnforcementDeny,
 		ScanInterval:           10 * time.Minute,
 		// JSON lines with readable timestamps, as a log pipeline expects.
@@ -89,7 +91,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "The address the /healthz and /readyz probe endpoints bind to.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader to run the claim janitor; admission runs on every replica regardless.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "The namespace of the leader election Lease. Defaults to the pod's namespace.")
-	fs.DurationVar(&o.ClaimGrace, "claim-grace", o.ClaimGrace, "How long a claim whose holder is not stored yet counts as in flight before another request may take it over.")
+	fs.DurationVar(&o.ClaimGrace, "claim-grace", o.ClaimGrace, "How long a replica must observe a claim unchanged, while its holder is not stored, before another request may take it over. It must be at least the longest an admitted create can take to be stored: the API server's --request-timeout (default 60s). Meanwhile creates of that fingerprint are denied ClaimInFlight (429).")
 	fs.DurationVar(&o.ClaimRetention, "claim-retention", o.ClaimRetention, "How long a claim outlives a holder that is gone or inactive before the janitor removes it.")
 	fs.Var(&o.Enforcement, "enforcement", "What to do with a RemediationRequest the webhook would deny: deny, or warn (admit it with an admission warning naming the holder, audited as decision \"warned\"). A namespace's "+webhook.EnforcementLabel+" label (deny or warn) overrides it.")
 	fs.DurationVar(&o.ScanInterval, "scan-interval", o.ScanInterval, "Time between the leader's scans of every RemediationRequest: duplicate active ones reported (metric, Events, audit), unclaimed active ones adopted. 0 disables the scan.")

@@ -6,7 +6,6 @@ import (
 	"os"
 	"testing"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -21,7 +20,7 @@ const UnguardedLabel = "rrguard.test/unguarded"
 // registered (every namespace but the unguarded ones) and served; set
 // receives both before the tests run. It exits with the tests' code.
 func Main(m *testing.M, set func(*testenv.Env, *Server)) {
-	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: GuardedConfigurations()})
+	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: Configurations()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -40,20 +39,6 @@ func Main(m *testing.M, set func(*testenv.Env, *Server)) {
 		fmt.Fprintln(os.Stderr, "stop control plane:", err)
 	}
 	os.Exit(code)
-}
-
-// GuardedConfigurations is Configurations with every namespace guarded but
-// those labelled UnguardedLabel.
-func GuardedConfigurations() []*admissionregistrationv1.ValidatingWebhookConfiguration {
-	cfgs := Configurations()
-	for _, c := range cfgs {
-		for i := range c.Webhooks {
-			c.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-				{Key: UnguardedLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
-			}}
-		}
-	}
-	return cfgs
 }
 
 // UnguardedNamespace makes a namespace the webhook does not guard.

@@ -3,11 +3,14 @@ package webhooktest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -21,11 +24,16 @@ import (
 )
 
 // Configurations returns the webhook configuration to register with
-// testenv.Options.ValidatingWebhooks; envtest points it at localhost.
+// testenv.Options.ValidatingWebhooks; envtest points it at localhost. It
+// guards every namespace but those labelled UnguardedLabel.
 func Configurations() []*admissionregistrationv1.ValidatingWebhookConfiguration {
-	return []*admissionregistrationv1.ValidatingWebhookConfiguration{
-		webhook.Configuration(webhook.ConfigurationOptions{Name: "rrguard-test"}),
+	c := webhook.Configuration(webhook.ConfigurationOptions{Name: "rrguard-test"})
+	for i := range c.Webhooks {
+		c.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: UnguardedLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
+		}}
 	}
+	return []*admissionregistrationv1.ValidatingWebhookConfiguration{c}
 }
 
 // Options adjust a test server. The zero value serves the real handler on
@@ -41,9 +49,17 @@ type Options struct {
 	// GuardOnly has the real handler decide with the bare dedup.Guard, no
 	// dedup.Coalescer in front of it (to measure what coalescing buys).
 	GuardOnly bool
-	// Reader replaces env.Client for the real handler's reads (to count
+	// Client is what the real handler reads and writes the API server
+	// with; defaults to the Env's client.
+	Client client.Client
+	// Reader replaces Client for the real handler's reads only (to count
 	// them).
 	Reader client.Reader
+	// Clock is the replica's clock (dedup.Guard.Clock); defaults to the
+	// real one.
+	Clock clock.PassiveClock
+	// Age replaces the replica's judge of a claim's age (dedup.Guard.Age).
+	Age dedup.AgeJudge
 }
 
 // Server is a running webhook server.
@@ -55,19 +71,22 @@ type Server struct {
 	// Registry holds the metrics.
 	Registry *prometheus.Registry
 
-	audit  *testenv.Buffer
-	cancel context.CancelFunc
-	done   chan error
+	audit   *testenv.Buffer
+	cancel  context.CancelFunc
+	done    chan error
+	stopped sync.Once
 }
 
 // AuditLog returns everything the audit logger wrote, JSON lines as zap
 // writes them in production.
 func (s *Server) AuditLog() []byte { return s.audit.Bytes() }
 
-// Stop stops the server and waits for it.
+// Stop stops the server and waits for it; stopping it again does nothing.
 func (s *Server) Stop() {
-	s.cancel()
-	<-s.done
+	s.stopped.Do(func() {
+		s.cancel()
+		<-s.done
+	})
 }
 
 // Serve starts a webhook server for env and waits until it serves TLS.
@@ -123,20 +142,32 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 // (namespace labels read straight from the API server) when
 // o.Webhook.Enforcement is set.
 func (s *Server) realHandler(env *testenv.Env, o Options) *webhook.Handler {
-	reader := o.Reader
-	if reader == nil {
-		reader = env.Client
-	}
 	s.Metrics = webhook.NewMetrics(o.Webhook.Registerer)
-	var a dedup.Admitter = webhook.NewAdmitter(reader, env.Client, o.Webhook)
-	if o.GuardOnly {
-		a = webhook.NewGuard(reader, env.Client, o.Webhook)
-	}
-	h := webhook.NewHandler(a, env.Scheme, o.Webhook.Audit, s.Metrics)
+	h := webhook.NewHandler(Admitter(env, o), env.Scheme, o.Webhook.Audit, s.Metrics)
 	if o.Webhook.Enforcement != "" {
 		h.WithEnforcer(&webhook.Enforcer{Default: o.Webhook.Enforcement, Namespaces: env.Client, Log: o.Webhook.Log.WithName("enforcement")})
 	}
 	return h
+}
+
+// Admitter returns what the real handler of a replica made with o decides
+// with: the Guard of o's options, behind a dedup.Coalescer unless
+// o.GuardOnly.
+func Admitter(env *testenv.Env, o Options) dedup.Admitter {
+	c := o.Client
+	if c == nil {
+		c = env.Client
+	}
+	var reader client.Reader = c
+	if o.Reader != nil {
+		reader = o.Reader
+	}
+	g := webhook.NewGuard(reader, c, o.Webhook)
+	g.Clock, g.Age = o.Clock, o.Age
+	if o.GuardOnly {
+		return g
+	}
+	return dedup.NewCoalescer(g)
 }
 
 // quietLog drops controller-runtime's per-request debug logging; the audit

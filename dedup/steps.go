@@ -1,0 +1,309 @@
+package dedup
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+)
+
+// The steps of the claim protocol, numbered as in docs/design.md.
+
+// claimFirst is step C1: create the claim for the candidate before reading
+// anything. The name is the fingerprint, so exactly one create of it
+// succeeds. Created: step C2. AlreadyExists: the claim is held; step C3.
+func (d *decision) claimFirst(ctx context.Context) (Verdict, bool, error) {
+	lease := newClaimLease(d.c.Namespace, d.c.Fingerprint, d.self, d.g.clock().Now())
+	err := d.g.Writer.Create(ctx, lease)
+	switch {
+	case err == nil:
+		claim := Claim{Lease: lease}
+		d.g.seen.Observe(claim)
+		return d.seekUnclaimed(ctx, claim, true)
+	case apierrors.IsAlreadyExists(err):
+		res, claimed, err := d.read(ctx)
+		switch {
+		case err != nil:
+			return Verdict{}, false, err
+		case !claimed:
+			// Deleted (by the janitor) since the create: start again.
+			return Verdict{}, true, nil
+		}
+		return d.held(ctx, res)
+	default:
+		return Verdict{}, false, fmt.Errorf("create claim %s/%s: %w", d.c.Namespace, ClaimName(d.c.Fingerprint), err)
+	}
+}
+
+// seekUnclaimed is step C2: the candidate holds claim, which vouches for
+// nothing yet: an active request may have been stored without a claim
+// (created while the webhook was not guarding, or after its claim was
+// deleted). The List finds it; it gets the claim and the candidate is its
+// duplicate. justCreated says the claim was created by this decision: if
+// the List fails, it is deleted again, so that a failed decision does not
+// block the fingerprint for the grace.
+func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, justCreated bool) (Verdict, bool, error) {
+	holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	if err != nil {
+		if justCreated {
+			d.release(claim)
+		}
+		return Verdict{}, false, err
+	}
+	if holder == nil {
+		return allow(d.allowed, ClaimCreated), false, nil
+	}
+	moved, err := d.g.move(ctx, claim, HolderRef{Name: holder.Name, UID: holder.UID})
+	switch {
+	case err != nil || !moved:
+		// The denial stands on the List alone. The claim stays the
+		// candidate's, which is never stored: after the grace, step C8
+		// Lists again and hands it to holder.
+		return duplicateOf(holder, ClaimNone), false, nil
+	case justCreated:
+		return duplicateOf(holder, ClaimCreated), false, nil
+	}
+	return duplicateOf(holder, ClaimTakenOver), false, nil
+}
+
+// release deletes claim, created by this decision, if nobody changed it
+// since: unchanged, it let nobody in, and the candidate, whose decision
+// failed, is never admitted. The API server may be what failed the
+// decision, so the delete is retried in the background for at most the
+// grace; left behind, the claim is taken over after the grace (step C8).
+func (d *decision) release(claim Claim) {
+	g, l := d.g, claim.Lease
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), g.grace())
+		defer cancel()
+		_ = wait.ExponentialBackoffWithContext(ctx, releaseBackoff, func(ctx context.Context) (bool, error) {
+			err := g.Writer.Delete(ctx, l, client.Preconditions{UID: &l.UID, ResourceVersion: &l.ResourceVersion})
+			switch {
+			case err == nil, apierrors.IsNotFound(err):
+				g.seen.Forget(l.Namespace, l.Name)
+				return true, nil
+			case apierrors.IsConflict(err):
+				// Changed since: no longer this decision's to delete.
+				return true, nil
+			}
+			return false, nil
+		})
+	}()
+}
+
+// releaseBackoff spaces the attempts of release: from 100 ms, doubling,
+// past any grace (the grace's context ends them first).
+var releaseBackoff = wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 16}
+
+// read is step C3: the claim and its holder, two Gets. claimed is false when
+// there is no claim.
+func (d *decision) read(ctx context.Context) (Resolution, bool, error) {
+	res, claimed, err := Resolver{Reader: d.g.Reader}.ResolveClaim(ctx, d.c.Namespace, d.c.Fingerprint)
+	if err == nil && claimed {
+		d.g.seen.Observe(*res.Claim)
+	}
+	return res, claimed, err
+}
+
+// unclaimed is step C4, for a reactivation or a dry run that found no
+// claim: the List says whether an active request holds the fingerprint; the
+// claim is rebuilt for it, or taken by the candidate.
+func (d *decision) unclaimed(ctx context.Context) (Verdict, bool, error) {
+	holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	if err != nil {
+		return Verdict{}, false, err
+	}
+	if holder != nil {
+		if d.dryRun {
+			return duplicateOf(holder, ClaimNone), false, nil
+		}
+		err := d.createClaim(ctx, HolderRef{Name: holder.Name, UID: holder.UID})
+		switch {
+		case err == nil:
+			return duplicateOf(holder, ClaimCreated), false, nil
+		case apierrors.IsAlreadyExists(err):
+			return Verdict{}, true, nil
+		}
+		// The denial stands on the List alone; the claim is rebuilt by
+		// the next decision.
+		return duplicateOf(holder, ClaimNone), false, nil
+	}
+	if d.dryRun {
+		return allow(d.allowed, ClaimNone), false, nil
+	}
+	err = d.createClaim(ctx, d.self)
+	switch {
+	case err == nil:
+		return allow(d.allowed, ClaimCreated), false, nil
+	case apierrors.IsAlreadyExists(err):
+		return Verdict{}, true, nil
+	}
+	return Verdict{}, false, err
+}
+
+// createClaim creates the fingerprint's claim for h.
+func (d *decision) createClaim(ctx context.Context, h HolderRef) error {
+	lease := newClaimLease(d.c.Namespace, d.c.Fingerprint, h, d.g.clock().Now())
+	if err := d.g.Writer.Create(ctx, lease); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		return fmt.Errorf("create claim %s/%s: %w", d.c.Namespace, lease.Name, err)
+	}
+	d.g.seen.Observe(Claim{Lease: lease})
+	return nil
+}
+
+// held decides against a claim that exists: steps C5 to C8.
+func (d *decision) held(ctx context.Context, res Resolution) (Verdict, bool, error) {
+	claim := *res.Claim
+	if claim.HolderName() == d.c.Name {
+		return d.heldBySelf(ctx, res)
+	}
+	switch {
+	case res.Active():
+		// Step C6.
+		return duplicateOf(res.Holder, ClaimNone), false, nil
+	case res.Holder != nil && !pendingReactivation(claim, res.Holder):
+		// Step C7: stored and inactive, the incident is over; the claim
+		// moves on.
+		return d.takeOver(ctx, claim)
+	}
+	return d.inFlight(ctx, res)
+}
+
+// pendingReactivation reports whether holder is still stored at the
+// resourceVersion its admitted reactivation replaces: its terminal phase is
+// then the state that update is replacing, and no more means the incident
+// is over than an unstored holder's absence means its creation failed.
+func pendingReactivation(claim Claim, holder *v1alpha1.RemediationRequest) bool {
+	return claim.PendingReactivation() != "" && claim.PendingReactivation() == holder.ResourceVersion
+}
+
+// heldBySelf is step C5: the claim names the candidate already.
+func (d *decision) heldBySelf(ctx context.Context, res Resolution) (Verdict, bool, error) {
+	claim := *res.Claim
+	switch {
+	case claim.HolderUID() == d.c.UID && !d.c.Reactivation:
+		// The API server asks again about a create it has not stored
+		// (its first answer was lost): decide as if the claim had just
+		// been created (step C2).
+		if d.dryRun {
+			return allow(d.allowed, ClaimNone), false, nil
+		}
+		return d.seekUnclaimed(ctx, claim, false)
+	case claim.HolderUID() != d.c.UID && res.Active():
+		// A create under the name of the active holder itself: the API
+		// server will refuse it as AlreadyExists, but handing it the
+		// claim would leave the active holder unclaimed and the claim to
+		// a UID never stored.
+		return duplicateOf(res.Holder, ClaimNone), false, nil
+	}
+	// A create retried under a new UID after its first attempt claimed
+	// under an earlier one: a name is unique, so at most one of them is
+	// stored, and step C8 hands the claim on should it be the other. Or
+	// the holder of an incident now over is being reactivated: it takes
+	// the claim again, so that the claim records the pending update
+	// (step C8 then waits for it).
+	return d.takeOver(ctx, claim)
+}
+
+// inFlight is step C8: the holder is not stored, or its admitted
+// reactivation is not. It may still be, until the grace has passed as this
+// replica observes the claim; then its write has failed for good.
+func (d *decision) inFlight(ctx context.Context, res Resolution) (Verdict, bool, error) {
+	claim := *res.Claim
+	age := d.g.age.Age(claim)
+	if age < d.g.grace() {
+		return d.awaitHolder(ctx, claim, d.g.grace()-age)
+	}
+	if res.Holder == nil {
+		// A claim whose holder was never stored vouches for nothing:
+		// the List of step C2 may never have run (the decision crashed
+		// after step C1). This path is rare, so it can afford the List.
+		holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+		if err != nil {
+			return Verdict{}, false, err
+		}
+		if holder != nil {
+			return d.handTo(ctx, claim, holder)
+		}
+	}
+	return d.takeOver(ctx, claim)
+}
+
+// awaitHolder is step C9: inside the grace, wait a little for the holder to
+// be stored, so that the candidate learns who holds the fingerprint instead
+// of being asked to come back. left is what remains of the grace.
+func (d *decision) awaitHolder(ctx context.Context, claim Claim, left time.Duration) (Verdict, bool, error) {
+	start := d.g.clock().Now()
+	h := HolderRef{Name: claim.HolderName(), UID: claim.HolderUID(), PendingResourceVersion: claim.PendingReactivation()}
+	stored := d.g.awaitStored(ctx, claim.Lease.Namespace, h)
+	switch {
+	case stored != nil && IsActive(stored):
+		return duplicateOf(stored, ClaimNone), false, nil
+	case stored != nil:
+		// Stored and already over: step C7.
+		return d.takeOver(ctx, claim)
+	}
+	return claimInFlight(claim.HolderName(), max(left-d.g.clock().Since(start), 0)), false, nil
+}
+
+// handTo gives claim to holder, an active request found without a claim,
+// and denies the candidate as its duplicate.
+func (d *decision) handTo(ctx context.Context, claim Claim, holder *v1alpha1.RemediationRequest) (Verdict, bool, error) {
+	if d.dryRun {
+		return duplicateOf(holder, ClaimNone), false, nil
+	}
+	moved, err := d.g.move(ctx, claim, HolderRef{Name: holder.Name, UID: holder.UID})
+	switch {
+	case err != nil:
+		// The denial stands on the List alone; the next decision finds
+		// the claim still stale and hands it on.
+		return duplicateOf(holder, ClaimNone), false, nil
+	case !moved:
+		return Verdict{}, true, nil
+	}
+	return duplicateOf(holder, ClaimTakenOver), false, nil
+}
+
+// takeOver hands claim to the candidate.
+func (d *decision) takeOver(ctx context.Context, claim Claim) (Verdict, bool, error) {
+	if d.dryRun {
+		return allow(d.allowed, ClaimNone), false, nil
+	}
+	moved, err := d.g.move(ctx, claim, d.self)
+	switch {
+	case err != nil:
+		return Verdict{}, false, err
+	case !moved:
+		return Verdict{}, true, nil
+	}
+	return allow(d.allowed, ClaimTakenOver), false, nil
+}
+
+// move is step C10: it gives claim to h with an update conditioned on the
+// resourceVersion it was read at, so that the API server refuses it if anyone changed the claim
+// since. moved is false when the claim was changed or deleted (by the
+// janitor) since it was read: the protocol starts again.
+func (g *Guard) move(ctx context.Context, claim Claim, h HolderRef) (moved bool, err error) {
+	lease := claim.Lease.DeepCopy()
+	setHolder(lease, h, g.clock().Now())
+	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
+	err = g.Writer.Update(ctx, lease)
+	switch {
+	case err == nil:
+		g.seen.Observe(Claim{Lease: lease})
+		return true, nil
+	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("hand claim %s/%s to %s: %w", lease.Namespace, lease.Name, h.Name, err)
+	}
+}

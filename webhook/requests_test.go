@@ -1,0 +1,56 @@
+package webhook_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/internal/webhooktest"
+)
+
+// What each decision costs the API server, request by request, on the real
+// control plane: the table of docs/design.md, section 5. The claim is
+// created before anything is read, so a fresh fingerprint costs two
+// requests; reading first (claim Get, List, claim create) cost three.
+func TestAPIRequestsPerDecision(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	c, reqs := webhooktest.CountingClient(t, env)
+	replaceServer(t, webhooktest.Options{Client: c})
+
+	want := func(what string, got []string, want ...string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: the webhook made %q, want %q", what, got, want)
+		}
+	}
+
+	a := newRR(ns, "a", fp)
+	if err := create(ctx, a, false); err != nil {
+		t.Fatalf("create a: %v", err)
+	}
+	want("a fresh fingerprint", reqs.Take(), "create leases", "list remediationrequests")
+
+	wantDuplicate(t, create(ctx, newRR(ns, "b", fp), false), a, "<none>")
+	want("a duplicate, the claim known to this replica", reqs.Take(), "get leases", "get remediationrequests")
+
+	if err := setPhase(t, a, v1alpha1.PhaseCompleted); err != nil {
+		t.Fatal(err)
+	}
+	want("a status update that does not reactivate (never sent to the webhook)", reqs.Take())
+
+	next := newRR(ns, "next", fp)
+	if err := create(ctx, next, false); err != nil {
+		t.Fatalf("create next: %v", err)
+	}
+	want("the next incident of a known fingerprint", reqs.Take(), "get leases", "get remediationrequests", "update leases")
+
+	// Another replica, which has never seen this claim.
+	c2, reqs2 := webhooktest.CountingClient(t, env)
+	replaceServer(t, webhooktest.Options{Client: c2})
+	wantDuplicate(t, create(ctx, newRR(ns, "d", fp), false), next, "<none>")
+	want("a duplicate, the claim new to this replica", reqs2.Take(),
+		"create leases", "get leases", "get remediationrequests")
+}
