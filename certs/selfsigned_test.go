@@ -472,10 +472,7 @@ func registerReplicas(t *testing.T, ns string, ports []int) string {
 }
 
 func newRR(ns, name, fingerprint string) *v1alpha1.RemediationRequest {
-	return &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: fingerprint, SignalName: "KubePodCrashLooping"},
-	}
+	return testenv.RemediationRequest(ns, name, fingerprint)
 }
 
 // End to end: two replicas of rrguard's real webhook, registered so that

@@ -378,7 +378,7 @@ func TestAlertmanagerNotificationsBecomeOneRemediationRequestPerIncident(t *test
 		if len(rrs) != 1 || len(rrs[api]) != 1 {
 			t.Fatalf("RRs by fingerprint: %v; want exactly one, for api", rrs)
 		}
-		n := rrs[api][0].Status.Deduplication.OccurrenceCount
+		n := rrs[api][0].Status.GetDeduplication().OccurrenceCount
 		return n >= 3, fmt.Sprintf("occurrenceCount %d", n)
 	})
 
@@ -398,17 +398,17 @@ func TestAlertmanagerNotificationsBecomeOneRemediationRequestPerIncident(t *test
 		n := signalsCounted(t, metrics, "ignored")
 		return n > ignoredBefore, fmt.Sprintf("%v ignored signals", n)
 	})
-	apiCount := rrsByFingerprint(t, ns)[api][0].Status.Deduplication.OccurrenceCount
-	workerCount := rrsByFingerprint(t, ns)[worker][0].Status.Deduplication.OccurrenceCount
+	apiCount := rrsByFingerprint(t, ns)[api][0].Status.GetDeduplication().OccurrenceCount
+	workerCount := rrsByFingerprint(t, ns)[worker][0].Status.GetDeduplication().OccurrenceCount
 	eventually(t, 30*time.Second, "worker, still firing, counted again", func() (bool, string) {
-		n := rrsByFingerprint(t, ns)[worker][0].Status.Deduplication.OccurrenceCount
+		n := rrsByFingerprint(t, ns)[worker][0].Status.GetDeduplication().OccurrenceCount
 		return n >= workerCount+2, fmt.Sprintf("worker occurrenceCount %d (was %d)", n, workerCount)
 	})
 	rrs := rrsByFingerprint(t, ns)
 	if len(rrs) != 2 || len(rrs[api]) != 1 || len(rrs[worker]) != 1 {
 		t.Errorf("RRs by fingerprint after resolution: %v; want one for api and one for worker", rrs)
 	}
-	if n := rrs[api][0].Status.Deduplication.OccurrenceCount; n != apiCount {
+	if n := rrs[api][0].Status.GetDeduplication().OccurrenceCount; n != apiCount {
 		t.Errorf("api's occurrenceCount went from %d to %d after its alert resolved", apiCount, n)
 	}
 	if refused := signalsCounted(t, metrics, "rejected") + signalsCounted(t, metrics, "failed"); refused != refusedBefore {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +20,7 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/internal/testenv"
 	"github.com/rrguard/rrguard/internal/webhooktest"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -372,13 +372,9 @@ func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention
 }
 
 func newRR(ns, name, fp string) *v1alpha1.RemediationRequest {
-	return &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: v1alpha1.RemediationRequestSpec{
-			SignalFingerprint: fp, SignalName: "KubeDeploymentReplicasMismatch", Severity: "critical",
-			TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: name, Namespace: "payments"},
-		},
-	}
+	rr := testenv.RemediationRequest(ns, name, fp)
+	rr.Spec.TargetResource.Name = name
+	return rr
 }
 
 // createOnce creates rr without client-go's retry of a 429 with

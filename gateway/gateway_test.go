@@ -32,6 +32,7 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/internal/testenv"
 )
 
 // GW-DEDUP-002: a cold gateway (no request before) gets five identical
@@ -81,7 +82,7 @@ func TestGWDEDUP002FiveSimultaneousIdenticalAlertsMakeOneRequestCountedFive(t *t
 	if len(names) != 1 || !names[items[0].Name] {
 		t.Errorf("responses name %v, the stored request is %s", names, items[0].Name)
 	}
-	if got := items[0].Status.Deduplication.OccurrenceCount; got != n {
+	if got := items[0].Status.GetDeduplication().OccurrenceCount; got != n {
 		t.Errorf("occurrenceCount = %d, want %d", got, n)
 	}
 
@@ -144,7 +145,7 @@ func TestAnActiveRequestInEveryPhaseIsCountedAndAnEndedOneReplaced(t *testing.T)
 			if second.Code != http.StatusAccepted || s.RemediationRequest.Name != name || s.OccurrenceCount != 2 {
 				t.Errorf("in %s: %d %s, want 202 counted on %s as the second occurrence", phase, second.Code, second.Body, name)
 			}
-			if len(stored) != 1 || stored[0].Status.Deduplication.OccurrenceCount != 2 || stored[0].Status.OverallPhase != phase {
+			if len(stored) != 1 || stored[0].Status.GetDeduplication().OccurrenceCount != 2 || stored[0].Status.OverallPhase != phase {
 				t.Errorf("in %s: stored %d requests, want 1 with count 2 and its phase kept", phase, len(stored))
 			}
 		})
@@ -170,10 +171,7 @@ func TestTheWebhookBackstopsALookupThatMissedAndTheSignalIsCountedOnTheHolder(t 
 	fp := fingerprintOf("payments", "api")
 	// Created directly, by kubectl or a script: the webhook admits it and
 	// claims the fingerprint for it.
-	holder := &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "created-by-hand"},
-		Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: fp, SignalName: "Manual"},
-	}
+	holder := testenv.RemediationRequest(ns, "created-by-hand", fp)
 	if err := env.Client.Create(ctx, holder); err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +187,8 @@ func TestTheWebhookBackstopsALookupThatMissedAndTheSignalIsCountedOnTheHolder(t 
 		t.Fatalf("response %d %s, want 202 duplicate counted once on %s", r.Code, r.Body, holder.Name)
 	}
 	items := listRRs(t, ns)
-	if len(items) != 1 || items[0].Status.Deduplication.OccurrenceCount != 1 {
-		t.Fatalf("stored %d requests (first count %d), want only the holder, counted once", len(items), items[0].Status.Deduplication.OccurrenceCount)
+	if len(items) != 1 || items[0].Status.GetDeduplication().OccurrenceCount != 1 {
+		t.Fatalf("stored %d requests (first count %d), want only the holder, counted once", len(items), items[0].Status.GetDeduplication().OccurrenceCount)
 	}
 }
 
@@ -561,7 +559,7 @@ func TestAnUnreachableWebhookIsA503WithRetryAfterAndNothingCounted(t *testing.T)
 	}
 	counted := int64(0)
 	for _, rr := range listRRs(t, ns.Name) {
-		counted += rr.Status.Deduplication.OccurrenceCount
+		counted += int64(rr.Status.GetDeduplication().OccurrenceCount)
 	}
 	created := int64(len(listRRs(t, ns.Name)))
 	if counted != created {
@@ -632,7 +630,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Errorf("manager stopped with %v", err)
 	}
-	if items := listRRs(t, ns); len(items) != 1 || items[0].Status.Deduplication.OccurrenceCount != 1 {
+	if items := listRRs(t, ns); len(items) != 1 || items[0].Status.GetDeduplication().OccurrenceCount != 1 {
 		t.Errorf("stored %d requests, want 1 counting the drained signal", len(items))
 	}
 }

@@ -110,10 +110,7 @@ func serveGuarded(t *testing.T, ns string, index client.Reader, cfg *rest.Config
 func unclaimedActive(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
 	t.Helper()
 	ctx := context.Background()
-	rr := &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unclaimed"},
-		Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: fp, SignalName: "Manual"},
-	}
+	rr := testenv.RemediationRequest(ns, "unclaimed", fp)
 	if err := env.Client.Create(ctx, rr); err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func TestTortureThreeGatewaysSixHundredIdenticalAlertsMakeOneRequestCountingEach
 	if counted != tortureSignals || codes[http.StatusCreated] != 1 {
 		t.Errorf("%d answered 201/202 (%d created), want all %d with one created", counted, codes[http.StatusCreated], tortureSignals)
 	}
-	if got := stored[0].Status.Deduplication.OccurrenceCount; got != int64(counted) {
+	if got := stored[0].Status.GetDeduplication().OccurrenceCount; got != int32(counted) {
 		t.Errorf("occurrenceCount = %d, but %d signals were answered 201/202", got, counted)
 	}
 	if len(names) != 1 || names[stored[0].Name] != counted {
@@ -145,7 +145,7 @@ func TestNaiveCheckThenCreateUnderTheSameLoadMakesDuplicates(t *testing.T) {
 	}
 	var sum int64
 	for _, rr := range stored {
-		sum += rr.Status.Deduplication.OccurrenceCount
+		sum += int64(rr.Status.GetDeduplication().OccurrenceCount)
 	}
 	t.Logf("naive: status codes %v; %d requests for one incident, counting %d in total", codes, len(stored), sum)
 	if len(stored) <= 1 {

@@ -23,6 +23,7 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/internal/testenv"
 )
 
 const system = certs.DefaultNamespace
@@ -73,13 +74,7 @@ func applyRBAC(t *testing.T) {
 }
 
 func newRR(ns, name string) *v1alpha1.RemediationRequest {
-	return &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: v1alpha1.RemediationRequestSpec{
-			SignalFingerprint: strings.Repeat("ab", 32),
-			SignalName:        "KubePodCrashLooping",
-		},
-	}
+	return testenv.RemediationRequest(ns, name, strings.Repeat("ab", 32))
 }
 
 // check is one request made as a ServiceAccount, and whether RBAC must let
@@ -290,7 +285,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				if err := c.Get(ctx, types.NamespacedName{Namespace: system, Name: "by-the-gateway"}, rr); err != nil {
 					return err
 				}
-				rr.Spec.Severity = "critical"
+				rr.Spec.Severity = "warning"
 				return c.Update(ctx, rr)
 			}, false},
 			{"create an RR in another namespace", func(ctx context.Context, c client.Client) error { return c.Create(ctx, newRR(tenant, "elsewhere")) }, false},

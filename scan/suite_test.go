@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -62,7 +62,7 @@ var fpSeq atomic.Int64
 // newFingerprint returns a fingerprint no other test uses.
 func newFingerprint(t testing.TB) string {
 	t.Helper()
-	fp, err := dedup.Fingerprint(dedup.Target{Namespace: "scan", Kind: "Deployment", Name: fmt.Sprintf("%s-%d", t.Name(), fpSeq.Add(1))})
+	fp, err := dedup.Fingerprint(dedup.Target{Namespace: "scan", Kind: "Deployment", Name: fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), fpSeq.Add(1))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,13 +70,7 @@ func newFingerprint(t testing.TB) string {
 }
 
 func newRR(ns, name, fp string) *v1alpha1.RemediationRequest {
-	return &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: v1alpha1.RemediationRequestSpec{
-			SignalFingerprint: fp, SignalName: "KubePodCrashLooping", Severity: "critical",
-			TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: "api", Namespace: ns},
-		},
-	}
+	return testenv.RemediationRequest(ns, name, fp)
 }
 
 // mustCreate creates rr, failing t.

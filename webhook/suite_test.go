@@ -183,21 +183,7 @@ func newFingerprint(t testing.TB) string {
 }
 
 func newRR(ns, name, fp string) *v1alpha1.RemediationRequest {
-	rr := &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns},
-		Spec: v1alpha1.RemediationRequestSpec{
-			SignalFingerprint: fp,
-			SignalName:        "KubePodCrashLooping",
-			Severity:          "critical",
-			TargetResource:    v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: "api", Namespace: ns},
-		},
-	}
-	if name == "" {
-		rr.GenerateName = "rr-"
-	} else {
-		rr.Name = name
-	}
-	return rr
+	return testenv.RemediationRequest(ns, name, fp)
 }
 
 // auditLine is one line of the audit log, decoded.

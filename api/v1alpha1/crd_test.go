@@ -2,13 +2,18 @@ package v1alpha1_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,26 +38,24 @@ func fingerprint(t testing.TB, name string) string {
 }
 
 func newRR(ns, name, fp string) *v1alpha1.RemediationRequest {
-	return &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: v1alpha1.RemediationRequestSpec{
-			SignalFingerprint: fp,
-			SignalName:        "KubePodCrashLooping",
-			Severity:          "critical",
-			SignalType:        "prometheus",
-			TargetType:        "kubernetes",
-			TargetResource:    v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: "api", Namespace: ns, APIVersion: "apps/v1"},
-			SignalLabels:      map[string]string{"alertname": "KubePodCrashLooping"},
-			OriginalPayload:   []byte(`{"version":"4"}`),
-		},
-	}
+	rr := testenv.RemediationRequest(ns, name, fp)
+	rr.Spec.SignalLabels = map[string]string{"alertname": "KubePodCrashLooping"}
+	rr.Spec.ProviderData = `{"namespace":"payments","labels":{"alertname":"KubePodCrashLooping"}}`
+	rr.Spec.OriginalPayload = `{"version":"4"}`
+	return rr
 }
 
-func TestCRDIsInstalledWithItsContract(t *testing.T) {
+func getCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
 	crd := &apiextensionsv1.CustomResourceDefinition{}
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "remediationrequests.kubernaut.ai"}, crd); err != nil {
 		t.Fatalf("get CRD: %v", err)
 	}
+	return crd
+}
+
+func TestCRDIsInstalledWithItsContract(t *testing.T) {
+	crd := getCRD(t)
 	if got := crd.Spec.Names.ShortNames; len(got) != 1 || got[0] != "rr" {
 		t.Errorf("short names = %v, want [rr]", got)
 	}
@@ -60,11 +63,13 @@ func TestCRDIsInstalledWithItsContract(t *testing.T) {
 	if v.Subresources == nil || v.Subresources.Status == nil {
 		t.Error("status subresource missing")
 	}
+	// kubernaut's selectable fields, so that a field selector that works
+	// here works against kubernaut's CRD too.
 	var selectable []string
 	for _, f := range v.SelectableFields {
 		selectable = append(selectable, f.JSONPath)
 	}
-	if want := ".spec.signalFingerprint,.spec.signalName,.spec.severity"; strings.Join(selectable, ",") != want {
+	if want := ".spec.signalFingerprint,.spec.signalType,.spec.severity,.spec.clusterID"; strings.Join(selectable, ",") != want {
 		t.Errorf("selectable fields = %v, want %s", selectable, want)
 	}
 	cols := map[string]apiextensionsv1.CustomResourceColumnDefinition{}
@@ -72,8 +77,9 @@ func TestCRDIsInstalledWithItsContract(t *testing.T) {
 		cols[c.Name] = c
 	}
 	for name, path := range map[string]string{
-		"Phase": ".status.overallPhase", "Signal": ".spec.signalName", "Severity": ".spec.severity",
+		"Phase": ".status.overallPhase", "Outcome": ".status.completionStatus.outcome", "Alert": ".spec.signalName",
 		"Occurrences": ".status.deduplication.occurrenceCount", "Age": ".metadata.creationTimestamp",
+		"Cluster": ".spec.clusterID", "Source": ".spec.signalSource", "Signal NS": ".spec.targetResource.namespace",
 		"Fingerprint": ".spec.signalFingerprint",
 	} {
 		if cols[name].JSONPath != path {
@@ -85,6 +91,115 @@ func TestCRDIsInstalledWithItsContract(t *testing.T) {
 	}
 }
 
+// kubernautSchema is kubernaut's RemediationRequest schema (commit d5a4a870,
+// config/crd/bases/kubernaut.ai_remediationrequests.yaml) for every field
+// this API declares, one line per field in the form schemaFacts writes.
+// Fields of kubernaut's that this API leaves out are not listed: they are
+// what makes this API a subset.
+var kubernautSchema = map[string]string{
+	"":                                          "object",
+	"spec":                                      "object required=firingTime,receivedTime,severity,signalFingerprint,signalName,signalType,targetResource,targetType cel=self == oldSelf",
+	"spec.clusterID":                            "string max=253",
+	"spec.firingTime":                           "string format=date-time",
+	"spec.originalPayload":                      "string",
+	"spec.providerData":                         "string",
+	"spec.receivedTime":                         "string format=date-time",
+	"spec.severity":                             "string min=1 max=50",
+	"spec.signalAnnotations":                    "object values=string",
+	"spec.signalFingerprint":                    "string max=64 pattern=^[a-f0-9]{64}$ cel=self == oldSelf",
+	"spec.signalLabels":                         "object values=string",
+	"spec.signalName":                           "string max=253",
+	"spec.signalSource":                         "string max=63",
+	"spec.signalType":                           "string",
+	"spec.targetResource":                       "object required=kind,name",
+	"spec.targetResource.apiVersion":            "string",
+	"spec.targetResource.kind":                  "string",
+	"spec.targetResource.name":                  "string",
+	"spec.targetResource.namespace":             "string",
+	"spec.targetType":                           "string enum=kubernetes,aws,azure,gcp,datadog",
+	"status":                                    "object",
+	"status.completionStatus":                   "object",
+	"status.completionStatus.outcome":           "string enum=Remediated,NoActionRequired,ManualReviewRequired,VerificationTimedOut,Inconclusive,DryRun",
+	"status.deduplication":                      "object",
+	"status.deduplication.firstSeenAt":          "string format=date-time",
+	"status.deduplication.lastSeenAt":           "string format=date-time",
+	"status.deduplication.occurrenceCount":      "integer format=int32",
+	"status.overallPhase":                       "string enum=Pending,Processing,Analyzing,AwaitingApproval,Executing,Verifying,Blocked,Completed,Failed,TimedOut,Skipped,Cancelled",
+	"status.routingStatus":                      "object",
+	"status.routingStatus.nextAllowedExecution": "string format=date-time",
+}
+
+// schemaFacts writes down what a schema node validates: its type and every
+// constraint, the descriptions left out.
+func schemaFacts(s apiextensionsv1.JSONSchemaProps) string {
+	facts := []string{s.Type}
+	if s.Format != "" {
+		facts = append(facts, "format="+s.Format)
+	}
+	if s.MinLength != nil {
+		facts = append(facts, fmt.Sprintf("min=%d", *s.MinLength))
+	}
+	if s.MaxLength != nil {
+		facts = append(facts, fmt.Sprintf("max=%d", *s.MaxLength))
+	}
+	if s.Minimum != nil || s.Maximum != nil {
+		facts = append(facts, fmt.Sprintf("range=%v..%v", s.Minimum, s.Maximum))
+	}
+	if s.Pattern != "" {
+		facts = append(facts, "pattern="+s.Pattern)
+	}
+	if len(s.Enum) > 0 {
+		var values []string
+		for _, e := range s.Enum {
+			values = append(values, strings.Trim(string(e.Raw), `"`))
+		}
+		facts = append(facts, "enum="+strings.Join(values, ","))
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+		facts = append(facts, "values="+s.AdditionalProperties.Schema.Type)
+	}
+	if len(s.Required) > 0 {
+		r := slices.Clone(s.Required)
+		slices.Sort(r)
+		facts = append(facts, "required="+strings.Join(r, ","))
+	}
+	for _, v := range s.XValidations {
+		facts = append(facts, "cel="+v.Rule)
+	}
+	return strings.Join(facts, " ")
+}
+
+// Every field this API declares is kubernaut's, with kubernaut's type and
+// validation, so that whatever rrguard writes kubernaut's CRD accepts, and
+// whatever kubernaut's CRD accepts rrguard's does too.
+func TestSchemaIsAFaithfulSubsetOfKubernauts(t *testing.T) {
+	schema := getCRD(t).Spec.Versions[0].Schema.OpenAPIV3Schema
+	seen := map[string]bool{}
+	var walk func(path string, s apiextensionsv1.JSONSchemaProps)
+	walk = func(path string, s apiextensionsv1.JSONSchemaProps) {
+		seen[path] = true
+		want, ok := kubernautSchema[path]
+		switch {
+		case !ok:
+			t.Errorf("%s: declared here, but kubernaut's RemediationRequest has no such field", path)
+		case schemaFacts(s) != want:
+			t.Errorf("%s: validates %q, kubernaut's %q", path, schemaFacts(s), want)
+		}
+		for name, child := range s.Properties {
+			if path == "" && (name == "apiVersion" || name == "kind" || name == "metadata") {
+				continue
+			}
+			walk(strings.TrimPrefix(path+"."+name, "."), child)
+		}
+	}
+	walk("", *schema)
+	for path := range kubernautSchema {
+		if !seen[path] {
+			t.Errorf("%s: missing from the schema", path)
+		}
+	}
+}
+
 func TestCreateAndReadBack(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
@@ -93,7 +208,7 @@ func TestCreateAndReadBack(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 	rr.Status.OverallPhase = v1alpha1.PhaseProcessing
-	rr.Status.Deduplication = v1alpha1.DeduplicationStatus{FirstSeenAt: &rr.CreationTimestamp, LastSeenAt: &rr.CreationTimestamp, OccurrenceCount: 3}
+	rr.Status.Deduplication = &v1alpha1.DeduplicationStatus{FirstSeenAt: &rr.CreationTimestamp, LastSeenAt: &rr.CreationTimestamp, OccurrenceCount: 3}
 	if err := env.Client.Status().Update(ctx, rr); err != nil {
 		t.Fatalf("status update: %v", err)
 	}
@@ -101,12 +216,41 @@ func TestCreateAndReadBack(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rr), got); err != nil {
 		t.Fatalf("get: %v", err)
 	}
-	if got.Spec.SignalFingerprint != rr.Spec.SignalFingerprint || got.Spec.TargetResource != rr.Spec.TargetResource ||
-		string(got.Spec.OriginalPayload) != `{"version":"4"}` || got.Spec.SignalLabels["alertname"] != "KubePodCrashLooping" {
+	if !equality.Semantic.DeepEqual(got.Spec, rr.Spec) {
 		t.Errorf("spec read back = %+v, want %+v", got.Spec, rr.Spec)
 	}
-	if got.Status.OverallPhase != v1alpha1.PhaseProcessing || got.Status.Deduplication.OccurrenceCount != 3 {
+	if got.Status.OverallPhase != v1alpha1.PhaseProcessing || got.Status.GetDeduplication().OccurrenceCount != 3 {
 		t.Errorf("status read back = %+v", got.Status)
+	}
+	// The payload is stored as the text it is, not base64: what a
+	// consumer of kubernaut's string field reads.
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("RemediationRequest"))
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(rr), u); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, _ := unstructured.NestedString(u.Object, "spec", "originalPayload"); p != `{"version":"4"}` {
+		t.Errorf("stored originalPayload = %q, want the JSON text", p)
+	}
+}
+
+// A status that sets only the deduplication counts marshals to exactly
+// status.deduplication: as a merge patch it touches nothing else.
+func TestAStatusOfOnlyDeduplicationIsAPatchOfOnlyDeduplication(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 11, 26, 4, 58, 12, 0, time.UTC))
+	b, err := json.Marshal(v1alpha1.RemediationRequest{Status: v1alpha1.RemediationRequestStatus{
+		Deduplication: &v1alpha1.DeduplicationStatus{FirstSeenAt: &at, LastSeenAt: &at, OccurrenceCount: 2},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := doc["status"].(map[string]any)
+	if len(status) != 1 || status["deduplication"] == nil {
+		t.Errorf("status = %s, want only deduplication", b)
 	}
 }
 
@@ -133,23 +277,83 @@ func TestSchemaRefusesBadFingerprints(t *testing.T) {
 	}
 }
 
-func TestCELRefusesFingerprintChange(t *testing.T) {
+// The schema refuses what kubernaut's refuses, naming the field, and the
+// gateway's limits are the schema's.
+func TestSchemaRefusesWhatKubernautsRefuses(t *testing.T) {
+	ns := env.Namespace(t)
+	fp := fingerprint(t, "api")
+	tests := map[string]struct {
+		change func(*v1alpha1.RemediationRequest)
+		field  string
+	}{
+		"no severity": {func(rr *v1alpha1.RemediationRequest) { rr.Spec.Severity = "" }, "spec.severity"},
+		"a severity over the limit": {func(rr *v1alpha1.RemediationRequest) {
+			rr.Spec.Severity = strings.Repeat("s", v1alpha1.MaxSeverityLength+1)
+		}, "spec.severity"},
+		"a signal name over the limit": {func(rr *v1alpha1.RemediationRequest) {
+			rr.Spec.SignalName = strings.Repeat("n", v1alpha1.MaxSignalNameLength+1)
+		}, "spec.signalName"},
+		"a signal source over the limit": {func(rr *v1alpha1.RemediationRequest) {
+			rr.Spec.SignalSource = strings.Repeat("s", v1alpha1.MaxSignalSourceLength+1)
+		}, "spec.signalSource"},
+		"a cluster ID over the limit": {func(rr *v1alpha1.RemediationRequest) {
+			rr.Spec.ClusterID = strings.Repeat("c", v1alpha1.MaxClusterIDLength+1)
+		}, "spec.clusterID"},
+		"an unknown target type": {func(rr *v1alpha1.RemediationRequest) { rr.Spec.TargetType = "vmware" }, "spec.targetType"},
+		"no firing time":         {func(rr *v1alpha1.RemediationRequest) { rr.Spec.FiringTime = metav1.Time{} }, "spec.firingTime"},
+		"no received time":       {func(rr *v1alpha1.RemediationRequest) { rr.Spec.ReceivedTime = metav1.Time{} }, "spec.receivedTime"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			rr := newRR(ns, "", fp)
+			tc.change(rr)
+			err := env.Client.Create(context.Background(), rr)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("create: err = %v, want Invalid naming %s", err, tc.field)
+			}
+		})
+	}
+	// At the limits, it is accepted.
+	rr := newRR(ns, "", fp)
+	rr.Spec.Severity = strings.Repeat("s", v1alpha1.MaxSeverityLength)
+	rr.Spec.SignalName = strings.Repeat("n", v1alpha1.MaxSignalNameLength)
+	rr.Spec.SignalSource = strings.Repeat("s", v1alpha1.MaxSignalSourceLength)
+	rr.Spec.ClusterID = strings.Repeat("c", v1alpha1.MaxClusterIDLength)
+	if err := env.Client.Create(context.Background(), rr); err != nil {
+		t.Fatalf("create at the limits: %v", err)
+	}
+}
+
+func TestSpecIsImmutable(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	rr := newRR(ns, "immutable", fingerprint(t, "api"))
 	if err := env.Client.Create(ctx, rr); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	rr.Spec.SignalFingerprint = fingerprint(t, "other")
-	err := env.Client.Update(ctx, rr)
-	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "signalFingerprint is immutable") {
-		t.Fatalf("update of fingerprint: err = %v, want Invalid with the CEL message", err)
+	changes := map[string]func(*v1alpha1.RemediationRequestSpec){
+		"fingerprint": func(s *v1alpha1.RemediationRequestSpec) { s.SignalFingerprint = fingerprint(t, "other") },
+		"severity":    func(s *v1alpha1.RemediationRequestSpec) { s.Severity = "warning" },
+		"a label":     func(s *v1alpha1.RemediationRequestSpec) { s.SignalLabels["team"] = "payments" },
 	}
-	// Other spec fields stay mutable: the rule guards the fingerprint only.
-	rr.Spec.SignalFingerprint = fingerprint(t, "api")
-	rr.Spec.Severity = "warning"
+	for name, change := range changes {
+		t.Run(name, func(t *testing.T) {
+			u := rr.DeepCopy()
+			change(&u.Spec)
+			err := env.Client.Update(ctx, u)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec is immutable after creation") {
+				t.Fatalf("update of the %s: err = %v, want Invalid with the CEL message", name, err)
+			}
+		})
+	}
+	// Metadata and status stay writable.
+	rr.Labels = map[string]string{"team": "payments"}
 	if err := env.Client.Update(ctx, rr); err != nil {
-		t.Fatalf("update of severity: %v", err)
+		t.Fatalf("update of a label: %v", err)
+	}
+	rr.Status.OverallPhase = v1alpha1.PhaseProcessing
+	if err := env.Client.Status().Update(ctx, rr); err != nil {
+		t.Fatalf("status update: %v", err)
 	}
 }
 
@@ -190,7 +394,7 @@ func TestFieldSelectorThroughUncachedReader(t *testing.T) {
 	}
 	// A field that is not selectable is refused by the server, not ignored.
 	err = env.Client.List(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(ns),
-		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("spec.clusterID", "x")})
+		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("spec.signalName", "x")})
 	if !apierrors.IsBadRequest(err) {
 		t.Errorf("list by a non-selectable field: err = %v, want BadRequest", err)
 	}

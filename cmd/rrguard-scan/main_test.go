@@ -53,10 +53,7 @@ func setUp(t *testing.T, env *testenv.Env) *fixture {
 		}
 	}
 	mk := func(name, target string, phase v1alpha1.Phase) *v1alpha1.RemediationRequest {
-		rr := &v1alpha1.RemediationRequest{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "golden", Name: name},
-			Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: fp(target), SignalName: "KubePodCrashLooping"},
-		}
+		rr := testenv.RemediationRequest("golden", name, fp(target))
 		if err := c.Create(ctx, rr); err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -139,10 +138,7 @@ func TestServeAdmitsOnTheRealAPIServer(t *testing.T) {
 	ns := env.Namespace(t)
 	fp, _ := dedup.Fingerprint(dedup.Target{Namespace: ns, Kind: "Deployment", Name: "api"})
 	mk := func(name string) *v1alpha1.RemediationRequest {
-		return &v1alpha1.RemediationRequest{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: fp, SignalName: "x"},
-		}
+		return testenv.RemediationRequest(ns, name, fp)
 	}
 	if err := env.Client.Create(ctx, mk("first")); err != nil {
 		t.Fatalf("first create: %v", err)

@@ -100,7 +100,7 @@ func TestAStatusUpdateOfRrguardsTypeErasesTheOrchestratorsFields(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: rr}, typed); err != nil {
 		t.Fatal(err)
 	}
-	typed.Status.Deduplication.OccurrenceCount++
+	typed.Status.EnsureDeduplication().OccurrenceCount++
 	if err := env.Client.Status().Update(ctx, typed); err != nil {
 		t.Fatal(err)
 	}

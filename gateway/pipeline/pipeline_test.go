@@ -124,7 +124,7 @@ func TestFirstSignalCreatesARequestCountedOnce(t *testing.T) {
 	if rr.Name != res.RemediationRequest.Name {
 		t.Errorf("response names %s, stored request is %s", res.RemediationRequest.Name, rr.Name)
 	}
-	d := rr.Status.Deduplication
+	d := rr.Status.GetDeduplication()
 	if d.OccurrenceCount != 1 || d.FirstSeenAt == nil || d.LastSeenAt == nil {
 		t.Errorf("deduplication status = %+v, want count 1 with both times", d)
 	}
@@ -148,7 +148,7 @@ func TestRepeatedSignalIsCountedWithoutARead(t *testing.T) {
 	if second.Outcome != OutcomeDuplicate || second.OccurrenceCount != 2 || second.RemediationRequest != first.RemediationRequest {
 		t.Errorf("second result = %+v, want duplicate with count 2 on %s", second, first.RemediationRequest)
 	}
-	if n := listRRs(t, ns, fp)[0].Status.Deduplication.OccurrenceCount; n != 2 {
+	if n := listRRs(t, ns, fp)[0].Status.GetDeduplication().OccurrenceCount; n != 2 {
 		t.Errorf("stored occurrenceCount = %d, want 2", n)
 	}
 }
@@ -174,7 +174,7 @@ func TestAChangedRequestIsLookedUpAgainAndStillCounted(t *testing.T) {
 	if reader.reads() == before {
 		t.Error("the pipeline did not read the changed request again")
 	}
-	if rr := listRRs(t, ns, fp)[0]; rr.Status.Deduplication.OccurrenceCount != 2 || rr.Status.OverallPhase != v1alpha1.PhaseExecuting {
+	if rr := listRRs(t, ns, fp)[0]; rr.Status.GetDeduplication().OccurrenceCount != 2 || rr.Status.OverallPhase != v1alpha1.PhaseExecuting {
 		t.Errorf("stored status = %+v, want count 2 and the phase kept", rr.Status)
 	}
 }
@@ -258,7 +258,7 @@ func TestConcurrentSignalsOfOneFingerprintAreCoalesced(t *testing.T) {
 		t.Errorf("%d signals answered created, want 1", created)
 	}
 	items := listRRs(t, ns, fp)
-	if len(items) != 1 || items[0].Status.Deduplication.OccurrenceCount != n {
+	if len(items) != 1 || items[0].Status.GetDeduplication().OccurrenceCount != n {
 		t.Fatalf("stored: %d requests, want 1 counting %d", len(items), n)
 	}
 	if got := counterValue(m.Coalesced); got == 0 {

@@ -65,7 +65,7 @@ func storedCount(t *testing.T, ns, target string) int64 {
 	if len(items) != 1 {
 		t.Fatalf("%d requests for %s, want 1", len(items), target)
 	}
-	return int64(items[0].Status.Deduplication.OccurrenceCount)
+	return int64(items[0].Status.GetDeduplication().OccurrenceCount)
 }
 
 func settledValue(m *Metrics, verdict string) float64 {
@@ -173,7 +173,7 @@ func TestNoCallStartsAfterTheDeadline(t *testing.T) {
 		t.Errorf("answered %s after the deadline, more than one call timeout (%s)", late.Round(time.Millisecond), call)
 	}
 	items := listRRs(t, ns, fp)
-	if len(items) != 1 || items[0].Status.Deduplication.OccurrenceCount != 0 {
+	if len(items) != 1 || items[0].Status.GetDeduplication().OccurrenceCount != 0 {
 		t.Errorf("stored %d requests (%+v), want the created one with nothing counted", len(items), items)
 	}
 }

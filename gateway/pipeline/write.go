@@ -43,20 +43,20 @@ func newCountWrite(on *v1alpha1.RemediationRequest, n int64, firstSeen time.Time
 }
 
 // base is the count before the write.
-func (w *countWrite) base() int64 { return int64(w.on.Status.Deduplication.OccurrenceCount) }
+func (w *countWrite) base() int64 { return int64(w.on.Status.GetDeduplication().OccurrenceCount) }
 
 func (w *countWrite) key() types.NamespacedName { return client.ObjectKeyFromObject(w.on) }
 
 // carriedBy reports whether rr's count is the one w wrote.
 func (w *countWrite) carriedBy(rr *v1alpha1.RemediationRequest) bool {
-	d := rr.Status.Deduplication
+	d := rr.Status.GetDeduplication()
 	return rr.UID == w.on.UID && int64(d.OccurrenceCount) == w.base()+w.n &&
 		d.LastSeenAt != nil && d.LastSeenAt.Time.Equal(w.marker)
 }
 
 func (w *countWrite) patch() client.Patch {
 	var first time.Time
-	if w.on.Status.Deduplication.FirstSeenAt == nil {
+	if w.on.Status.GetDeduplication().FirstSeenAt == nil {
 		first = w.firstSeen
 	}
 	return DeduplicationPatch(w.on.ResourceVersion, w.base()+w.n, first, w.marker)
@@ -174,7 +174,7 @@ func (w *countWrite) verdict(cur *v1alpha1.RemediationRequest) verdict {
 		return landed
 	case cur.ResourceVersion == w.on.ResourceVersion:
 		return unchanged
-	case cur.Status.Deduplication.OccurrenceCount == w.on.Status.Deduplication.OccurrenceCount:
+	case cur.Status.GetDeduplication().OccurrenceCount == w.on.Status.GetDeduplication().OccurrenceCount:
 		// Every count raises the count; a write that left it as it was
 		// is another controller's.
 		return notLanded

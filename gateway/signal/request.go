@@ -11,6 +11,12 @@ import (
 // NewRemediationRequest builds the request for sig, whose fingerprint is
 // fp, to be created in ns.
 func NewRemediationRequest(ns, fp string, sig *Signal, received time.Time) *v1alpha1.RemediationRequest {
+	// The schema requires a firing time; a source that gives none gets
+	// the time it was received, as kubernaut's gateway does.
+	firing := sig.FiringTime
+	if firing.IsZero() {
+		firing = received
+	}
 	return &v1alpha1.RemediationRequest{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:    ns,
@@ -26,11 +32,11 @@ func NewRemediationRequest(ns, fp string, sig *Signal, received time.Time) *v1al
 			TargetType:        "kubernetes",
 			TargetResource:    sig.Target,
 			ClusterID:         sig.ClusterID,
-			FiringTime:        metav1.NewTime(sig.FiringTime),
+			FiringTime:        metav1.NewTime(firing),
 			ReceivedTime:      metav1.NewTime(received),
 			SignalLabels:      sig.Labels,
 			SignalAnnotations: sig.Annotations,
-			OriginalPayload:   sig.Payload,
+			OriginalPayload:   string(sig.Payload),
 		},
 	}
 }

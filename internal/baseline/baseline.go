@@ -80,10 +80,10 @@ func countOne(ctx context.Context, c client.Client, key client.ObjectKey, backof
 		}
 		now := time.Now()
 		var first time.Time
-		if rr.Status.Deduplication.FirstSeenAt == nil {
+		if rr.Status.GetDeduplication().FirstSeenAt == nil {
 			first = now
 		}
-		count = int64(rr.Status.Deduplication.OccurrenceCount) + 1
+		count = int64(rr.Status.GetDeduplication().OccurrenceCount) + 1
 		return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, count, first, now))
 	})
 	if err != nil {

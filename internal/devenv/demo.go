@@ -78,7 +78,7 @@ func Demo(ctx context.Context, gatewayURL, kubeconfig, namespace string, n int, 
 		if phase == "" {
 			phase = "<none>"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", rr.Name, phase, rr.Spec.SignalFingerprint, rr.Status.Deduplication.OccurrenceCount)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", rr.Name, phase, rr.Spec.SignalFingerprint, rr.Status.GetDeduplication().OccurrenceCount)
 	}
 	return tw.Flush()
 }

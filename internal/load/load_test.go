@@ -7,10 +7,8 @@ import (
 	"testing"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/internal/baseline"
 	"github.com/rrguard/rrguard/internal/gatewaytest"
 	"github.com/rrguard/rrguard/internal/load"
@@ -84,10 +82,7 @@ func TestRunThroughAGatewayPassesTheCheckAndTheCheckCatchesDuplicatesAndOvercoun
 	bad := unguardedNamespace(t)
 	dup := load.NewTarget("payments", "dup")
 	for _, name := range []string{"one", "two"} {
-		rr := &v1alpha1.RemediationRequest{
-			ObjectMeta: metav1.ObjectMeta{Namespace: bad, Name: name},
-			Spec:       v1alpha1.RemediationRequestSpec{SignalFingerprint: dup.Fingerprint, SignalName: "KubeDeploymentReplicasMismatch", TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: "dup"}},
-		}
+		rr := testenv.RemediationRequest(bad, name, dup.Fingerprint)
 		if err := env.Client.Create(ctx, rr); err != nil {
 			t.Fatal(err)
 		}

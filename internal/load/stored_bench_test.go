@@ -16,7 +16,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -147,15 +146,11 @@ func fill(b *testing.B, ns string, from, to int) {
 }
 
 func storedRR(ns, name, fp string) *v1alpha1.RemediationRequest {
-	return &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: v1alpha1.RemediationRequestSpec{
-			SignalFingerprint: fp, SignalName: "KubeDeploymentReplicasMismatch", Severity: "critical",
-			SignalType: "prometheus", TargetType: "kubernetes",
-			TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: name, Namespace: "history", APIVersion: "apps/v1"},
-			SignalLabels:   map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "history", "deployment": name},
-		},
-	}
+	rr := testenv.RemediationRequest(ns, name, fp)
+	rr.Spec.SignalName = "KubeDeploymentReplicasMismatch"
+	rr.Spec.TargetResource = v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: name, Namespace: "history", APIVersion: "apps/v1"}
+	rr.Spec.SignalLabels = map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "history", "deployment": name}
+	return rr
 }
 
 // guard puts ns under the webhook (on) or out of its reach, and waits until
@@ -296,7 +291,7 @@ func measureStored(b *testing.B, ctx context.Context, ns string, size int) map[s
 	}
 	for range samples {
 		writes = append(writes, timed(func() error {
-			count := int64(rr.Status.Deduplication.OccurrenceCount) + 1
+			count := int64(rr.Status.GetDeduplication().OccurrenceCount) + 1
 			return env.Client.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, count, time.Now(), time.Now()))
 		}))
 	}

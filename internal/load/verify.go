@@ -86,7 +86,7 @@ func Verify(ctx context.Context, reader client.Reader, namespace string, counted
 			if dedup.IsActive(&rrs[i]) {
 				active++
 			}
-			stored += rrs[i].Status.Deduplication.OccurrenceCount
+			stored += int64(rrs[i].Status.GetDeduplication().OccurrenceCount)
 		}
 		c.Active += active
 		c.Stored += stored
