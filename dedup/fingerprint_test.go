@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +39,20 @@ func TestFingerprint(t *testing.T) {
 			target:  Target{Namespace: "payments", Kind: "Deployment"},
 			wantErr: ErrIncompleteTarget,
 		},
+		"a name may hold ':', as RBAC names do": {
+			target: Target{Kind: "ClusterRole", Name: "system:controller:job-controller"},
+			want:   "00b9cec5dfb1a90f9bc19fd5ecf352c38e2430faedad03935f8eb153cedb6f50",
+		},
+		"a name with a path in it is refused":         {target: Target{Namespace: "payments", Kind: "Pod", Name: "api/../../secrets/x"}, wantErr: ErrInvalidTarget},
+		"the name '..' is refused":                    {target: Target{Namespace: "payments", Kind: "Pod", Name: ".."}, wantErr: ErrInvalidTarget},
+		"a name over 253 characters is refused":       {target: Target{Namespace: "payments", Kind: "Pod", Name: strings.Repeat("a", 254)}, wantErr: ErrInvalidTarget},
+		"a namespace that is no DNS label is refused": {target: Target{Namespace: "Payments_EU", Kind: "Pod", Name: "api"}, wantErr: ErrInvalidTarget},
+		"a namespace with a ':' is refused":           {target: Target{Namespace: "a:b", Kind: "Pod", Name: "api"}, wantErr: ErrInvalidTarget},
+		"a lower-case kind is refused":                {target: Target{Namespace: "payments", Kind: "deployment", Name: "api"}, wantErr: ErrInvalidTarget},
+		"a kind with a ':' is refused":                {target: Target{Namespace: "payments", Kind: "Deploy:ment", Name: "api"}, wantErr: ErrInvalidTarget},
+		"a cluster ID with a ':' is refused":          {target: Target{ClusterID: "eu:1", Namespace: "payments", Kind: "Pod", Name: "api"}, wantErr: ErrInvalidTarget},
+		"a blank cluster ID is refused":               {target: Target{ClusterID: "  ", Namespace: "payments", Kind: "Pod", Name: "api"}, wantErr: ErrInvalidTarget},
+		"a cluster ID over 253 characters is refused": {target: Target{ClusterID: strings.Repeat("c", 254), Kind: "Node", Name: "n"}, wantErr: ErrInvalidTarget},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -87,4 +102,59 @@ func TestValidFingerprint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Two targets that the rules let through never hash the same string. Before
+// the rules, a target in cluster c and one whose namespace was c and whose
+// name carried the rest hashed "c:payments:Deployment:api" alike.
+func TestFingerprintInputNamesOneTargetOnly(t *testing.T) {
+	clustered := Target{ClusterID: "c", Namespace: "payments", Kind: "Deployment", Name: "api"}
+	lookalike := Target{Namespace: "c", Kind: "payments", Name: "Deployment:api"}
+	if fingerprintInput(clustered) != fingerprintInput(lookalike) {
+		t.Fatal("the two targets no longer share an input; the test needs a new look-alike")
+	}
+	a, err := Fingerprint(clustered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Fingerprint(lookalike)
+	if !errors.Is(err, ErrInvalidTarget) {
+		t.Fatalf("the look-alike got fingerprint %s (the clustered target's is %s), want ErrInvalidTarget", b, a)
+	}
+}
+
+// decodeInput reads a fingerprint input back into its target by the rules
+// Fingerprint enforces; it is how the test shows the input is unambiguous.
+func decodeInput(s string) (Target, bool) {
+	fields := strings.SplitN(s, ":", 4)
+	if len(fields) < 3 {
+		return Target{}, false
+	}
+	// The field after the first ':' is a kind (upper case) in the form
+	// without a cluster ID, and a namespace (lower case or empty) in the
+	// form with one.
+	if f := fields[1]; f != "" && f[0] >= 'A' && f[0] <= 'Z' {
+		return Target{Namespace: fields[0], Kind: fields[1], Name: strings.Join(fields[2:], ":")}, true
+	}
+	if len(fields) < 4 {
+		return Target{}, false
+	}
+	return Target{ClusterID: fields[0], Namespace: fields[1], Kind: fields[2], Name: fields[3]}, true
+}
+
+func FuzzFingerprintInputIsUnambiguous(f *testing.F) {
+	f.Add("c", "payments", "Deployment", "api")
+	f.Add("", "payments", "Deployment", "api")
+	f.Add("", "", "ClusterRole", "system:controller:x")
+	f.Add("prod:eu", "c", "payments", "Deployment:api")
+	f.Fuzz(func(t *testing.T, cluster, ns, kind, name string) {
+		target := Target{ClusterID: cluster, Namespace: ns, Kind: kind, Name: name}
+		if _, err := Fingerprint(target); err != nil {
+			return
+		}
+		got, ok := decodeInput(fingerprintInput(target))
+		if !ok || got != target {
+			t.Fatalf("input %q of %+v reads back as %+v (%v)", fingerprintInput(target), target, got, ok)
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -175,7 +176,7 @@ var fpSeq int
 func newFingerprint(t testing.TB) string {
 	t.Helper()
 	fpSeq++
-	fp, err := dedup.Fingerprint(dedup.Target{Namespace: "bench", Kind: "Deployment", Name: fmt.Sprintf("%s-%d", t.Name(), fpSeq)})
+	fp, err := dedup.Fingerprint(dedup.Target{Namespace: "bench", Kind: "Deployment", Name: fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), fpSeq)})
 	if err != nil {
 		t.Fatal(err)
 	}
