@@ -9,10 +9,12 @@ import (
 	"strings"
 	"unicode"
 
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
-	"k8s.io/apimachinery/pkg/api/validation/path"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 )
 
 // Target is the resource a signal is about, the identity of an incident.
@@ -70,10 +72,6 @@ func fingerprintInput(t Target) string {
 // kind (every workload kind) may have.
 const MaxNameLength = utilvalidation.DNS1123SubdomainMaxLength
 
-// MaxClusterIDLength is the longest cluster ID, as kubernaut's CRD bounds
-// spec.clusterID.
-const MaxClusterIDLength = 253
-
 // ValidateTarget reports, as errors on fld's children clusterID, namespace,
 // kind and name, each part of t that Kubernetes would refuse or that would
 // make its fingerprint ambiguous. An empty ClusterID or Namespace is valid
@@ -97,15 +95,15 @@ func ValidateTarget(t Target, fld *field.Path) field.ErrorList {
 }
 
 // ValidateClusterID returns what makes id unfit as a cluster ID: empty
-// after trimming, longer than MaxClusterIDLength, or holding ':' (the
+// after trimming, longer than the schema allows, or holding ':' (the
 // fingerprint's separator).
 func ValidateClusterID(id string) []string {
 	var msgs []string
 	if strings.TrimSpace(id) == "" {
 		msgs = append(msgs, "must not be empty or only white space")
 	}
-	if len(id) > MaxClusterIDLength {
-		msgs = append(msgs, utilvalidation.MaxLenError(MaxClusterIDLength))
+	if len(id) > v1alpha1.MaxClusterIDLength {
+		msgs = append(msgs, utilvalidation.MaxLenError(v1alpha1.MaxClusterIDLength))
 	}
 	if strings.Contains(id, ":") {
 		msgs = append(msgs, "must not contain ':'")
@@ -135,7 +133,7 @@ func ValidateKind(kind string) []string {
 // API server refuses in any name (apimachinery's path segment rule: no '/',
 // no '%', not "." or "..") and anything longer than MaxNameLength.
 func ValidateName(name string) []string {
-	msgs := path.ValidatePathSegmentName(name, false)
+	msgs := content.IsPathSegmentName(name)
 	if name == "" {
 		msgs = append(msgs, utilvalidation.EmptyError())
 	}
