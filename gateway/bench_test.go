@@ -118,7 +118,7 @@ func runLoad(counter httpapi.Counter, n, fingerprints, concurrency int) ([]time.
 	for i := range jobs {
 		name := fmt.Sprintf("app-%04d", i)
 		sig := &signal.Signal{
-			Name: "KubeDeploymentReplicasMismatch", Severity: "critical", Type: signal.TypePrometheus,
+			Name: "KubeDeploymentReplicasMismatch", Severity: "critical", Source: signal.SourcePrometheus,
 			Target: v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: "bench", Name: name, APIVersion: "apps/v1"},
 		}
 		fp, err := sig.Fingerprint()

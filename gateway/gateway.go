@@ -55,6 +55,9 @@ type Options struct {
 	// index of Namespace's requests, without an API request
 	// (pipeline.Options).
 	WebhookGuarded bool
+	// ClusterID is the cluster a signal comes from when it does not say
+	// (signal.Parser); empty, the default, means the local cluster.
+	ClusterID string
 	// Reader is what every read of the API server goes through. Defaults
 	// to the manager's APIReader; anything else must read the API server
 	// directly too.
@@ -143,6 +146,7 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 		Counter:        p,
 		Targets:        signal.NewOwnerResolver(reader),
 		Auth:           auth,
+		Parser:         signal.Parser{ClusterID: o.ClusterID},
 		MaxBodyBytes:   o.MaxBodyBytes,
 		RequestTimeout: o.RequestTimeout,
 		Log:            o.Log,

@@ -69,12 +69,13 @@ func serve(ctx context.Context, o *Options) error {
 		MaxBodyBytes:   o.MaxBodyBytes,
 		RequestTimeout: o.RequestTimeout,
 		WebhookGuarded: o.WebhookGuarded,
+		ClusterID:      o.ClusterID,
 	}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}
-	log.Info("Starting the gateway", "bindAddress", o.BindAddress, "namespace", o.Namespace, "auth", o.Auth, "webhookGuarded", o.WebhookGuarded)
+	log.Info("Starting the gateway", "bindAddress", o.BindAddress, "namespace", o.Namespace, "auth", o.Auth, "webhookGuarded", o.WebhookGuarded, "clusterID", o.ClusterID)
 	return mgr.Start(ctx)
 }

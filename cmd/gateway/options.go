@@ -13,6 +13,7 @@ import (
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/gateway/signal"
 	"github.com/rrguard/rrguard/internal/kube"
 )
 
@@ -42,6 +43,9 @@ type Options struct {
 	// WebhookGuarded: rrguard's webhook decides every create in
 	// Namespace (gateway.Options.WebhookGuarded). Defaults to false.
 	WebhookGuarded bool
+	// ClusterID is the cluster signals come from when they do not say
+	// (gateway.Options.ClusterID). Defaults to empty: the local cluster.
+	ClusterID string
 	// Zap configures the logger: JSON unless --zap-devel.
 	Zap zap.Options
 }
@@ -75,6 +79,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", o.MaxBodyBytes, "The largest request body accepted; larger ones are answered 413.")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "How long a request may take to count its signals before it is answered 504.")
 	fs.BoolVar(&o.WebhookGuarded, "webhook-guarded", o.WebhookGuarded, "Set when rrguard's admission webhook guards the namespace (every kustomize variant installs it): a fingerprint this replica does not know is then looked up in its informer index of the namespace, without an API request, and the webhook's Duplicate denial names any active RemediationRequest the index has not seen yet. Without the webhook a lagging index would create duplicates; leave it off.")
+	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "The cluster ID of signals that do not name one: every Kubernetes Event, and alerts without a \"cluster\" label (the label wins). It becomes spec.clusterID and part of the fingerprint. Leave it empty in kubernaut's own (hub) cluster, where kubernaut expects local signals to carry none.")
 	o.Zap.BindFlags(fs)
 }
 
@@ -94,6 +99,9 @@ func (o *Options) Validate() error {
 	}
 	if o.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--request-timeout=%s: must be positive", o.RequestTimeout))
+	}
+	if err := (signal.Parser{ClusterID: o.ClusterID}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--cluster-id: %w", err))
 	}
 	if o.BindAddress == "" || o.BindAddress == "0" {
 		errs = append(errs, errors.New("--bind-address must name an address: the signal API cannot be disabled"))

@@ -23,8 +23,8 @@ func TestFlagsMapToOptions(t *testing.T) {
 				if o.Auth != "tokenreview" || o.MaxBodyBytes != 1<<20 || o.RequestTimeout != 15*time.Second {
 					t.Errorf("auth %q, max body %d, timeout %s; want tokenreview, 1 MiB, 15s", o.Auth, o.MaxBodyBytes, o.RequestTimeout)
 				}
-				if o.Namespace != defaults.Namespace || o.Kubeconfig != "" {
-					t.Errorf("namespace %q kubeconfig %q, want %q and none", o.Namespace, o.Kubeconfig, defaults.Namespace)
+				if o.Namespace != defaults.Namespace || o.Kubeconfig != "" || o.ClusterID != "" {
+					t.Errorf("namespace %q kubeconfig %q cluster ID %q, want %q and none", o.Namespace, o.Kubeconfig, o.ClusterID, defaults.Namespace)
 				}
 				if o.Zap.Development {
 					t.Error("logs default to development mode, want JSON (production)")
@@ -35,13 +35,13 @@ func TestFlagsMapToOptions(t *testing.T) {
 			args: []string{
 				"--kubeconfig=/etc/kube/config", "--bind-address=:18080", "--metrics-bind-address=0",
 				"--health-probe-bind-address=127.0.0.1:18081", "--namespace=incidents", "--auth=none",
-				"--max-body-bytes=2048", "--request-timeout=3s", "--webhook-guarded", "--zap-devel",
+				"--max-body-bytes=2048", "--request-timeout=3s", "--webhook-guarded", "--cluster-id=prod-eu", "--zap-devel",
 			},
 			check: func(t *testing.T, o *Options) {
 				want := Options{
 					Kubeconfig: "/etc/kube/config", BindAddress: ":18080", MetricsBindAddress: "0",
 					HealthProbeBindAddress: "127.0.0.1:18081", Namespace: "incidents", Auth: "none",
-					MaxBodyBytes: 2048, RequestTimeout: 3 * time.Second, WebhookGuarded: true,
+					MaxBodyBytes: 2048, RequestTimeout: 3 * time.Second, WebhookGuarded: true, ClusterID: "prod-eu",
 				}
 				got := *o
 				got.Zap = want.Zap // compared below; it holds functions
@@ -76,6 +76,9 @@ func TestBadFlagsAreRefusedBeforeServing(t *testing.T) {
 		"a zero body limit":          {args: []string{"--max-body-bytes=0"}, want: "--max-body-bytes"},
 		"a negative request timeout": {args: []string{"--request-timeout=-1s"}, want: "--request-timeout"},
 		"a disabled signal API":      {args: []string{"--bind-address=0"}, want: "--bind-address"},
+		"a blank cluster ID":         {args: []string{"--cluster-id=  "}, want: "--cluster-id"},
+		"a cluster ID with a ':'":    {args: []string{"--cluster-id=eu:1"}, want: "--cluster-id"},
+		"a cluster ID too long":      {args: []string{"--cluster-id=" + strings.Repeat("c", 254)}, want: "--cluster-id"},
 		"an unknown flag":            {args: []string{"--leader-elect"}, want: "leader-elect"},
 		"a stray argument":           {args: []string{"serve"}, want: "unexpected arguments"},
 	}

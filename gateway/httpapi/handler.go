@@ -52,6 +52,9 @@ type Options struct {
 	Targets Targets
 	// Auth decides who may post. Required: pass AllowAll for none.
 	Auth Authenticator
+	// Parser decodes the payloads: the cluster a signal comes from when it
+	// does not say, and how large its RemediationRequest may be.
+	Parser signal.Parser
 	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
 	MaxBodyBytes int64
 	// RequestTimeout is each request's deadline, from its arrival, for
@@ -95,6 +98,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 	}
 	if opts.Auth == nil {
 		return nil, errors.New("httpapi: an Authenticator is required (AllowAll for none)")
+	}
+	if err := opts.Parser.Validate(); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	opts.setDefaults()
 	h := &handler{opts: opts}
@@ -249,7 +255,7 @@ type MultiStatusResponse struct {
 }
 
 func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte) {
-	am, err := signal.ParseAlertmanager(body)
+	am, err := h.opts.Parser.Alertmanager(body)
 	if err != nil {
 		h.countRequestFailure(signal.TypePrometheus, OutcomeRejected)
 		writeProblem(w, r, problemInvalid.problem(err.Error()))
@@ -326,7 +332,7 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte
 }
 
 func (h *handler) kubernetesEvent(w http.ResponseWriter, r *http.Request, body []byte) {
-	item, err := signal.ParseKubernetesEvent(body)
+	item, err := h.opts.Parser.KubernetesEvent(body)
 	if err != nil {
 		h.countRequestFailure(signal.TypeKubernetesEvent, OutcomeRejected)
 		writeProblem(w, r, problemInvalid.problem(err.Error()))
@@ -360,7 +366,8 @@ func (h *handler) decide(ctx context.Context, source string, index int, item sig
 
 	switch {
 	case item.Err != nil:
-		res.Status, res.Code, res.Error, res.problem = OutcomeRejected, http.StatusBadRequest, item.Err.Error(), problemInvalid
+		res.problem = invalidProblem(item.Err)
+		res.Status, res.Code, res.Error = OutcomeRejected, res.problem.status, item.Err.Error()
 		return res
 	case item.Signal == nil:
 		res.Status, res.Code, res.Reason = OutcomeIgnored, http.StatusOK, item.Ignored

@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/rrguard/rrguard/gateway/signal"
 )
 
 // ProblemContentType is the media type of an RFC 9457 problem document.
@@ -41,12 +44,22 @@ var (
 	problemForbidden        = problemKind{"forbidden", "The caller may not post signals to this endpoint", http.StatusForbidden}
 	problemMethod           = problemKind{"method-not-allowed", "Only POST is allowed", http.StatusMethodNotAllowed}
 	problemTooLarge         = problemKind{"payload-too-large", "The payload exceeds the size limit", http.StatusRequestEntityTooLarge}
+	problemSignalTooLarge   = problemKind{"signal-too-large", "The signal's RemediationRequest would exceed the size limit", http.StatusRequestEntityTooLarge}
 	problemMediaType        = problemKind{"unsupported-media-type", "The payload must be JSON", http.StatusUnsupportedMediaType}
 	problemUnavailable      = problemKind{"unavailable", "The Kubernetes API server or the admission webhook is unavailable", http.StatusServiceUnavailable}
 	problemDeadline         = problemKind{"deadline-exceeded", "The signal could not be counted before the request deadline", http.StatusGatewayTimeout}
 	problemNotFound         = problemKind{"not-found", "No such endpoint", http.StatusNotFound}
 	problemRejectedByServer = problemKind{"rejected-by-api-server", "The API server rejected the RemediationRequest built from the signal", http.StatusBadRequest}
 )
+
+// invalidProblem is the problem of a signal the parser refused: too large
+// for a RemediationRequest, or otherwise invalid.
+func invalidProblem(err error) problemKind {
+	if errors.Is(err, signal.ErrTooLarge) {
+		return problemSignalTooLarge
+	}
+	return problemInvalid
+}
 
 type problemKind struct {
 	slug   string

@@ -58,8 +58,7 @@ func testSignal(ns, name string) (*signal.Signal, string) {
 	s := &signal.Signal{
 		Name:     "KubeDeploymentReplicasMismatch",
 		Severity: "critical",
-		Type:     signal.TypePrometheus,
-		Source:   "rrguard",
+		Source:   signal.SourcePrometheus,
 		Target:   v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: ns, Name: name, APIVersion: "apps/v1"},
 		Labels:   map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "deployment": name, "namespace": ns},
 	}
@@ -128,7 +127,7 @@ func TestFirstSignalCreatesARequestCountedOnce(t *testing.T) {
 	if d.OccurrenceCount != 1 || d.FirstSeenAt == nil || d.LastSeenAt == nil {
 		t.Errorf("deduplication status = %+v, want count 1 with both times", d)
 	}
-	if rr.Spec.SignalName != sig.Name || rr.Spec.TargetResource != sig.Target || rr.Spec.SignalType != signal.TypePrometheus {
+	if rr.Spec.SignalName != sig.Name || rr.Spec.TargetResource != sig.Target || rr.Spec.SignalType != signal.SignalTypeAlert {
 		t.Errorf("spec = %+v, not built from the signal", rr.Spec)
 	}
 }

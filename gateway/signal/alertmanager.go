@@ -6,6 +6,11 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
 )
 
 // AlertmanagerVersion is the only webhook payload version Alertmanager has
@@ -53,13 +58,13 @@ type Alertmanager struct {
 	Items   []Item
 }
 
-// ParseAlertmanager decodes and validates an Alertmanager webhook payload.
+// Alertmanager decodes and validates an Alertmanager webhook payload.
 // An error (wrapping ErrInvalid) means the payload as a whole is unusable:
 // not JSON, not one object, not version 4, or without alerts. Problems of a
 // single alert are reported on its Item instead, so that one bad alert does
 // not cost the others. Each firing alert's Target is taken from its labels;
 // no Pod is climbed here.
-func ParseAlertmanager(body []byte) (*Alertmanager, error) {
+func (p Parser) Alertmanager(body []byte) (*Alertmanager, error) {
 	var msg AlertmanagerMessage
 	if err := decodeOne(body, &msg); err != nil {
 		return nil, err
@@ -71,14 +76,25 @@ func ParseAlertmanager(body []byte) (*Alertmanager, error) {
 	if len(msg.Alerts) == 0 {
 		return nil, fmt.Errorf("%w: the payload has no alerts", ErrInvalid)
 	}
+	// Every alert's request carries the notification as received: one
+	// string, shared, measured once.
+	whole := notification{text: string(body)}
+	whole.bytes = jsonBytes(whole.text)
 	am := &Alertmanager{Message: msg, Items: make([]Item, len(msg.Alerts))}
 	for i := range msg.Alerts {
-		am.Items[i] = alertItem(&msg, i)
+		am.Items[i] = p.alertItem(&msg, i, whole)
 	}
 	return am, nil
 }
 
-func alertItem(msg *AlertmanagerMessage, i int) Item {
+// notification is a payload as a request carries it: its text, and what
+// the text takes JSON-encoded.
+type notification struct {
+	text  string
+	bytes int
+}
+
+func (p Parser) alertItem(msg *AlertmanagerMessage, i int, whole notification) Item {
 	a := &msg.Alerts[i]
 	name := a.Labels["alertname"]
 	item := Item{AlertName: name}
@@ -95,30 +111,82 @@ func alertItem(msg *AlertmanagerMessage, i int) Item {
 		item.Err = fmt.Errorf("%w: alerts[%d] has no alertname label", ErrInvalid, i)
 		return item
 	}
-	target, err := TargetFromLabels(a.Labels)
+	sig, err := p.alertSignal(a, whole)
+	if err == nil {
+		err = p.fitAlert(sig, msg, i, whole)
+	}
 	if err != nil {
 		item.Err = fmt.Errorf("alerts[%d] (%s): %w", i, name, err)
 		return item
 	}
-	payload, err := json.Marshal(a)
-	if err != nil {
-		// A decoded alert always marshals; keep the error rather than
-		// drop the alert if that ever changes.
-		item.Err = fmt.Errorf("alerts[%d] (%s): encode payload: %w", i, name, err)
-		return item
+	item.Signal = sig
+	return item
+}
+
+// alertSignal is the signal of a firing alert, its fields checked against
+// what the schema and the fingerprint accept.
+func (p Parser) alertSignal(a *Alert, whole notification) (*Signal, error) {
+	labels := field.NewPath("labels")
+	var errs field.ErrorList
+	if n := a.Labels["alertname"]; len(n) > v1alpha1.MaxSignalNameLength {
+		errs = append(errs, field.TooLong(labels.Key("alertname"), "", v1alpha1.MaxSignalNameLength))
 	}
-	item.Signal = &Signal{
-		Name:        name,
-		Severity:    a.Labels["severity"],
-		Type:        TypePrometheus,
-		Source:      msg.Receiver,
+	severity, ok := a.Labels["severity"]
+	switch {
+	case !ok || severity == "":
+		severity = SeverityUnknown
+	case len(severity) > v1alpha1.MaxSeverityLength:
+		errs = append(errs, field.TooLong(labels.Key("severity"), "", v1alpha1.MaxSeverityLength))
+	}
+	cluster := p.ClusterID
+	if c, ok := a.Labels[ClusterLabel]; ok {
+		cluster = c
+		errs = append(errs, labelErrors(ClusterLabel, c, dedup.ValidateClusterID)...)
+	}
+	if err := invalid(errs); err != nil {
+		return nil, err
+	}
+	target, err := TargetFromLabels(a.Labels)
+	if err != nil {
+		return nil, err
+	}
+	return &Signal{
+		Name:        a.Labels["alertname"],
+		Severity:    severity,
+		Source:      SourcePrometheus,
 		Target:      target,
+		ClusterID:   cluster,
 		FiringTime:  a.StartsAt,
 		Labels:      a.Labels,
 		Annotations: a.Annotations,
-		Payload:     payload,
+		Payload:     whole.text,
+	}, nil
+}
+
+// fitAlert makes sure the request for the alert sig of msg.Alerts[i] fits:
+// with the whole notification as its payload if it can, else with the
+// notification narrowed to this one alert (re-encoded, every other field
+// as received), so that a large group does not cost its alerts their
+// requests. An alert too large even alone is an ErrTooLarge.
+func (p Parser) fitAlert(sig *Signal, msg *AlertmanagerMessage, i int, whole notification) error {
+	err := p.fit(sig, whole.bytes)
+	if err == nil || len(msg.Alerts) == 1 {
+		return err
 	}
-	return item
+	one := *msg
+	one.Alerts = msg.Alerts[i : i+1]
+	b, merr := json.Marshal(one)
+	if merr != nil {
+		// A decoded message always marshals; keep the size error.
+		return err
+	}
+	narrowed := notification{text: string(b)}
+	narrowed.bytes = jsonBytes(narrowed.text)
+	if err := p.fit(sig, narrowed.bytes); err != nil {
+		return err
+	}
+	sig.Payload = narrowed.text
+	return nil
 }
 
 // decodeOne decodes exactly one JSON object from body into v.

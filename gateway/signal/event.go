@@ -7,16 +7,18 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
 )
 
-// ParseKubernetesEvent decodes and validates a Kubernetes Event, core/v1 or
+// KubernetesEvent decodes and validates a Kubernetes Event, core/v1 or
 // events.k8s.io/v1, told apart by apiVersion (a body without apiVersion and
 // kind, as some event exporters send, is read as core/v1). A Normal event
 // asks for nothing and comes back Ignored; a Warning event becomes a Signal
 // about its object. An error wraps ErrInvalid.
-func ParseKubernetesEvent(body []byte) (Item, error) {
+func (p Parser) KubernetesEvent(body []byte) (Item, error) {
 	var tm metav1.TypeMeta
 	if err := decodeOne(body, &tm); err != nil {
 		return Item{}, err
@@ -24,86 +26,133 @@ func ParseKubernetesEvent(body []byte) (Item, error) {
 	if tm.Kind != "" && tm.Kind != "Event" {
 		return Item{}, fmt.Errorf("%w: kind %q is not Event", ErrInvalid, tm.Kind)
 	}
+	var ev event
 	switch tm.APIVersion {
 	case "", corev1.SchemeGroupVersion.String():
-		var ev corev1.Event
-		if err := decodeOne(body, &ev); err != nil {
+		var core corev1.Event
+		if err := decodeOne(body, &core); err != nil {
 			return Item{}, err
 		}
-		return coreEventItem(&ev, body)
+		ev = coreEvent(&core)
 	case eventsv1.SchemeGroupVersion.String():
-		var ev eventsv1.Event
-		if err := decodeOne(body, &ev); err != nil {
+		var e eventsv1.Event
+		if err := decodeOne(body, &e); err != nil {
 			return Item{}, err
 		}
-		return eventsEventItem(&ev, body)
+		ev = eventsEvent(&e)
 	default:
 		return Item{}, fmt.Errorf("%w: apiVersion %q is neither v1 nor events.k8s.io/v1", ErrInvalid, tm.APIVersion)
 	}
+	return p.eventItem(ev, body)
 }
 
-func coreEventItem(ev *corev1.Event, body []byte) (Item, error) {
-	source := ev.ReportingController
-	if source == "" {
-		source = ev.Source.Component
+// event is what the gateway reads of an Event of either API.
+type event struct {
+	typ, reason, message string
+	namespace            string
+	object               corev1.ObjectReference
+	// objectField names object in the payload: involvedObject or
+	// regarding.
+	objectField string
+	firing      time.Time
+}
+
+func coreEvent(ev *corev1.Event) event {
+	return event{
+		typ: ev.Type, reason: ev.Reason, message: ev.Message, namespace: ev.Namespace,
+		object: ev.InvolvedObject, objectField: "involvedObject",
+		firing: firstSet(ev.FirstTimestamp.Time, ev.EventTime.Time, ev.LastTimestamp.Time),
 	}
-	firing := firstSet(ev.FirstTimestamp.Time, ev.EventTime.Time, ev.LastTimestamp.Time)
-	return eventItem(ev.Type, ev.Reason, ev.Message, source, ev.Namespace, ev.InvolvedObject, firing, body, "involvedObject")
 }
 
-func eventsEventItem(ev *eventsv1.Event, body []byte) (Item, error) {
+func eventsEvent(ev *eventsv1.Event) event {
 	firing := firstSet(ev.EventTime.Time, ev.DeprecatedFirstTimestamp.Time, ev.DeprecatedLastTimestamp.Time)
 	if ev.Series != nil && firing.IsZero() {
 		firing = ev.Series.LastObservedTime.Time
 	}
-	return eventItem(ev.Type, ev.Reason, ev.Note, ev.ReportingController, ev.Namespace, ev.Regarding, firing, body, "regarding")
+	return event{
+		typ: ev.Type, reason: ev.Reason, message: ev.Note, namespace: ev.Namespace,
+		object: ev.Regarding, objectField: "regarding", firing: firing,
+	}
 }
 
-func eventItem(typ, reason, message, source, eventNS string, obj corev1.ObjectReference, firing time.Time, body []byte, objField string) (Item, error) {
-	item := Item{AlertName: reason}
-	switch typ {
+func (p Parser) eventItem(ev event, body []byte) (Item, error) {
+	item := Item{AlertName: ev.reason}
+	switch ev.typ {
 	case corev1.EventTypeNormal:
 		item.Ignored = "event type is Normal"
 		return item, nil
 	case corev1.EventTypeWarning:
 	default:
-		return Item{}, fmt.Errorf("%w: event type %q is neither %s nor %s", ErrInvalid, typ, corev1.EventTypeNormal, corev1.EventTypeWarning)
+		return Item{}, fmt.Errorf("%w: event type %q is neither %s nor %s", ErrInvalid, ev.typ, corev1.EventTypeNormal, corev1.EventTypeWarning)
 	}
-	if reason == "" {
+	if ev.reason == "" {
 		return Item{}, fmt.Errorf("%w: the event has no reason", ErrInvalid)
 	}
+	obj := ev.object
 	if obj.Kind == "" || obj.Name == "" {
-		return Item{}, fmt.Errorf("%w: %s needs a kind and a name", ErrInvalid, objField)
+		return Item{}, fmt.Errorf("%w: %s needs a kind and a name", ErrInvalid, ev.objectField)
 	}
-	ns := obj.Namespace
-	if ns == "" && !clusterScopedKind(obj.Kind) {
+	target, err := eventTarget(ev)
+	if err != nil {
+		return Item{}, err
+	}
+	sig := &Signal{
+		Name: ev.reason,
+		// kubernaut's gateway rates an event by its type.
+		Severity:    ev.typ,
+		Source:      SourceKubernetesEvents,
+		Target:      target,
+		ClusterID:   p.ClusterID,
+		FiringTime:  ev.firing,
+		Labels:      map[string]string{"reason": ev.reason, "type": ev.typ},
+		Annotations: map[string]string{"message": ev.message},
+		Payload:     string(body),
+	}
+	if ev.message == "" {
+		sig.Annotations = nil
+	}
+	if err := p.fit(sig, jsonBytes(sig.Payload)); err != nil {
+		return Item{}, err
+	}
+	item.Signal = sig
+	return item, nil
+}
+
+// eventTarget is the event's object, its namespace taken from the event
+// where the reference leaves it out, every part checked against what the
+// schema and the fingerprint accept.
+func eventTarget(ev event) (v1alpha1.ResourceIdentifier, error) {
+	obj := ev.object
+	objPath := field.NewPath(ev.objectField)
+	var errs field.ErrorList
+	if len(ev.reason) > v1alpha1.MaxSignalNameLength {
+		errs = append(errs, field.TooLong(field.NewPath("reason"), "", v1alpha1.MaxSignalNameLength))
+	}
+	for _, msg := range dedup.ValidateKind(obj.Kind) {
+		errs = append(errs, field.Invalid(objPath.Child("kind"), obj.Kind, msg))
+	}
+	for _, msg := range dedup.ValidateName(obj.Name) {
+		errs = append(errs, field.Invalid(objPath.Child("name"), obj.Name, msg))
+	}
+	ns, nsPath := obj.Namespace, objPath.Child("namespace")
+	switch {
+	case clusterScopedKind(obj.Kind):
+		ns = ""
+	case ns == "":
 		// An event lives in its object's namespace; some senders leave
 		// the reference's namespace out.
-		ns = eventNS
+		ns, nsPath = ev.namespace, field.NewPath("metadata", "namespace")
 	}
-	if clusterScopedKind(obj.Kind) {
-		ns = ""
+	if ns != "" {
+		for _, msg := range dedup.ValidateNamespace(ns) {
+			errs = append(errs, field.Invalid(nsPath, ns, msg))
+		}
 	}
-	item.Signal = &Signal{
-		Name:     reason,
-		Severity: "warning",
-		Type:     TypeKubernetesEvent,
-		Source:   source,
-		Target: v1alpha1.ResourceIdentifier{
-			Kind:       obj.Kind,
-			Name:       obj.Name,
-			Namespace:  ns,
-			APIVersion: obj.APIVersion,
-		},
-		FiringTime:  firing,
-		Labels:      map[string]string{"reason": reason, "type": typ},
-		Annotations: map[string]string{"message": message},
-		Payload:     append([]byte(nil), body...),
+	if err := invalid(errs); err != nil {
+		return v1alpha1.ResourceIdentifier{}, err
 	}
-	if message == "" {
-		item.Signal.Annotations = nil
-	}
-	return item, nil
+	return v1alpha1.ResourceIdentifier{Kind: obj.Kind, Name: obj.Name, Namespace: ns, APIVersion: obj.APIVersion}, nil
 }
 
 // clusterScopedKind reports whether kind is one of the built-in

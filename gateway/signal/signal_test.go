@@ -1,7 +1,6 @@
 package signal
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -99,14 +98,16 @@ func TestParseAlertmanagerReadsEveryFieldOfAVersion4Payload(t *testing.T) {
 	}
 	wantTarget := v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-7c9f6d5b8-x2x7q", Namespace: "payments", APIVersion: "v1"}
 	if crash.Target != wantTarget || crash.Name != "KubePodCrashLooping" || crash.Severity != "critical" ||
-		crash.Type != TypePrometheus || crash.Source != "rrguard" ||
+		crash.Source != SourcePrometheus || crash.ClusterID != "" ||
 		!crash.FiringTime.Equal(time.Date(2026, 11, 26, 4, 58, 12, 345e6, time.UTC)) ||
 		crash.Annotations["summary"] != "Pod is crash looping." || crash.Labels["container"] != "api" {
 		t.Errorf("signal 0 = %+v", crash)
 	}
-	var payload Alert
-	if err := json.Unmarshal(crash.Payload, &payload); err != nil || payload.Fingerprint != "3c8a1e7b2d9f4a60" || payload.GeneratorURL == "" {
-		t.Errorf("payload of signal 0 is not the alert as sent: %s (%v)", crash.Payload, err)
+	// Every alert's payload is the notification as received, byte for byte.
+	for i, it := range am.Items {
+		if it.Signal != nil && it.Signal.Payload != string(body) {
+			t.Errorf("payload of signal %d is not the notification as received: %.80q", i, it.Signal.Payload)
+		}
 	}
 
 	if it := am.Items[1]; it.Signal != nil || it.Ignored == "" || it.Err != nil || it.AlertName != "KubePodCrashLooping" {
@@ -225,7 +226,7 @@ func TestParseKubernetesEvent(t *testing.T) {
 				return
 			}
 			s := item.Signal
-			if s == nil || s.Target != *tc.want || s.Name != tc.reason || s.Type != TypeKubernetesEvent || s.Severity != "warning" || len(s.Payload) == 0 {
+			if s == nil || s.Target != *tc.want || s.Name != tc.reason || s.Source != SourceKubernetesEvents || s.Severity != "Warning" || s.Payload != tc.body {
 				t.Errorf("signal = %+v, want about %+v with reason %s", s, tc.want, tc.reason)
 			}
 		})

@@ -3,7 +3,10 @@ package signal
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
 )
 
 // targetLabel maps a kube-state-metrics label naming an object to that
@@ -44,12 +47,16 @@ var namespaceLabels = []string{"exported_namespace", "namespace"}
 
 // TargetFromLabels names the resource an alert is about from its labels, as
 // kube-state-metrics names them. It fails, wrapping ErrInvalid, when no label
-// names a target or a namespaced target has no namespace.
+// names a target, a namespaced target has no namespace, or the name or
+// namespace is one Kubernetes would refuse (the error names the label).
 func TargetFromLabels(labels map[string]string) (v1alpha1.ResourceIdentifier, error) {
 	for _, tl := range targetLabels {
 		name := labels[tl.label]
 		if name == "" {
 			continue
+		}
+		if err := checkLabel(tl.label, name, dedup.ValidateName); err != nil {
+			return v1alpha1.ResourceIdentifier{}, err
 		}
 		id := v1alpha1.ResourceIdentifier{Kind: tl.kind, Name: name, APIVersion: tl.apiVersion}
 		if tl.clusterScoped {
@@ -57,6 +64,9 @@ func TargetFromLabels(labels map[string]string) (v1alpha1.ResourceIdentifier, er
 		}
 		for _, nl := range namespaceLabels {
 			if ns := labels[nl]; ns != "" {
+				if err := checkLabel(nl, ns, dedup.ValidateNamespace); err != nil {
+					return v1alpha1.ResourceIdentifier{}, err
+				}
 				id.Namespace = ns
 				return id, nil
 			}
@@ -65,6 +75,29 @@ func TargetFromLabels(labels map[string]string) (v1alpha1.ResourceIdentifier, er
 			ErrInvalid, tl.label, name, tl.kind)
 	}
 	return v1alpha1.ResourceIdentifier{}, fmt.Errorf("%w: no label names a target resource (one of %s)", ErrInvalid, labelList())
+}
+
+// checkLabel returns an ErrInvalid naming label when validate finds fault
+// with its value.
+func checkLabel(label, value string, validate func(string) []string) error {
+	return invalid(labelErrors(label, value, validate))
+}
+
+// labelErrors are validate's findings on label's value, as field errors.
+func labelErrors(label, value string, validate func(string) []string) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validate(value) {
+		errs = append(errs, field.Invalid(field.NewPath("labels").Key(label), value, msg))
+	}
+	return errs
+}
+
+// invalid is errs as an ErrInvalid; nil when there are none.
+func invalid(errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalid, errs.ToAggregate())
 }
 
 func labelList() string {
