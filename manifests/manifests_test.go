@@ -63,12 +63,34 @@ type variant struct {
 	dir         string
 	crd         bool
 	certManager bool // else self-signed
+	// requests is the namespace the gateway creates RemediationRequests
+	// in, and holds its namespaced RBAC; rrguard-system when empty.
+	requests string
 }
+
+// kubernautNamespace is where kubernaut's orchestrator watches for
+// RemediationRequests.
+const kubernautNamespace = "kubernaut-system"
 
 var variants = []variant{
 	{dir: "default", crd: true, certManager: true},
 	{dir: "without-crd", crd: false, certManager: true},
 	{dir: "self-signed", crd: true, certManager: false},
+	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace},
+}
+
+// requestsNamespace is where v's gateway writes.
+func (v variant) requestsNamespace() string {
+	if v.requests == "" {
+		return certs.DefaultNamespace
+	}
+	return v.requests
+}
+
+// inRequestsNamespace reports whether u is namespaced RBAC of the gateway,
+// which lives where the gateway writes.
+func inRequestsNamespace(u *unstructured.Unstructured) bool {
+	return (u.GetKind() == "Role" || u.GetKind() == "RoleBinding") && u.GetName() == "rrguard-gateway"
 }
 
 // built is a kustomize build's output.
@@ -212,9 +234,20 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 				t.Errorf("gateway --webhook-guarded = %v, but the variant installs the webhook = %v", guarded, hasWebhook)
 			}
 			for _, u := range b {
-				if ns := u.GetNamespace(); ns != "" && ns != certs.DefaultNamespace {
-					t.Errorf("%s %s is in namespace %s, want %s", u.GetKind(), u.GetName(), ns, certs.DefaultNamespace)
+				want := certs.DefaultNamespace
+				if inRequestsNamespace(u) {
+					want = v.requestsNamespace()
 				}
+				if ns := u.GetNamespace(); ns != "" && ns != want {
+					t.Errorf("%s %s is in namespace %s, want %s", u.GetKind(), u.GetName(), ns, want)
+				}
+			}
+			if v.requests != "" && !hasArg(gw.Spec.Template.Spec.Containers[0], "--namespace="+v.requests) {
+				t.Errorf("gateway args %v lack --namespace=%s", gw.Spec.Template.Spec.Containers[0].Args, v.requests)
+			}
+			if v.requests != "" {
+				// Installed beside kubernaut, whose namespace exists.
+				ensureNamespace(t, v.requests)
 			}
 			apply(t, b)
 		})
@@ -351,7 +384,7 @@ func TestEveryPodIsHardenedAndHighlyAvailable(t *testing.T) {
 		t.Run(v.dir, func(t *testing.T) {
 			b := build(t, v.dir)
 			imgs := images(t, v.dir)
-			if v.dir == "without-crd" {
+			if v.dir == "without-crd" || v.dir == "kubernaut" {
 				imgs = images(t, "default")
 			}
 			deployments := b.all("Deployment")
