@@ -277,6 +277,12 @@ func TestSchemaRefusesBadFingerprints(t *testing.T) {
 	}
 }
 
+// over returns a change that sets the field at to one character more than
+// limit.
+func over(limit int, at func(*v1alpha1.RemediationRequestSpec) *string) func(*v1alpha1.RemediationRequest) {
+	return func(rr *v1alpha1.RemediationRequest) { *at(&rr.Spec) = strings.Repeat("x", limit+1) }
+}
+
 // The schema refuses what kubernaut's refuses, naming the field, and the
 // gateway's limits are the schema's.
 func TestSchemaRefusesWhatKubernautsRefuses(t *testing.T) {
@@ -286,22 +292,14 @@ func TestSchemaRefusesWhatKubernautsRefuses(t *testing.T) {
 		change func(*v1alpha1.RemediationRequest)
 		field  string
 	}{
-		"no severity": {func(rr *v1alpha1.RemediationRequest) { rr.Spec.Severity = "" }, "spec.severity"},
-		"a severity over the limit": {func(rr *v1alpha1.RemediationRequest) {
-			rr.Spec.Severity = strings.Repeat("s", v1alpha1.MaxSeverityLength+1)
-		}, "spec.severity"},
-		"a signal name over the limit": {func(rr *v1alpha1.RemediationRequest) {
-			rr.Spec.SignalName = strings.Repeat("n", v1alpha1.MaxSignalNameLength+1)
-		}, "spec.signalName"},
-		"a signal source over the limit": {func(rr *v1alpha1.RemediationRequest) {
-			rr.Spec.SignalSource = strings.Repeat("s", v1alpha1.MaxSignalSourceLength+1)
-		}, "spec.signalSource"},
-		"a cluster ID over the limit": {func(rr *v1alpha1.RemediationRequest) {
-			rr.Spec.ClusterID = strings.Repeat("c", v1alpha1.MaxClusterIDLength+1)
-		}, "spec.clusterID"},
-		"an unknown target type": {func(rr *v1alpha1.RemediationRequest) { rr.Spec.TargetType = "vmware" }, "spec.targetType"},
-		"no firing time":         {func(rr *v1alpha1.RemediationRequest) { rr.Spec.FiringTime = metav1.Time{} }, "spec.firingTime"},
-		"no received time":       {func(rr *v1alpha1.RemediationRequest) { rr.Spec.ReceivedTime = metav1.Time{} }, "spec.receivedTime"},
+		"no severity":                    {func(rr *v1alpha1.RemediationRequest) { rr.Spec.Severity = "" }, "spec.severity"},
+		"a severity over the limit":      {over(v1alpha1.MaxSeverityLength, func(s *v1alpha1.RemediationRequestSpec) *string { return &s.Severity }), "spec.severity"},
+		"a signal name over the limit":   {over(v1alpha1.MaxSignalNameLength, func(s *v1alpha1.RemediationRequestSpec) *string { return &s.SignalName }), "spec.signalName"},
+		"a signal source over the limit": {over(v1alpha1.MaxSignalSourceLength, func(s *v1alpha1.RemediationRequestSpec) *string { return &s.SignalSource }), "spec.signalSource"},
+		"a cluster ID over the limit":    {over(v1alpha1.MaxClusterIDLength, func(s *v1alpha1.RemediationRequestSpec) *string { return &s.ClusterID }), "spec.clusterID"},
+		"an unknown target type":         {func(rr *v1alpha1.RemediationRequest) { rr.Spec.TargetType = "vmware" }, "spec.targetType"},
+		"no firing time":                 {func(rr *v1alpha1.RemediationRequest) { rr.Spec.FiringTime = metav1.Time{} }, "spec.firingTime"},
+		"no received time":               {func(rr *v1alpha1.RemediationRequest) { rr.Spec.ReceivedTime = metav1.Time{} }, "spec.receivedTime"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -18,29 +18,23 @@ import (
 	"github.com/rrguard/rrguard/internal/golden"
 )
 
-// firstCreates answers the first signal of a fingerprint as created and the
-// next ones as duplicates, on a request named for the fingerprint, and fails
-// the targets named "down" and "slow" as the pipeline would.
+// firstCreates is script, with the first signal of each fingerprint
+// created, on a request named for the fingerprint, as the pipeline answers.
 func firstCreates() counterFunc {
+	scripted := script()
 	var mu sync.Mutex
-	counts := map[string]int64{}
+	seen := map[string]bool{}
 	return func(sig *signal.Signal, fp string) (pipeline.Result, error) {
-		switch sig.Target.Name {
-		case "down":
-			return pipeline.Result{}, fmt.Errorf("%w: create remediationrequest: connection refused", pipeline.ErrUnavailable)
-		case "slow":
-			return pipeline.Result{}, pipeline.ErrDeadline
+		res, err := scripted(sig, fp)
+		if err != nil {
+			return res, err
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		counts[fp]++
-		res := pipeline.Result{
-			Outcome: pipeline.OutcomeDuplicate, Fingerprint: fp, OccurrenceCount: counts[fp], Batch: 1,
-			RemediationRequest: types.NamespacedName{Namespace: "kubernaut-system", Name: "rr-" + fp[:12] + "-x7k2p"},
+		if !seen[fp] {
+			seen[fp], res.Outcome = true, pipeline.OutcomeCreated
 		}
-		if counts[fp] == 1 {
-			res.Outcome = pipeline.OutcomeCreated
-		}
+		res.RemediationRequest = types.NamespacedName{Namespace: "kubernaut-system", Name: "rr-" + fp[:12] + "-x7k2p"}
 		return res, nil
 	}
 }
