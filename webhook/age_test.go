@@ -260,7 +260,7 @@ func wantActive(t *testing.T, ns, fp string, r rule, x string, errY error) {
 // parallel subtests (newFingerprint's counter is not safe for them).
 func newFingerprintFor(t *testing.T, what string) string {
 	t.Helper()
-	fp, err := dedup.Fingerprint(dedup.Target{Namespace: "bench", Kind: "Deployment", Name: t.Name() + "/" + what})
+	fp, err := dedup.Fingerprint(dedup.Target{Namespace: "bench", Kind: "Deployment", Name: strings.ReplaceAll(t.Name()+"."+what, "/", ".")})
 	if err != nil {
 		t.Fatal(err)
 	}
