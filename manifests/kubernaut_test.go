@@ -3,6 +3,7 @@ package manifests
 import (
 	"context"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -15,6 +16,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/gateway/pipeline"
 )
 
 // ensureNamespace creates ns unless it exists, as kubernaut's install would
@@ -67,7 +69,7 @@ func TestTheKubernautVariantsGatewayRBAC(t *testing.T) {
 
 	gw := as(t, "rrguard-gateway")
 	run(t, gw, []check{
-		{"create, get, list RRs in kubernaut-system and count on their status", func(ctx context.Context, c client.Client) error {
+		{"create, get, list, watch RRs in kubernaut-system and count on their status", func(ctx context.Context, c client.Client) error {
 			rr := newRR(kubernautNamespace, "by-the-gateway-for-kubernaut")
 			if err := c.Create(ctx, rr); err != nil {
 				return err
@@ -79,8 +81,12 @@ func TestTheKubernautVariantsGatewayRBAC(t *testing.T) {
 				client.MatchingFields{v1alpha1.FingerprintField: rr.Spec.SignalFingerprint}); err != nil {
 				return err
 			}
-			rr.Status.EnsureDeduplication().OccurrenceCount = 2
-			return c.Status().Update(ctx, rr)
+			w, err := c.(client.WithWatch).Watch(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(kubernautNamespace))
+			if err != nil {
+				return err
+			}
+			w.Stop()
+			return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
 		}, true},
 		{"read a claim in kubernaut-system", func(ctx context.Context, c client.Client) error {
 			return c.Get(ctx, types.NamespacedName{Namespace: kubernautNamespace, Name: "rrclaim-x"}, &coordinationv1.Lease{})
