@@ -66,6 +66,11 @@ type Options struct {
 	// Mode selects where the certificate comes from. Defaults to ModeFiles.
 	Mode Mode
 
+	// Component is the server the certificate is for, as the labels of
+	// the self-signed Secret name it: "webhook" (the default) or
+	// "gateway".
+	Component string
+
 	// CertDir is the directory the webhook server serves tls.crt and tls.key
 	// from (webhook.Options.CertDir). Self-signed mode writes the pair there.
 	// Defaults to controller-runtime's default,
@@ -132,6 +137,9 @@ const (
 func (o Options) setDefaults() Options {
 	if o.Mode == "" {
 		o.Mode = ModeFiles
+	}
+	if o.Component == "" {
+		o.Component = "webhook"
 	}
 	if o.CertDir == "" {
 		o.CertDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")

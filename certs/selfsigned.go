@@ -149,8 +149,8 @@ func (s *SelfSigned) syncSecret(ctx context.Context) (*bundle, error) {
 		secret = &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: map[string]string{
 				"app.kubernetes.io/name":       "rrguard",
-				"app.kubernetes.io/component":  "webhook",
-				"app.kubernetes.io/managed-by": "rrguard-webhook",
+				"app.kubernetes.io/component":  s.opts.Component,
+				"app.kubernetes.io/managed-by": "rrguard-" + s.opts.Component,
 			}},
 			Type: corev1.SecretTypeTLS,
 			Data: next.data(),
@@ -237,28 +237,43 @@ func (s *SelfSigned) injectCABundle(ctx context.Context, ca []byte) error {
 	return nil
 }
 
-// writeCertDir writes the serving pair where the webhook server reads it,
-// each file replaced by a rename so that no reader sees half a file.
-// controller-runtime's certwatcher reloads it.
+// writeCertDir writes the serving pair where the server reads it, and the
+// trust bundle beside it as ca.crt (the layout of a cert-manager Secret, so
+// that a local sender can verify the server with it), each file replaced by
+// a rename so that no reader sees half a file. controller-runtime's
+// certwatcher reloads the pair.
 func (s *SelfSigned) writeCertDir(b *bundle) error {
 	dir := s.opts.CertDir
-	crtPath, keyPath := filepath.Join(dir, corev1.TLSCertKey), filepath.Join(dir, corev1.TLSPrivateKeyKey)
-	if old, err := os.ReadFile(crtPath); err == nil && bytes.Equal(old, b.tlsCrt) {
-		if oldKey, err := os.ReadFile(keyPath); err == nil && bytes.Equal(oldKey, b.tlsKey) {
-			s.setServed(b.cert)
-			return nil
+	files := []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{
+		// The CA first, as in the webhook configuration: trusted before
+		// a certificate it signed is served. Then the key: until the
+		// certificate follows, the pair does not match and the
+		// certwatcher keeps serving the old one.
+		{filepath.Join(dir, CACertFile), b.caPEM(), 0o644},
+		{filepath.Join(dir, corev1.TLSPrivateKeyKey), b.tlsKey, 0o600},
+		{filepath.Join(dir, corev1.TLSCertKey), b.tlsCrt, 0o644},
+	}
+	same := true
+	for _, f := range files {
+		if old, err := os.ReadFile(f.path); err != nil || !bytes.Equal(old, f.data) {
+			same = false
 		}
+	}
+	if same {
+		s.setServed(b.cert)
+		return nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create cert dir: %w", err)
 	}
-	// The key first: until the certificate follows, the pair does not match
-	// and the certwatcher keeps serving the old one.
-	if err := writeFileAtomic(keyPath, b.tlsKey, 0o600); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(crtPath, b.tlsCrt, 0o644); err != nil {
-		return err
+	for _, f := range files {
+		if err := writeFileAtomic(f.path, f.data, f.mode); err != nil {
+			return err
+		}
 	}
 	s.setServed(b.cert)
 	s.log.Info("Wrote serving certificate", "dir", dir, "serial", b.cert.SerialNumber.Text(16), "notAfter", b.cert.NotAfter)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -19,6 +20,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
@@ -38,10 +40,29 @@ type Options struct {
 	BindAddress string
 	// Listener, when set, is served instead of BindAddress.
 	Listener net.Listener
+	// CertDir, when set, makes the signal API serve TLS with the tls.crt
+	// and tls.key in it, reloaded when they change (certs.ServingConfig:
+	// what cert-manager or certs' self-signed mode keep there). Without it
+	// the API serves plain HTTP, which only in-process tests use: bearer
+	// tokens must not cross a network in the clear. cmd/gateway always
+	// sets it.
+	CertDir string
+	// EnableHTTP2 serves HTTP/2 as well as HTTP/1.1 over TLS
+	// (certs.TLSOptions). Defaults to false.
+	EnableHTTP2 bool
 	// Namespace is where RemediationRequests are created. Required.
 	Namespace string
 	// Auth is AuthTokenReview or AuthNone. Defaults to AuthTokenReview.
 	Auth string
+	// Audiences are the audiences a caller's token must be bound to
+	// (AuthTokenReview). Defaults to [httpapi.DefaultAudience].
+	Audiences []string
+	// MaxRequestsInFlight bounds the requests served at once; more wait a
+	// while, then get 429. Defaults to httpapi.DefaultMaxRequestsInFlight.
+	MaxRequestsInFlight int
+	// MaxTokenReviewsInFlight bounds the TokenReviews in flight at once
+	// (httpapi.TokenReviewOptions.MaxInFlightReviews). Defaults to 8.
+	MaxTokenReviewsInFlight int
 	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
 	MaxBodyBytes int64
 	// RequestTimeout is each request's deadline for counting its signals.
@@ -103,6 +124,27 @@ func (o *Options) setDefaults(mgr manager.Manager) {
 	}
 }
 
+// The names of the gateway's certificate objects in manifests/ (its
+// variants add the "rrguard-" prefix to every name).
+const (
+	DefaultServiceName     = "rrguard-gateway"
+	DefaultSecretName      = "rrguard-gateway-server-cert"
+	DefaultCertificateName = "rrguard-gateway-serving-cert"
+)
+
+// CertOptions returns the certificate options of the gateway's signal API:
+// certs.Options with the gateway's names, and no webhook configuration to
+// inject a CA into (senders read the CA from the Secret's ca.crt).
+func CertOptions() certs.Options {
+	return certs.Options{
+		Component:                "gateway",
+		ServiceName:              DefaultServiceName,
+		SecretName:               DefaultSecretName,
+		CertificateName:          DefaultCertificateName,
+		WebhookConfigurationName: "-",
+	}
+}
+
 // Gateway is a gateway added to a manager.
 type Gateway struct {
 	// Pipeline counts the signals.
@@ -113,8 +155,10 @@ type Gateway struct {
 	Server *http.Server
 }
 
-// Setup adds the gateway to mgr: the signal API as a runnable that drains
-// in-flight requests on shutdown, and a readiness check named "apiserver".
+// Setup adds the gateway to mgr: the signal API (over TLS from o.CertDir)
+// as a runnable that drains in-flight requests on shutdown, the watcher
+// that reloads its certificate, and a readiness check named "apiserver".
+// The certificate itself is certs.Setup's, with CertOptions.
 func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 	if o.Namespace == "" {
 		return nil, errors.New("gateway: a namespace is required")
@@ -127,36 +171,49 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 		return nil, err
 	}
 
-	var auth httpapi.Authenticator
-	switch o.Auth {
-	case AuthNone:
-		o.Log.Info("WARNING: --auth=none: anyone who reaches the signal API can create RemediationRequests; use it for local development only")
-		auth = httpapi.AllowAll
-	case AuthTokenReview:
-		cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
-		if err != nil {
-			return nil, fmt.Errorf("new clientset for tokenreview: %w", err)
-		}
-		auth = httpapi.NewTokenReviewAuthenticator(cs.AuthenticationV1(), cs.AuthorizationV1(), 0)
-	default:
-		return nil, fmt.Errorf("gateway: auth %q is neither %q nor %q", o.Auth, AuthTokenReview, AuthNone)
+	metrics := httpapi.NewMetrics(o.Registerer)
+	auth, err := newAuthenticator(mgr, o, metrics)
+	if err != nil {
+		return nil, err
 	}
-
 	h, err := httpapi.NewHandler(httpapi.Options{
-		Counter:        p,
-		Targets:        signal.NewOwnerResolver(reader),
-		Auth:           auth,
-		Parser:         signal.Parser{ClusterID: o.ClusterID},
-		MaxBodyBytes:   o.MaxBodyBytes,
-		RequestTimeout: o.RequestTimeout,
-		Log:            o.Log,
-		Audit:          o.Audit,
-		Metrics:        httpapi.NewMetrics(o.Registerer),
+		Counter:             p,
+		Targets:             signal.NewOwnerResolver(reader),
+		Auth:                auth,
+		Parser:              signal.Parser{ClusterID: o.ClusterID},
+		MaxBodyBytes:        o.MaxBodyBytes,
+		RequestTimeout:      o.RequestTimeout,
+		MaxRequestsInFlight: o.MaxRequestsInFlight,
+		Log:                 o.Log,
+		Audit:               o.Audit,
+		Metrics:             metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
 
+	srv, writeTimeout := newServer(o, h)
+	ln, err := listen(mgr, o, srv)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(&manager.Server{
+		Name:            "signal-api",
+		Server:          srv,
+		Listener:        ln,
+		ShutdownTimeout: &writeTimeout,
+	}); err != nil {
+		return nil, fmt.Errorf("add signal API server: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("apiserver", APIServerCheck(reader, o.Namespace)); err != nil {
+		return nil, fmt.Errorf("add readiness check: %w", err)
+	}
+	return &Gateway{Pipeline: p, Handler: h, Server: srv}, nil
+}
+
+// newServer returns the signal API's server and its write timeout, which
+// is also how long shutdown waits for requests in flight.
+func newServer(o Options, h http.Handler) (*http.Server, time.Duration) {
 	// A counted signal whose answer is cut off would be sent again and
 	// counted twice: the server waits for the latest answer there can be.
 	writeTimeout := AnswerTimeout(o.RequestTimeout, o.CallTimeout)
@@ -171,18 +228,52 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 		// Connection-level errors go to the JSON log too.
 		ErrorLog: log.New(logWriter{o.Log.WithName("http")}, "", 0),
 	}
-	if err := mgr.Add(&manager.Server{
-		Name:            "signal-api",
-		Server:          srv,
-		Listener:        o.Listener,
-		ShutdownTimeout: &writeTimeout,
-	}); err != nil {
-		return nil, fmt.Errorf("add signal API server: %w", err)
+	return srv, writeTimeout
+}
+
+// newAuthenticator returns the Authenticator o.Auth names.
+func newAuthenticator(mgr manager.Manager, o Options, metrics *httpapi.Metrics) (httpapi.Authenticator, error) {
+	switch o.Auth {
+	case AuthNone:
+		o.Log.Info("WARNING: --auth=none: anyone who reaches the signal API can create RemediationRequests; use it for local development only")
+		return httpapi.AllowAll, nil
+	case AuthTokenReview:
+		cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+		if err != nil {
+			return nil, fmt.Errorf("new clientset for tokenreview: %w", err)
+		}
+		return httpapi.NewTokenReviewAuthenticator(cs.AuthenticationV1(), cs.AuthorizationV1(), httpapi.TokenReviewOptions{
+			Audiences:          o.Audiences,
+			MaxInFlightReviews: o.MaxTokenReviewsInFlight,
+			Metrics:            metrics,
+		}), nil
+	default:
+		return nil, fmt.Errorf("gateway: auth %q is neither %q nor %q", o.Auth, AuthTokenReview, AuthNone)
 	}
-	if err := mgr.AddReadyzCheck("apiserver", APIServerCheck(reader, o.Namespace)); err != nil {
-		return nil, fmt.Errorf("add readiness check: %w", err)
+}
+
+// listen returns the listener the signal API serves: o.Listener or one on
+// o.BindAddress, behind TLS when o.CertDir is set (nil then means
+// manager.Server listens on srv.Addr itself).
+func listen(mgr manager.Manager, o Options, srv *http.Server) (net.Listener, error) {
+	if o.CertDir == "" {
+		return o.Listener, nil
 	}
-	return &Gateway{Pipeline: p, Handler: h, Server: srv}, nil
+	cfg, watcher, err := certs.ServingConfig(o.CertDir, certs.TLSOptions(o.EnableHTTP2)...)
+	if err != nil {
+		return nil, fmt.Errorf("signal API: %w", err)
+	}
+	if err := mgr.Add(watcher); err != nil {
+		return nil, fmt.Errorf("add certificate watcher: %w", err)
+	}
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", o.BindAddress); err != nil {
+			return nil, fmt.Errorf("signal API: %w", err)
+		}
+	}
+	srv.TLSConfig = cfg
+	return tls.NewListener(ln, cfg), nil
 }
 
 // APIServerCheck is a readiness check that passes when the API server

@@ -397,20 +397,26 @@ func TestTokenReviewAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := func(sa string) string {
+	// token returns a token of ServiceAccount sa for audiences (none: the
+	// API server's own), creating sa the first time.
+	token := func(sa string, audiences ...string) string {
 		t.Helper()
-		if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+		_, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
 		tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
-			Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
+			Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600), Audiences: audiences},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatalf("token for %s: %v", sa, err)
 		}
 		return tr.Status.Token
 	}
-	allowed, denied := token("alertmanager"), token("someone-else")
+	allowed, denied := token("alertmanager", httpapi.DefaultAudience), token("someone-else", httpapi.DefaultAudience)
+	// The same sender's token for the API server: a working cluster
+	// credential, which the gateway must not accept, nor make one of.
+	clusterToken, otherAudience := token("alertmanager"), token("alertmanager", "vault")
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "rrguard-signal-sender-"},
 		Rules:      []rbacv1.PolicyRule{{NonResourceURLs: []string{"/api/v1/signals/*"}, Verbs: []string{"post"}}},
@@ -437,6 +443,8 @@ func TestTokenReviewAuthentication(t *testing.T) {
 		{name: "no token is unauthenticated", code: 401, problem: "unauthenticated"},
 		{name: "a token the API server does not know is unauthenticated", header: []string{"Authorization", "Bearer not-a-token"}, code: 401, problem: "unauthenticated"},
 		{name: "another scheme is unauthenticated", header: []string{"Authorization", "Basic YWxpY2U6c2VjcmV0"}, code: 401, problem: "unauthenticated"},
+		{name: "the sender's token for the API server's audience is unauthenticated", header: []string{"Authorization", "Bearer " + clusterToken}, code: 401, problem: "unauthenticated"},
+		{name: "the sender's token for another audience is unauthenticated", header: []string{"Authorization", "Bearer " + otherAudience}, code: 401, problem: "unauthenticated"},
 		{name: "a service account without the RBAC grant is forbidden", header: []string{"Authorization", "Bearer " + denied}, code: 403, problem: "forbidden"},
 		{name: "a service account granted post on the URL is served", header: []string{"Authorization", "Bearer " + allowed}, code: 201},
 		{name: "a second request is served from the cached review", header: []string{"Authorization", "Bearer " + allowed}, code: 202},

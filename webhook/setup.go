@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"crypto/tls"
 	"fmt"
 	"os"
 	"time"
@@ -101,17 +100,4 @@ func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
 		}
 	}
 	return metrics, nil
-}
-
-// TLSOptions returns the serving TLS settings: TLS 1.2 at least, and HTTP/2
-// off unless enableHTTP2 (HTTP/2's rapid-reset and stream-cancellation
-// weaknesses, CVE-2023-44487 and CVE-2023-39325, are why the kubebuilder
-// scaffold turns it off too).
-func TLSOptions(enableHTTP2 bool) []func(*tls.Config) {
-	return []func(*tls.Config){func(c *tls.Config) {
-		c.MinVersion = tls.VersionTLS12
-		if !enableHTTP2 {
-			c.NextProtos = []string{"http/1.1"}
-		}
-	}}
 }

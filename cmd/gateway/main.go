@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/internal/kube"
 )
@@ -44,9 +45,48 @@ func serve(ctx context.Context, o *Options) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
 	log := ctrl.Log.WithName("setup")
 
-	cfg, err := kube.LoadConfig(o.Kubeconfig)
+	mgr, err := newManager(o)
 	if err != nil {
 		return err
+	}
+	co := o.Certs
+	co.Mode, co.CertDir = o.CertMode, o.TLSCertPath
+	certReady, err := certs.Setup(ctx, mgr, co)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	if _, err := gateway.Setup(mgr, gateway.Options{
+		BindAddress:             o.BindAddress,
+		CertDir:                 o.TLSCertPath,
+		EnableHTTP2:             o.EnableHTTP2,
+		Namespace:               o.Namespace,
+		Auth:                    o.Auth,
+		Audiences:               o.TokenAudiences,
+		MaxRequestsInFlight:     o.MaxRequestsInFlight,
+		MaxTokenReviewsInFlight: o.MaxTokenReviewsInFlight,
+		MaxBodyBytes:            o.MaxBodyBytes,
+		RequestTimeout:          o.RequestTimeout,
+		WebhookGuarded:          o.WebhookGuarded,
+		ClusterID:               o.ClusterID,
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("certificate", certReady); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+	log.Info("Starting the gateway", "bindAddress", o.BindAddress, "certMode", o.CertMode, "namespace", o.Namespace,
+		"auth", o.Auth, "tokenAudiences", o.TokenAudiences, "webhookGuarded", o.WebhookGuarded, "clusterID", o.ClusterID)
+	return mgr.Start(ctx)
+}
+
+// newManager returns the manager every part of the gateway runs in.
+func newManager(o *Options) (ctrl.Manager, error) {
+	cfg, err := kube.LoadConfig(o.Kubeconfig)
+	if err != nil {
+		return nil, err
 	}
 	// In-flight requests are answered before the process stops.
 	shutdown := gateway.ShutdownTimeout(o.RequestTimeout)
@@ -60,22 +100,7 @@ func serve(ctx context.Context, o *Options) error {
 		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{o.Namespace: {}}},
 	})
 	if err != nil {
-		return fmt.Errorf("new manager: %w", err)
+		return nil, fmt.Errorf("new manager: %w", err)
 	}
-	if _, err := gateway.Setup(mgr, gateway.Options{
-		BindAddress:    o.BindAddress,
-		Namespace:      o.Namespace,
-		Auth:           o.Auth,
-		MaxBodyBytes:   o.MaxBodyBytes,
-		RequestTimeout: o.RequestTimeout,
-		WebhookGuarded: o.WebhookGuarded,
-		ClusterID:      o.ClusterID,
-	}); err != nil {
-		return err
-	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return fmt.Errorf("add health check: %w", err)
-	}
-	log.Info("Starting the gateway", "bindAddress", o.BindAddress, "namespace", o.Namespace, "auth", o.Auth, "webhookGuarded", o.WebhookGuarded, "clusterID", o.ClusterID)
-	return mgr.Start(ctx)
+	return mgr, nil
 }

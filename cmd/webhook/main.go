@@ -64,7 +64,7 @@ func serve(ctx context.Context, o *Options) error {
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
 			Port:    o.WebhookPort,
 			CertDir: o.WebhookCertPath,
-			TLSOpts: webhook.TLSOptions(o.EnableHTTP2),
+			TLSOpts: certs.TLSOptions(o.EnableHTTP2),
 		}),
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/google/uuid"
+	"golang.org/x/sync/semaphore"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/gateway/pipeline"
@@ -64,6 +65,15 @@ type Options struct {
 	// MaxConcurrentAlerts bounds how many alerts of one payload are counted
 	// at once. Defaults to 16.
 	MaxConcurrentAlerts int
+	// MaxRequestsInFlight bounds the requests served at once, before
+	// anything else is done for them (authentication included). Defaults
+	// to DefaultMaxRequestsInFlight.
+	MaxRequestsInFlight int
+	// MaxQueueWait is how long a request beyond MaxRequestsInFlight waits
+	// for a slot, in arrival order, before it is answered 429 with a
+	// Retry-After. The wait counts towards RequestTimeout. Defaults to a
+	// third of RequestTimeout.
+	MaxQueueWait time.Duration
 	// Log is the operational log. Audit receives one line per signal
 	// decision.
 	Log   logr.Logger
@@ -75,6 +85,13 @@ type Options struct {
 // DefaultMaxBodyBytes is the default of Options.MaxBodyBytes.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultMaxRequestsInFlight is the default of Options.MaxRequestsInFlight:
+// kube-apiserver's own default for read-only requests. A request waiting
+// for authentication holds a goroutine and no body (the body is read only
+// once the caller is authenticated); a burst of one incident's alerts
+// shares one write per round, so slots free quickly.
+const DefaultMaxRequestsInFlight = 400
+
 func (o *Options) setDefaults() {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
@@ -85,10 +102,17 @@ func (o *Options) setDefaults() {
 	if o.MaxConcurrentAlerts <= 0 {
 		o.MaxConcurrentAlerts = 16
 	}
+	if o.MaxRequestsInFlight <= 0 {
+		o.MaxRequestsInFlight = DefaultMaxRequestsInFlight
+	}
+	if o.MaxQueueWait <= 0 {
+		o.MaxQueueWait = o.RequestTimeout / 3
+	}
 }
 
 type handler struct {
-	opts Options
+	opts     Options
+	inFlight *semaphore.Weighted
 }
 
 // NewHandler returns the gateway's signal API.
@@ -103,7 +127,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	opts.setDefaults()
-	h := &handler{opts: opts}
+	h := &handler{opts: opts, inFlight: semaphore.NewWeighted(int64(opts.MaxRequestsInFlight))}
 	mux := http.NewServeMux()
 	mux.Handle(PrometheusPath, h.endpoint(PrometheusPath, signal.TypePrometheus, h.prometheus))
 	mux.Handle(KubernetesEventPath, h.endpoint(KubernetesEventPath, signal.TypeKubernetesEvent, h.kubernetesEvent))
@@ -116,8 +140,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 type bodyHandler func(w http.ResponseWriter, r *http.Request, body []byte)
 
 // endpoint wraps next with what every request gets, in order: a request ID
-// and logger, the latency metric, the method check, authentication, the
-// content type check and the size-capped body read.
+// and logger, the latency metric, a slot among the requests in flight, the
+// method check, authentication, the content type check and the size-capped
+// body read.
 func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -141,6 +166,12 @@ func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 			}
 		}()
 		w = rec
+		if !h.admit(ctx) {
+			writeProblem(w, r, problemThrottled.problem(fmt.Sprintf("%d requests are in flight (--max-requests-inflight) and none finished within %s", h.opts.MaxRequestsInFlight, h.opts.MaxQueueWait)))
+			h.countRequestFailure(source, OutcomeRejected)
+			return
+		}
+		defer h.inFlight.Release(1)
 
 		if source == "" {
 			next(w, r, nil)
@@ -152,32 +183,12 @@ func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 			return
 		}
 		if err := h.opts.Auth.Authenticate(r); err != nil {
-			switch {
-			case errors.Is(err, ErrUnauthenticated):
-				w.Header().Set("WWW-Authenticate", `Bearer realm="rrguard-gateway"`)
-				writeProblem(w, r, problemUnauthenticated.problem(err.Error()))
-			case errors.Is(err, ErrForbidden):
-				writeProblem(w, r, problemForbidden.problem(err.Error()))
-			default:
-				log.Error(err, "Authentication could not be decided")
-				writeProblem(w, r, problemUnavailable.problem("the caller could not be authenticated: "+err.Error()))
-			}
+			h.refuse(w, r, err)
 			h.countRequestFailure(source, OutcomeRejected)
 			return
 		}
-		if !isJSON(r.Header.Get("Content-Type")) {
-			writeProblem(w, r, problemMediaType.problem(fmt.Sprintf("content type %q is not JSON; send application/json", r.Header.Get("Content-Type"))))
-			h.countRequestFailure(source, OutcomeRejected)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeProblem(w, r, problemTooLarge.problem(fmt.Sprintf("the body exceeds %d bytes (--max-body-bytes)", h.opts.MaxBodyBytes)))
-			} else {
-				writeProblem(w, r, problemInvalid.problem("the body could not be read: "+err.Error()))
-			}
+		body, ok := h.readBody(w, r)
+		if !ok {
 			h.countRequestFailure(source, OutcomeRejected)
 			return
 		}
@@ -185,10 +196,64 @@ func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 	})
 }
 
+// readBody reads a JSON body within the size limit, or answers why not.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		writeProblem(w, r, problemMediaType.problem(fmt.Sprintf("content type %q is not JSON; send application/json", r.Header.Get("Content-Type"))))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeProblem(w, r, problemTooLarge.problem(fmt.Sprintf("the body exceeds %d bytes (--max-body-bytes)", h.opts.MaxBodyBytes)))
+		} else {
+			writeProblem(w, r, problemInvalid.problem("the body could not be read: "+err.Error()))
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+// refuse answers a request whose caller was not let through.
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rrguard-gateway"`)
+		writeProblem(w, r, problemUnauthenticated.problem(err.Error()))
+	case errors.Is(err, ErrForbidden):
+		writeProblem(w, r, problemForbidden.problem(err.Error()))
+	case errors.Is(err, ErrThrottled):
+		writeProblem(w, r, problemThrottled.problem("the caller could not be authenticated now: "+err.Error()))
+	default:
+		logr.FromContextOrDiscard(r.Context()).Error(err, "Authentication could not be decided")
+		writeProblem(w, r, problemUnavailable.problem("the caller could not be authenticated: "+err.Error()))
+	}
+}
+
+// admit takes a slot among the requests in flight, waiting up to
+// MaxQueueWait in arrival order (semaphore.Weighted is FIFO); false means
+// none came free and the request is answered 429.
+func (h *handler) admit(ctx context.Context) bool {
+	if h.inFlight.TryAcquire(1) {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.opts.MaxQueueWait)
+	defer cancel()
+	if h.inFlight.Acquire(ctx, 1) != nil {
+		if m := h.opts.Metrics; m != nil {
+			m.Throttled.WithLabelValues(LimitRequests).Inc()
+		}
+		return false
+	}
+	return true
+}
+
 // countRequestFailure counts a request refused before any signal in it
-// could be told apart, as one signal of its source.
+// could be told apart, as one signal of its source (none for a request to
+// no endpoint).
 func (h *handler) countRequestFailure(source, outcome string) {
-	if m := h.opts.Metrics; m != nil {
+	if m := h.opts.Metrics; m != nil && source != "" {
 		m.Signals.WithLabelValues(source, outcome).Inc()
 	}
 }

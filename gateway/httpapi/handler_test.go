@@ -242,6 +242,8 @@ func TestRequestsRefusedBeforeCounting(t *testing.T) {
 			return fmt.Errorf("%w: user nobody may not post", ErrForbidden)
 		case "Bearer flaky":
 			return errors.New("create tokenreview: connection refused")
+		case "Bearer busy":
+			return fmt.Errorf("%w: 8 token reviews in flight", ErrThrottled)
 		}
 		return fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
 	})
@@ -257,6 +259,7 @@ func TestRequestsRefusedBeforeCounting(t *testing.T) {
 		"no token":                                     {body: big, code: 401, problem: "unauthenticated"},
 		"a forbidden caller":                           {token: "nobody", code: 403, problem: "forbidden"},
 		"an undecidable review is retryable":           {token: "flaky", code: 503, problem: "unavailable"},
+		"a review that could not start is throttled":   {token: "busy", code: 429, problem: "too-many-requests"},
 		"authentication comes before the size limit":   {token: "nobody", body: big, code: 403, problem: "forbidden"},
 		"a body over the limit":                        {token: "ok", body: big, code: 413, problem: "payload-too-large"},
 		"XML":                                          {token: "ok", contentType: "application/xml", code: 415, problem: "unsupported-media-type"},
@@ -292,6 +295,10 @@ func TestRequestsRefusedBeforeCounting(t *testing.T) {
 			case 401:
 				if rec.Header().Get("WWW-Authenticate") == "" {
 					t.Error("401 without WWW-Authenticate")
+				}
+			case 429:
+				if rec.Header().Get("Retry-After") != "1" {
+					t.Errorf("429 with Retry-After %q, want 1", rec.Header().Get("Retry-After"))
 				}
 			case 405:
 				if rec.Header().Get("Allow") != http.MethodPost {

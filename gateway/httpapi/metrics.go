@@ -20,12 +20,28 @@ const (
 // Outcomes lists every outcome.
 var Outcomes = []string{OutcomeCreated, OutcomeDuplicate, OutcomeIgnored, OutcomeRejected, OutcomeFailed}
 
+// The limits a request can be throttled by (429), as the throttled
+// requests metric names them.
+const (
+	// LimitRequests: the requests in flight (Options.MaxRequestsInFlight).
+	LimitRequests = "requests"
+	// LimitTokenReviews: the token reviews in flight
+	// (TokenReviewOptions.MaxInFlightReviews).
+	LimitTokenReviews = "token-reviews"
+)
+
 // Metrics are the HTTP layer's Prometheus metrics.
 type Metrics struct {
 	// Signals counts signals by source and outcome.
 	Signals *prometheus.CounterVec
 	// Latency observes request durations by endpoint and status code.
 	Latency *prometheus.HistogramVec
+	// Throttled counts requests answered 429, by the limit they hit.
+	Throttled *prometheus.CounterVec
+	// TokenReviews counts the TokenReviews asked for by result (accepted,
+	// refused, error), and those not asked because too many were in
+	// flight (throttled).
+	TokenReviews *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP metrics with reg, with every source and
@@ -42,6 +58,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of signal requests, by endpoint and HTTP status code.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, 30},
 		}, []string{"endpoint", "code"}),
+		Throttled: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rrguard_gateway_throttled_requests_total",
+			Help: "Requests answered 429 because a limit was reached, by limit (requests: --max-requests-inflight, token-reviews: --max-token-reviews-inflight).",
+		}, []string{"limit"}),
+		TokenReviews: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rrguard_gateway_token_reviews_total",
+			Help: "TokenReviews of callers' tokens by result (accepted, refused, error), and reviews not made because too many were in flight (throttled). Cached answers are not counted.",
+		}, []string{"result"}),
+	}
+	for _, l := range []string{LimitRequests, LimitTokenReviews} {
+		m.Throttled.WithLabelValues(l)
+	}
+	for _, r := range []string{"accepted", "refused", "error", "throttled"} {
+		m.TokenReviews.WithLabelValues(r)
 	}
 	for _, src := range []string{signal.TypePrometheus, signal.TypeKubernetesEvent} {
 		for _, o := range Outcomes {

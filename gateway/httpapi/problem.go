@@ -49,6 +49,7 @@ var (
 	problemUnavailable      = problemKind{"unavailable", "The Kubernetes API server or the admission webhook is unavailable", http.StatusServiceUnavailable}
 	problemDeadline         = problemKind{"deadline-exceeded", "The signal could not be counted before the request deadline", http.StatusGatewayTimeout}
 	problemNotFound         = problemKind{"not-found", "No such endpoint", http.StatusNotFound}
+	problemThrottled        = problemKind{"too-many-requests", "The gateway is saturated; retry after Retry-After seconds", http.StatusTooManyRequests}
 	problemRejectedByServer = problemKind{"rejected-by-api-server", "The API server rejected the RemediationRequest built from the signal", http.StatusBadRequest}
 )
 
@@ -76,11 +77,19 @@ func (k problemKind) problem(detail string) *Problem {
 // remediation.
 const retryAfter = 5 * time.Second
 
+// throttledRetryAfter is the Retry-After of a 429: a saturated gateway
+// frees its slots within a request's time, and a sender should come back
+// soon.
+const throttledRetryAfter = time.Second
+
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	p.Instance = r.URL.Path
 	p.RequestID = requestIDFrom(r.Context())
-	if p.Status == http.StatusServiceUnavailable {
+	switch p.Status {
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(int(throttledRetryAfter/time.Second)))
 	}
 	writeJSON(w, ProblemContentType, p.Status, p)
 }

@@ -17,6 +17,7 @@ import (
 
 	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/auditlog"
 	"github.com/rrguard/rrguard/internal/testenv"
@@ -115,7 +116,7 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 	}
 	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
 		Host: wio.LocalServingHost, Port: port, CertDir: wio.LocalServingCertDir,
-		TLSOpts: webhook.TLSOptions(false),
+		TLSOpts: certs.TLSOptions(false),
 	})
 	srv.Register(webhook.Path, &admission.Webhook{Handler: h, LogConstructor: quietLog})
 	ctx, cancel := context.WithCancel(context.Background())
