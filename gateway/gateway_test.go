@@ -13,15 +13,12 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -392,46 +389,12 @@ func TestReadinessNeedsTheAPIServer(t *testing.T) {
 func TestTokenReviewAuthentication(t *testing.T) {
 	ns := env.Namespace(t)
 	gw := startGateway(t, ns, instanceOptions{auth: gateway.AuthTokenReview})
-	ctx := context.Background()
-	cs, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// token returns a token of ServiceAccount sa for audiences (none: the
-	// API server's own), creating sa the first time.
-	token := func(sa string, audiences ...string) string {
-		t.Helper()
-		_, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-		tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
-			Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600), Audiences: audiences},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("token for %s: %v", sa, err)
-		}
-		return tr.Status.Token
-	}
+	token := func(sa string, audiences ...string) string { return serviceAccountToken(t, ns, sa, audiences...) }
 	allowed, denied := token("alertmanager", httpapi.DefaultAudience), token("someone-else", httpapi.DefaultAudience)
 	// The same sender's token for the API server: a working cluster
 	// credential, which the gateway must not accept, nor make one of.
 	clusterToken, otherAudience := token("alertmanager"), token("alertmanager", "vault")
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "rrguard-signal-sender-"},
-		Rules:      []rbacv1.PolicyRule{{NonResourceURLs: []string{"/api/v1/signals/*"}, Verbs: []string{"post"}}},
-	}
-	if err := env.Client.Create(ctx, role); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "rrguard-signal-sender-"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "alertmanager"}},
-	}
-	if err := env.Client.Create(ctx, binding); err != nil {
-		t.Fatal(err)
-	}
+	grantSignals(t, ns, "alertmanager")
 
 	body := alertmanagerPayload(alert("payments", "api"))
 	tests := []struct {

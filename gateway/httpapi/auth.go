@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -196,6 +198,12 @@ func (a *TokenReviewAuthenticator) user(ctx context.Context, token string) (auth
 	if err != nil || user != nil {
 		return deref(user), err
 	}
+	if !known {
+		if err := boundTo(token, a.opts.Audiences); err != nil {
+			a.count("skipped")
+			return authenticationv1.UserInfo{}, err
+		}
+	}
 	// The review runs apart from this request's cancellation: others may
 	// be waiting for it. This request stops waiting at its own deadline.
 	ch := a.flights.DoChan(key, func() (any, error) {
@@ -265,6 +273,53 @@ func (a *TokenReviewAuthenticator) review(ctx context.Context, key, token string
 	a.count("accepted")
 	a.accepted.Add(key, acceptedToken{user: review.Status.User, until: a.now().Add(a.opts.CacheTTL)})
 	return review.Status.User, nil
+}
+
+// boundTo refuses, without asking the API server, a token that cannot be
+// bound to any of audiences: one that is not a JWT, or whose aud claim
+// names none of them. The API server would refuse it too — every
+// authenticator that honours spec.audiences (ServiceAccount tokens, OIDC)
+// reads them from a JWT's aud claim, and tokens of the others (static,
+// bootstrap) are valid only for the API server's own audiences — so random
+// or stolen cluster tokens cost no review. The signature is left to the
+// TokenReview: a forged JWT naming the audience still costs one, within
+// the bound on reviews in flight.
+func boundTo(token string, audiences []string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("%w: the bearer token is not a JWT", ErrUnauthenticated)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return fmt.Errorf("%w: the bearer token is not a JWT: payload: %v", ErrUnauthenticated, err)
+	}
+	var claims struct {
+		Aud audienceClaim `json:"aud"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return fmt.Errorf("%w: the bearer token is not a JWT: claims: %v", ErrUnauthenticated, err)
+	}
+	if !slices.ContainsFunc(claims.Aud, func(aud string) bool { return slices.Contains(audiences, aud) }) {
+		return fmt.Errorf("%w: the token is not bound to the audience %s (its audiences: %v)", ErrUnauthenticated, strings.Join(audiences, ","), []string(claims.Aud))
+	}
+	return nil
+}
+
+// audienceClaim is a JWT's aud: one string or a list of them (RFC 7519).
+type audienceClaim []string
+
+func (a *audienceClaim) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = []string{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*a = many
+	return nil
 }
 
 // refusal says why a TokenReview's answer does not authenticate, or nil.

@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,11 +25,28 @@ import (
 // bounded reviews, the audience check — against a scripted API server; the
 // gateway's tests run it against the real one.
 
-// reviewer scripts TokenReview answers: "good" is alertmanager's token for
-// the gateway's audience, "api-audience" a valid token for the API server's
-// audience only, "lying" a token an authenticator accepted for another
-// audience than asked; anything else is refused. gate, when set, holds
-// every review until it is closed.
+// jwt returns a JWT-shaped token bound to aud (the gateway's when none)
+// whose signature segment is name: the reviewer answers by name.
+func jwt(name string, aud ...string) string {
+	if len(aud) == 0 {
+		aud = []string{DefaultAudience}
+	}
+	claims, _ := json.Marshal(map[string]any{"aud": aud, "sub": "system:serviceaccount:monitoring:" + name})
+	return rawJWT(string(claims), name)
+}
+
+// rawJWT returns a JWT-shaped token with the given claims and signature
+// segment.
+func rawJWT(claims, signature string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(claims)) + "." + signature
+}
+
+// reviewer scripts TokenReview answers by the token's name (jwt): "good"
+// is alertmanager's token for the gateway's audience, "api-audience" a
+// valid token for the API server's audience only, "lying" a token an
+// authenticator accepted for another audience than asked; anything else is
+// refused. gate, when set, holds every review until it is closed.
 type reviewer struct {
 	gate     chan struct{}
 	reviews  atomic.Int64
@@ -49,7 +69,8 @@ func (rv *reviewer) SubjectAccessReviews() authorizationclient.SubjectAccessRevi
 func (rv *reviewer) Create(_ context.Context, tr *authenticationv1.TokenReview, _ metav1.CreateOptions) (*authenticationv1.TokenReview, error) {
 	rv.reviews.Add(1)
 	rv.mu.Lock()
-	rv.byToken[tr.Spec.Token]++
+	name := tr.Spec.Token[strings.LastIndex(tr.Spec.Token, ".")+1:]
+	rv.byToken[name]++
 	rv.audiences = tr.Spec.Audiences
 	rv.mu.Unlock()
 	n := rv.inFlight.Add(1)
@@ -61,7 +82,7 @@ func (rv *reviewer) Create(_ context.Context, tr *authenticationv1.TokenReview, 
 	}
 	out := tr.DeepCopy()
 	alertmanager := authenticationv1.UserInfo{Username: "system:serviceaccount:monitoring:alertmanager"}
-	switch tr.Spec.Token {
+	switch name {
 	case "good":
 		out.Status = authenticationv1.TokenReviewStatus{Authenticated: true, Audiences: tr.Spec.Audiences, User: alertmanager}
 	case "lying":
@@ -88,13 +109,16 @@ func (rv *reviewer) authenticator(o TokenReviewOptions) *TokenReviewAuthenticato
 
 func newReviewer() *reviewer { return &reviewer{byToken: map[string]int{}} }
 
-func (rv *reviewer) reviewsOf(token string) int {
+func (rv *reviewer) reviewsOf(name string) int {
 	rv.mu.Lock()
 	defer rv.mu.Unlock()
-	return rv.byToken[token]
+	return rv.byToken[name]
 }
 
-func authenticate(a Authenticator, token string) error {
+// authenticate authenticates a request with jwt(name).
+func authenticate(a Authenticator, name string) error { return authenticateRaw(a, jwt(name)) }
+
+func authenticateRaw(a Authenticator, token string) error {
 	r := httptest.NewRequest(http.MethodPost, PrometheusPath, nil)
 	r.Header.Set("Authorization", "Bearer "+token)
 	return a.Authenticate(r)
@@ -110,6 +134,32 @@ func TestTokenReviewAsksForTheGatewaysAudienceAndChecksTheAnswer(t *testing.T) {
 	}
 	if len(rv.audiences) != 1 || rv.audiences[0] != DefaultAudience {
 		t.Errorf("spec.audiences = %v, want [%s]", rv.audiences, DefaultAudience)
+	}
+}
+
+// A token that cannot be bound to the gateway's audience is refused without
+// a review: random strings and cluster tokens cost no API call.
+func TestTokensThatCannotBeBoundAreRefusedWithoutAReview(t *testing.T) {
+	rv := newReviewer()
+	a := rv.authenticator(TokenReviewOptions{})
+	for name, token := range map[string]string{
+		"a random string":                     "d2VsbCwgd2VsbA",
+		"three segments, no JSON":             "a.b.c",
+		"a JWT for the API server's audience": jwt("cluster", "https://kubernetes.default.svc"),
+		"a JWT for no audience":               strings.Replace(jwt("none"), base64.RawURLEncoding.EncodeToString([]byte(`{"aud":["rrguard-gateway"],"sub":"system:serviceaccount:monitoring:none"}`)), base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x"}`)), 1),
+		"a JWT whose aud is a number":         base64.RawURLEncoding.EncodeToString([]byte(`{}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"aud":7}`)) + ".x",
+	} {
+		if err := authenticateRaw(a, token); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("%s: %v, want ErrUnauthenticated", name, err)
+		}
+	}
+	if n := rv.reviews.Load(); n != 0 {
+		t.Errorf("%d TokenReviews for tokens that cannot be bound, want none", n)
+	}
+	// aud as a single string is a JWT too (RFC 7519), and is reviewed.
+	single := rawJWT(`{"aud":"rrguard-gateway"}`, "good")
+	if err := authenticateRaw(a, single); err != nil || rv.reviews.Load() != 1 {
+		t.Errorf("a JWT with aud \"rrguard-gateway\": %v after %d reviews, want accepted after one", err, rv.reviews.Load())
 	}
 }
 

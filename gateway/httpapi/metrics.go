@@ -39,8 +39,9 @@ type Metrics struct {
 	// Throttled counts requests answered 429, by the limit they hit.
 	Throttled *prometheus.CounterVec
 	// TokenReviews counts the TokenReviews asked for by result (accepted,
-	// refused, error), and those not asked because too many were in
-	// flight (throttled).
+	// refused, error), those not asked because too many were in flight
+	// (throttled), and those not needed because the token was no JWT bound
+	// to the gateway's audience (skipped).
 	TokenReviews *prometheus.CounterVec
 }
 
@@ -64,13 +65,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"limit"}),
 		TokenReviews: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "rrguard_gateway_token_reviews_total",
-			Help: "TokenReviews of callers' tokens by result (accepted, refused, error), and reviews not made because too many were in flight (throttled). Cached answers are not counted.",
+			Help: "TokenReviews of callers' tokens by result (accepted, refused, error), reviews not made because too many were in flight (throttled) or because the token was no JWT bound to the gateway's audience (skipped). Cached answers are not counted.",
 		}, []string{"result"}),
 	}
 	for _, l := range []string{LimitRequests, LimitTokenReviews} {
 		m.Throttled.WithLabelValues(l)
 	}
-	for _, r := range []string{"accepted", "refused", "error", "throttled"} {
+	for _, r := range []string{"accepted", "refused", "error", "throttled", "skipped"} {
 		m.TokenReviews.WithLabelValues(r)
 	}
 	for _, src := range []string{signal.TypePrometheus, signal.TypeKubernetesEvent} {
