@@ -203,25 +203,32 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 			if got := len(b.all("CustomResourceDefinition")) == 1; got != v.crd {
 				t.Errorf("has the RemediationRequest CRD = %v, want %v", got, v.crd)
 			}
-			if got := len(b.all("Certificate")) == 1 && len(b.all("Issuer")) == 1; got != v.certManager {
-				t.Errorf("has cert-manager's Certificate and Issuer = %v, want %v", got, v.certManager)
-			}
-			if got := b.find("Role", "rrguard-webhook-self-signed") != nil; got == v.certManager {
-				t.Errorf("has the self-signed Secret role = %v, want %v", got, !v.certManager)
-			}
-			if got := b.find("Role", "rrguard-webhook-certificate-reader") != nil; got != v.certManager {
-				t.Errorf("has the Certificate reader role = %v, want %v", got, v.certManager)
+			// cert-manager: rrguard's CA from a self-signed Issuer, and
+			// the webhook's and the gateway's certificates from the CA.
+			hasCertManager := b.find("Certificate", "rrguard-ca") != nil && b.find("Certificate", certs.DefaultCertificateName) != nil &&
+				b.find("Certificate", gateway.DefaultCertificateName) != nil && len(b.all("Issuer")) == 2
+			if hasCertManager != v.certManager || (!v.certManager && len(b.all("Certificate")) > 0) {
+				t.Errorf("has cert-manager's CA, Issuers and both Certificates = %v, want %v", hasCertManager, v.certManager)
 			}
 			mode := "--cert-mode=self-signed"
 			if v.certManager {
 				mode = "--cert-mode=cert-manager"
 			}
-			d := get[appsv1.Deployment](t, b, "Deployment", "rrguard-webhook")
-			if !hasArg(d.Spec.Template.Spec.Containers[0], mode) {
-				t.Errorf("webhook args %v lack %s", d.Spec.Template.Spec.Containers[0].Args, mode)
+			for _, c := range []string{"webhook", "gateway"} {
+				if got := b.find("Role", "rrguard-"+c+"-self-signed") != nil; got == v.certManager {
+					t.Errorf("has the %s's self-signed Secret role = %v, want %v", c, got, !v.certManager)
+				}
+				if got := b.find("Role", "rrguard-"+c+"-certificate-reader") != nil; got != v.certManager {
+					t.Errorf("has the %s's Certificate reader role = %v, want %v", c, got, v.certManager)
+				}
+				d := get[appsv1.Deployment](t, b, "Deployment", "rrguard-"+c)
+				if !hasArg(d.Spec.Template.Spec.Containers[0], mode) {
+					t.Errorf("%s args %v lack %s", c, d.Spec.Template.Spec.Containers[0].Args, mode)
+				}
 			}
 			// The enforcement mode comes from the container's env, as the
 			// rollout's `kubectl set env` changes it; deny unless changed.
+			d := get[appsv1.Deployment](t, b, "Deployment", "rrguard-webhook")
 			if args := expandedArgs(d.Spec.Template.Spec.Containers[0]); !slices.Contains(args, "--enforcement=deny") ||
 				!slices.Contains(args, "--scan-interval=10m") {
 				t.Errorf("webhook args %v, want --enforcement=deny and --scan-interval=10m", args)
@@ -361,6 +368,71 @@ func TestManifestNamesAreTheCertsDefaults(t *testing.T) {
 	}
 }
 
+// Likewise for the gateway: gateway.CertOptions names what the manifests
+// install, and --tls-cert-path is where its certificate is mounted.
+func TestGatewayCertificateNamesAreTheGatewayDefaults(t *testing.T) {
+	want := gateway.CertOptions()
+	b := build(t, "default")
+	svc := get[corev1.Service](t, b, "Service", want.ServiceName)
+	if p := svc.Spec.Ports; len(p) != 1 || p[0].Port != 443 || p[0].TargetPort.String() != "https" {
+		t.Errorf("gateway Service ports %+v, want 443 to the https port", p)
+	}
+	crt := b.find("Certificate", want.CertificateName)
+	if crt == nil {
+		t.Fatalf("no Certificate %s", want.CertificateName)
+	}
+	dnsNames, _, _ := unstructured.NestedStringSlice(crt.Object, "spec", "dnsNames")
+	if wantDNS := []string{want.ServiceName + "." + certs.DefaultNamespace + ".svc", want.ServiceName + "." + certs.DefaultNamespace + ".svc.cluster.local"}; !slices.Equal(dnsNames, wantDNS) {
+		t.Errorf("gateway Certificate dnsNames %v, want %v", dnsNames, wantDNS)
+	}
+	if secret, _, _ := unstructured.NestedString(crt.Object, "spec", "secretName"); secret != want.SecretName {
+		t.Errorf("gateway Certificate secretName %s, want %s", secret, want.SecretName)
+	}
+	reader := get[rbacv1.Role](t, b, "Role", "rrguard-gateway-certificate-reader")
+	if !slices.Equal(reader.Rules[0].ResourceNames, []string{want.CertificateName}) {
+		t.Errorf("gateway Certificate reader may read %v, want %s", reader.Rules[0].ResourceNames, want.CertificateName)
+	}
+	for _, dir := range []string{"default", "self-signed"} {
+		d := get[appsv1.Deployment](t, build(t, dir), "Deployment", "rrguard-gateway")
+		pod := d.Spec.Template.Spec
+		c := pod.Containers[0]
+		mount, vol := c.VolumeMounts[0], pod.Volumes[0]
+		if !hasArg(c, "--tls-cert-path="+mount.MountPath) || mount.Name != vol.Name {
+			t.Errorf("%s: --tls-cert-path is not where %s is mounted (%s): %v", dir, vol.Name, mount.MountPath, c.Args)
+		}
+		if dir == "default" && (vol.Secret == nil || vol.Secret.SecretName != want.SecretName || !mount.ReadOnly) {
+			t.Errorf("default: gateway cert volume %+v, want the Secret %s read-only", vol, want.SecretName)
+		}
+		if dir == "self-signed" && (vol.EmptyDir == nil || mount.ReadOnly) {
+			t.Errorf("self-signed: gateway cert volume %+v mounted %+v, want a writable emptyDir", vol, mount)
+		}
+	}
+	secrets := get[rbacv1.Role](t, build(t, "self-signed"), "Role", "rrguard-gateway-self-signed")
+	if !slices.Equal(secrets.Rules[1].ResourceNames, []string{want.SecretName}) {
+		t.Errorf("gateway self-signed role may read and update Secrets %v, want %s", secrets.Rules[1].ResourceNames, want.SecretName)
+	}
+}
+
+// The lease policy confines exactly the webhook's ServiceAccount, by its
+// final name, in every variant (the rbac test shows it enforced).
+func TestTheLeasePolicyNamesTheWebhooksServiceAccount(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.dir, func(t *testing.T) {
+			b := build(t, v.dir)
+			d := get[appsv1.Deployment](t, b, "Deployment", "rrguard-webhook")
+			vap := get[admissionregistrationv1.ValidatingAdmissionPolicy](t, b, "ValidatingAdmissionPolicy", "rrguard-webhook-leases")
+			want := fmt.Sprintf("request.userInfo.username == 'system:serviceaccount:' + '%s' + ':' + '%s'", d.Namespace, d.Spec.Template.Spec.ServiceAccountName)
+			if len(vap.Spec.MatchConditions) != 1 || vap.Spec.MatchConditions[0].Expression != want {
+				t.Errorf("policy matchConditions %+v, want the one expression %s", vap.Spec.MatchConditions, want)
+			}
+			binding := get[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, b, "ValidatingAdmissionPolicyBinding", "rrguard-webhook-leases")
+			if binding.Spec.PolicyName != vap.Name || !slices.Equal(binding.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
+				t.Errorf("binding %+v, want Deny for policy %s", binding.Spec, vap.Name)
+			}
+		})
+	}
+}
+
 // images reads a variant's images: the one place to retag.
 func images(t *testing.T, dir string) map[string]string {
 	t.Helper()
@@ -458,6 +530,23 @@ func TestEveryPodIsHardenedAndHighlyAvailable(t *testing.T) {
 			}
 			if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(wd.Spec.Template.Labels)) {
 				t.Error("the webhook Service does not select the webhook's pods")
+			}
+
+			// The gateway's Service: 443 to the container's 8443, TLS.
+			gsvc := get[corev1.Service](t, b, "Service", gateway.DefaultServiceName)
+			gd := get[appsv1.Deployment](t, b, "Deployment", "rrguard-gateway")
+			gport := gsvc.Spec.Ports[0]
+			var gtarget int32
+			for _, p := range gd.Spec.Template.Spec.Containers[0].Ports {
+				if p.Name == gport.TargetPort.String() {
+					gtarget = p.ContainerPort
+				}
+			}
+			if gport.Port != 443 || gtarget != 8443 || !hasArg(gd.Spec.Template.Spec.Containers[0], "--bind-address=:8443") {
+				t.Errorf("gateway Service %d -> %s (container port %d), want 443 -> 8443", gport.Port, gport.TargetPort.String(), gtarget)
+			}
+			if !labels.SelectorFromSet(gsvc.Spec.Selector).Matches(labels.Set(gd.Spec.Template.Labels)) {
+				t.Error("the gateway Service does not select the gateway's pods")
 			}
 		})
 	}

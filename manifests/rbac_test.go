@@ -22,6 +22,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/testenv"
 )
@@ -58,10 +59,12 @@ func as(t *testing.T, sa string) client.Client {
 }
 
 // applyRBAC applies the RBAC of every variant and the Alertmanager example
-// (the namespace, ServiceAccounts, roles and bindings only).
+// (the namespace, ServiceAccounts, roles and bindings, and the lease policy
+// only).
 func applyRBAC(t *testing.T) {
 	t.Helper()
-	rbacKinds := map[string]bool{"Namespace": true, "ServiceAccount": true, "Role": true, "ClusterRole": true, "RoleBinding": true, "ClusterRoleBinding": true}
+	rbacKinds := map[string]bool{"Namespace": true, "ServiceAccount": true, "Role": true, "ClusterRole": true, "RoleBinding": true, "ClusterRoleBinding": true,
+		"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true}
 	var objs built
 	for _, dir := range []string{"default", "self-signed", "examples/alertmanager"} {
 		for _, u := range build(t, dir) {
@@ -121,6 +124,48 @@ func metadataOf(apiVersion, kind string) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
 }
 
+// webhookLeaderElectionID is cmd/webhook's LeaderElectionID, the one Lease
+// besides claims the lease policy lets the webhook write.
+const webhookLeaderElectionID = "rrguard-webhook-janitor"
+
+// existingLease creates the Lease ns/name as an administrator (and ns, if
+// missing) and returns it.
+func existingLease(t *testing.T, ns, name string) *coordinationv1.Lease {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name + "-holder")}}
+	if err := env.Client.Create(ctx, l); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// renew reads the Lease l through c and writes it back with a new renew
+// time, as a heartbeat or a leader does.
+func renew(ctx context.Context, c client.Client, l *coordinationv1.Lease) error {
+	cur := &coordinationv1.Lease{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(l), cur); err != nil {
+		return err
+	}
+	cur.Spec.RenewTime = ptr.To(metav1.NowMicro())
+	return c.Update(ctx, cur)
+}
+
+// waitRefused retries do until it is Forbidden, for up to 30 s.
+func waitRefused(t *testing.T, do func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err = do(); apierrors.IsForbidden(err) {
+			return
+		}
+	}
+	t.Fatalf("still not refused after 30s: %v", err)
+}
+
 func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 	ctx := context.Background()
 	applyRBAC(t)
@@ -147,9 +192,19 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 	claim := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "rrclaim-" + strings.Repeat("ab", 32)},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("rr-of-a-tenant")}}
 	secretKey := types.NamespacedName{Namespace: system, Name: certs.DefaultSecretName}
+	gatewaySecretKey := types.NamespacedName{Namespace: system, Name: gateway.DefaultSecretName}
+	// Leases that are not claims, as a cluster has them: a node's
+	// heartbeat, a control-plane component's leader election, a tenant's.
+	heartbeat := existingLease(t, "kube-node-lease", "node-1")
+	controllerManager := existingLease(t, "kube-system", "kube-controller-manager")
+	tenantsLease := existingLease(t, tenant, "someones-leader-election")
+	webhookSA := as(t, "rrguard-webhook")
+	// The policy reaches the API server's admission a moment after it is
+	// applied: wait until it refuses the webhook's heartbeat update.
+	waitRefused(t, func() error { return renew(ctx, webhookSA, heartbeat) })
 
 	t.Run("webhook", func(t *testing.T) {
-		run(t, as(t, "rrguard-webhook"), []check{
+		run(t, webhookSA, []check{
 			{"get an RR in any namespace", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "rr-of-a-tenant"}, &v1alpha1.RemediationRequest{})
 			}, true},
@@ -169,8 +224,12 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.List(ctx, &coordinationv1.LeaseList{})
 			}, true},
 			{"delete a stale claim (janitor)", func(ctx context.Context, c client.Client) error { return c.Delete(ctx, claim.DeepCopy()) }, true},
-			{"take the leader-election Lease", func(ctx context.Context, c client.Client) error {
-				return c.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: "rrguard-webhook-leader"}})
+			{"take its leader-election Lease in its namespace, and renew it", func(ctx context.Context, c client.Client) error {
+				l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: webhookLeaderElectionID}}
+				if err := c.Create(ctx, l); err != nil && !apierrors.IsAlreadyExists(err) {
+					return err
+				}
+				return renew(ctx, c, l)
 			}, true},
 			{"record a leader-election event", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: system, GenerateName: "leader-"},
@@ -211,6 +270,24 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.Patch(ctx, vwc.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"injected":"yes"}}}`)))
 			}, true},
 
+			{"renew a node's heartbeat Lease in kube-node-lease", func(ctx context.Context, c client.Client) error {
+				return renew(ctx, c, heartbeat)
+			}, false},
+			{"take kube-controller-manager's leader-election Lease", func(ctx context.Context, c client.Client) error {
+				return renew(ctx, c, controllerManager)
+			}, false},
+			{"update a tenant's Lease that is not a claim", func(ctx context.Context, c client.Client) error {
+				return renew(ctx, c, tenantsLease)
+			}, false},
+			{"delete a tenant's Lease that is not a claim", func(ctx context.Context, c client.Client) error {
+				return c.Delete(ctx, tenantsLease.DeepCopy())
+			}, false},
+			{"create a Lease not named rrclaim-* in an RR's namespace", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "not-a-claim"}})
+			}, false},
+			{"create its leader-election Lease's name in another namespace", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: webhookLeaderElectionID}})
+			}, false},
 			{"create an RR", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, newRR(tenant, "by-the-webhook"))
 			}, false},
@@ -268,6 +345,20 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "someone",
 					NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/api/v1/signals/prometheus", Verb: "post"}}})
 			}, true},
+			{"read its cert-manager Certificate", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, gateway.DefaultCertificateName)), certificate(system, gateway.DefaultCertificateName))
+			}, true},
+			{"create its self-signed Secret", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: gateway.DefaultSecretName}})
+			}, true},
+			{"get and update its self-signed Secret", func(ctx context.Context, c client.Client) error {
+				s := &corev1.Secret{}
+				if err := c.Get(ctx, gatewaySecretKey, s); err != nil {
+					return err
+				}
+				s.Data = map[string][]byte{"ca.crt": []byte("x")}
+				return c.Update(ctx, s)
+			}, true},
 			{"read a Pod's, ReplicaSet's and Job's metadata in any namespace", func(ctx context.Context, c client.Client) error {
 				for _, m := range []*metav1.PartialObjectMetadata{metadataOf("v1", "Pod"), metadataOf("apps/v1", "ReplicaSet"), metadataOf("batch/v1", "Job")} {
 					if err := c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "x"}, m); err != nil && !apierrors.IsNotFound(err) {
@@ -295,12 +386,22 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"write a claim", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: "rrclaim-by-gateway"}})
 			}, false},
-			{"read a Secret", func(ctx context.Context, c client.Client) error { return c.Get(ctx, secretKey, &corev1.Secret{}) }, false},
+			{"read the webhook's Secret", func(ctx context.Context, c client.Client) error { return c.Get(ctx, secretKey, &corev1.Secret{}) }, false},
+			{"read the webhook's Certificate", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, certs.DefaultCertificateName)), certificate(system, certs.DefaultCertificateName))
+			}, false},
+			{"list Pods (it gets one Pod's metadata at a time)", func(ctx context.Context, c client.Client) error {
+				return c.List(ctx, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}}, client.InNamespace(tenant))
+			}, false},
+			{"renew a node's heartbeat Lease", func(ctx context.Context, c client.Client) error { return renew(ctx, c, heartbeat) }, false},
 			{"list Secrets", func(ctx context.Context, c client.Client) error {
 				return c.List(ctx, &corev1.SecretList{}, client.InNamespace(system))
 			}, false},
-			{"create a Secret", func(ctx context.Context, c client.Client) error {
-				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: "gw"}})
+			// Self-signed mode creates its Secret, and a Role cannot
+			// restrict create to a name: create is namespace-wide, as for
+			// the webhook, but nowhere else.
+			{"create a Secret in another namespace", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "gw"}})
 			}, false},
 		})
 	})
