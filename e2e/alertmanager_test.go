@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -32,8 +34,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway"
+	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/internal/testenv"
 	"github.com/rrguard/rrguard/internal/webhooktest"
 )
@@ -98,14 +102,34 @@ func alertmanagerBinary(t *testing.T) string {
 	return bin
 }
 
-// startGateway serves rrguard's gateway with TokenReview authentication,
-// creating RemediationRequests in ns, and returns its URL and metrics.
-func startGateway(t *testing.T, ns string) (string, *prometheus.Registry) {
+// gatewayServer is the gateway as a sender sees it.
+type gatewayServer struct {
+	// URL is https://127.0.0.1:<port>.
+	URL string
+	// CAFile verifies the gateway's certificate: the ca.crt that certs'
+	// self-signed mode writes beside the serving pair.
+	CAFile string
+	// Client trusts CAFile.
+	Client  *http.Client
+	Metrics *prometheus.Registry
+}
+
+// startGateway serves rrguard's gateway over TLS, its certificate from
+// certs' self-signed mode (a CA in a Secret of ns, the pair and the CA in
+// a cert directory), with TokenReview authentication for the default
+// audience, creating RemediationRequests in ns.
+func startGateway(t *testing.T, ns string) gatewayServer {
 	t.Helper()
 	mgr, err := ctrl.NewManager(rest.CopyConfig(env.Config), ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0", Logger: logr.Discard(),
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	co := gateway.CertOptions()
+	co.Mode, co.CertDir, co.Namespace = certs.ModeSelfSigned, t.TempDir(), ns
+	co.ExtraIPs = []net.IP{net.ParseIP("127.0.0.1")}
+	if _, err := certs.Setup(context.Background(), mgr, co); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -114,7 +138,7 @@ func startGateway(t *testing.T, ns string) (string, *prometheus.Registry) {
 	}
 	reg := prometheus.NewRegistry()
 	if _, err := gateway.Setup(mgr, gateway.Options{
-		Listener: ln, Namespace: ns, Auth: gateway.AuthTokenReview, Registerer: reg,
+		Listener: ln, CertDir: co.CertDir, Namespace: ns, Auth: gateway.AuthTokenReview, Registerer: reg,
 		Log: testr.New(t), Audit: testr.New(t).WithName("audit"),
 	}); err != nil {
 		t.Fatal(err)
@@ -128,13 +152,26 @@ func startGateway(t *testing.T, ns string) (string, *prometheus.Registry) {
 			t.Errorf("gateway: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String(), reg
+	caFile := filepath.Join(co.CertDir, certs.CACertFile)
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("%s holds no certificate", caFile)
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return gatewayServer{URL: "https://" + ln.Addr().String(), CAFile: caFile, Client: client, Metrics: reg}
 }
 
 // senderToken makes Alertmanager's ServiceAccount, binds it rrguard's
 // signal-sender ClusterRole as manifests/gateway ships it (what
-// manifests/examples/alertmanager does), and writes a token for it to a file.
-func senderToken(t *testing.T) string {
+// manifests/examples/alertmanager does), and writes a token for it to a
+// file: the token a projected volume with audience rrguard-gateway holds
+// (manifests/examples/alertmanager/alertmanager_volumes.yaml). It also
+// returns the same ServiceAccount's token for the API server's audience.
+func senderToken(t *testing.T) (file, clusterToken string) {
 	t.Helper()
 	ctx := context.Background()
 	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "manifests", "gateway", "signal_sender_role.yaml"))
@@ -158,21 +195,27 @@ func senderToken(t *testing.T) string {
 			t.Fatalf("create %T: %v", obj, err)
 		}
 	}
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	tr, err := cs.CoreV1().ServiceAccounts(monitoring).CreateToken(ctx, sa.Name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("request a token for Alertmanager: %v", err)
-	}
 	path := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(path, []byte(tr.Status.Token), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(tokenFor(t, monitoring, sa.Name, httpapi.DefaultAudience)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return path, tokenFor(t, monitoring, sa.Name)
 }
 
-// unboundToken is a valid token of a ServiceAccount that may not post
-// signals.
+// tokenFor requests a token of ServiceAccount ns/sa for audiences (none:
+// the API server's own).
+func tokenFor(t *testing.T, ns, sa string, audiences ...string) string {
+	t.Helper()
+	tr, err := kubernetes.NewForConfigOrDie(env.Config).CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600), Audiences: audiences}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("request a token for %s/%s: %v", ns, sa, err)
+	}
+	return tr.Status.Token
+}
+
+// unboundToken is a valid token, for the gateway's audience, of a
+// ServiceAccount that may not post signals.
 func unboundToken(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
@@ -181,35 +224,36 @@ func unboundToken(t *testing.T) string {
 	if err := env.Client.Create(ctx, sa); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := kubernetes.NewForConfigOrDie(env.Config).CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	return tokenFor(t, ns, sa.Name, httpapi.DefaultAudience)
+}
+
+// startAlertmanager runs Alertmanager on manifests/examples/alertmanager's
+// receiver configuration, pointed at the gateway instead of its Service,
+// with the token and CA files where the example mounts them, and short
+// group timings; it returns Alertmanager's URL.
+func startAlertmanager(t *testing.T, bin string, gw gatewayServer, tokenFile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "manifests", "examples", "alertmanager", "alertmanager.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tr.Status.Token
-}
-
-// startAlertmanager runs Alertmanager with one webhook receiver, the
-// gateway, and short group timings, and returns its URL.
-func startAlertmanager(t *testing.T, bin, gatewayURL, tokenFile string) string {
-	t.Helper()
-	dir := t.TempDir()
-	config := fmt.Sprintf(`route:
-  receiver: rrguard
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 2s
-  repeat_interval: 3s
-receivers:
-- name: rrguard
-  webhook_configs:
-  - url: %s/api/v1/signals/prometheus
-    send_resolved: true
-    http_config:
-      authorization:
-        credentials_file: %s
-`, gatewayURL, tokenFile)
-	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(config), 0o600); err != nil {
+	var config map[string]any
+	if err := yaml.Unmarshal(raw, &config); err != nil {
+		t.Fatal(err)
+	}
+	route := config["route"].(map[string]any)
+	route["group_wait"], route["group_interval"], route["repeat_interval"] = "1s", "2s", "3s"
+	webhook := config["receivers"].([]any)[0].(map[string]any)["webhook_configs"].([]any)[0].(map[string]any)
+	webhook["url"] = gw.URL + httpapi.PrometheusPath
+	httpConfig := webhook["http_config"].(map[string]any)
+	httpConfig["authorization"].(map[string]any)["credentials_file"] = tokenFile
+	httpConfig["tls_config"].(map[string]any)["ca_file"] = gw.CAFile
+	written, err := yaml.Marshal(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), written, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
@@ -332,39 +376,56 @@ func fingerprint(t *testing.T, deployment string) string {
 	return fp
 }
 
-// A real Alertmanager, a real token, a real API server: one RR per
-// incident, repeated notifications counted on it, a second workload its own
-// RR, and a resolved alert creating nothing.
+// A real Alertmanager, a real token, a real API server: Alertmanager
+// notifies the gateway over TLS, verified with the gateway's CA, with a
+// token bound to the gateway's audience, on the example receiver
+// configuration; one RR per incident, repeated notifications counted on
+// it, a second workload its own RR, and a resolved alert creating nothing.
 func TestAlertmanagerNotificationsBecomeOneRemediationRequestPerIncident(t *testing.T) {
 	bin := alertmanagerBinary(t)
 	ns := env.Namespace(t)
-	gatewayURL, metrics := startGateway(t, ns)
-	tokenFile := senderToken(t)
+	gw := startGateway(t, ns)
+	metrics := gw.Metrics
+	tokenFile, clusterToken := senderToken(t)
 
-	// The gateway really checks the token: none is 401, and a token whose
-	// owner may not post signals is 403.
+	// The gateway serves only TLS, and really checks the token: none is
+	// 401, the sender's own token for the API server's audience (a cluster
+	// credential) is 401, and a token whose owner may not post signals is
+	// 403.
+	// Go's TLS server answers a plain HTTP request 400 and serves nothing.
+	resp, err := http.Post("http://"+strings.TrimPrefix(gw.URL, "https://")+httpapi.PrometheusPath, "application/json", strings.NewReader("{}"))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP to the signal API: %s, want 400 (TLS only)", resp.Status)
+		}
+	}
 	for _, tc := range []struct {
-		token string
-		want  int
-	}{{"", http.StatusUnauthorized}, {unboundToken(t), http.StatusForbidden}} {
-		req, _ := http.NewRequest(http.MethodPost, gatewayURL+"/api/v1/signals/prometheus", strings.NewReader(`{"version":"4","alerts":[]}`))
+		what, token string
+		want        int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"the sender's token for the API server", clusterToken, http.StatusUnauthorized},
+		{"a token of a ServiceAccount without the grant", unboundToken(t), http.StatusForbidden},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, gw.URL+httpapi.PrometheusPath, strings.NewReader(`{"version":"4","alerts":[]}`))
 		req.Header.Set("Content-Type", "application/json")
 		if tc.token != "" {
 			req.Header.Set("Authorization", "Bearer "+tc.token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := gw.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
-			t.Errorf("post with token %.10q...: %s, want %d", tc.token, resp.Status, tc.want)
+			t.Errorf("post with %s: %s, want %d", tc.what, resp.Status, tc.want)
 		}
 	}
 
 	refusedBefore := signalsCounted(t, metrics, "rejected") + signalsCounted(t, metrics, "failed")
 
-	am := startAlertmanager(t, bin, gatewayURL, tokenFile)
+	am := startAlertmanager(t, bin, gw, tokenFile)
 	api, worker := fingerprint(t, "api"), fingerprint(t, "worker")
 	started := time.Now().Add(-time.Minute).Truncate(time.Second)
 
