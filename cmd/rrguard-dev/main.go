@@ -17,7 +17,7 @@ func main() {
 	fs := flag.NewFlagSet("rrguard-dev", flag.ExitOnError)
 	binDir := fs.String("bin-dir", "bin", "The folder with the webhook and gateway binaries.")
 	stateDir := fs.String("state-dir", filepath.Join("tmp", "dev"), "The folder for the kubeconfig and the logs; removed on exit.")
-	gateway := fs.String("gateway-address", "127.0.0.1:8080", "Where the gateway serves signals.")
+	gateway := fs.String("gateway-address", "127.0.0.1:8443", "Where the gateway serves signals (TLS).")
 	namespace := fs.String("namespace", "rrguard-system", "Where RemediationRequests are created.")
 	demo := fs.Bool("demo", false, "Instead of running, post a burst of identical alerts to a running instance and print the resulting RemediationRequests.")
 	burst := fs.Int("burst", 50, "How many identical alerts -demo posts at once.")
@@ -26,7 +26,7 @@ func main() {
 	ctx := ctrl.SetupSignalHandler()
 	var err error
 	if *demo {
-		err = devenv.Demo(ctx, "http://"+*gateway, devenv.KubeconfigPath(*stateDir), *namespace, *burst, os.Stdout)
+		err = devenv.Demo(ctx, "https://"+*gateway, devenv.GatewayCAPath(*stateDir), devenv.KubeconfigPath(*stateDir), *namespace, *burst, os.Stdout)
 	} else {
 		err = devenv.Run(ctx, devenv.Options{BinDir: *binDir, StateDir: *stateDir, GatewayAddress: *gateway, Namespace: *namespace, Out: os.Stdout})
 	}

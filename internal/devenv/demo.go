@@ -3,9 +3,12 @@ package devenv
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"sync"
 	"text/tabwriter"
@@ -25,10 +28,14 @@ func SampleAlert(deployment string) string {
 		`"annotations":{"summary":"replicas mismatch"},"startsAt":"2026-11-26T05:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus","fingerprint":"a1b2c3"}]}`
 }
 
-// Demo posts n identical alerts at once to the gateway at gatewayURL, prints
-// how they were answered, then the RemediationRequests in namespace as a
-// table.
-func Demo(ctx context.Context, gatewayURL, kubeconfig, namespace string, n int, out io.Writer) error {
+// Demo posts n identical alerts at once to the gateway at gatewayURL,
+// verifying its certificate with the CA in caFile, prints how they were
+// answered, then the RemediationRequests in namespace as a table.
+func Demo(ctx context.Context, gatewayURL, caFile, kubeconfig, namespace string, n int, out io.Writer) error {
+	httpClient, err := trusting(caFile)
+	if err != nil {
+		return err
+	}
 	body := []byte(SampleAlert("checkout"))
 	codes := map[int]int{}
 	var mu sync.Mutex
@@ -38,7 +45,7 @@ func Demo(ctx context.Context, gatewayURL, kubeconfig, namespace string, n int, 
 		wg.Go(func() {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, gatewayURL+"/api/v1/signals/prometheus", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := httpClient.Do(req)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -58,6 +65,24 @@ func Demo(ctx context.Context, gatewayURL, kubeconfig, namespace string, n int, 
 	}
 	fmt.Fprintf(out, "posted %d identical alerts at once; answers by HTTP status: %v\n\n", n, codes)
 
+	return printRequests(ctx, kubeconfig, namespace, out)
+}
+
+// trusting returns an HTTP client that trusts the certificates in caFile.
+func trusting(caFile string) (*http.Client, error) {
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("the gateway's CA (is `make run` running?): %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
+}
+
+// printRequests prints the RemediationRequests in namespace as a table.
+func printRequests(ctx context.Context, kubeconfig, namespace string, out io.Writer) error {
 	cfg, err := kube.LoadConfig(kubeconfig)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,7 +18,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/internal/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -28,8 +31,8 @@ type Options struct {
 	BinDir string
 	// StateDir receives the kubeconfig and the logs; removed at the end.
 	StateDir string
-	// GatewayAddress is where the gateway serves signals. Defaults to
-	// 127.0.0.1:8080.
+	// GatewayAddress is where the gateway serves signals over TLS.
+	// Defaults to 127.0.0.1:8443.
 	GatewayAddress string
 	// Namespace is where RemediationRequests are created. Defaults to
 	// rrguard-system.
@@ -41,11 +44,21 @@ type Options struct {
 // KubeconfigPath is where Run writes the kubeconfig inside StateDir.
 func KubeconfigPath(stateDir string) string { return filepath.Join(stateDir, "kubeconfig") }
 
+// GatewayCertDir is the gateway's cert directory inside StateDir: its
+// self-signed serving pair, and the CA that verifies it.
+func GatewayCertDir(stateDir string) string { return filepath.Join(stateDir, "gateway-certs") }
+
+// GatewayCAPath is the CA that verifies the gateway's certificate (curl
+// --cacert), inside StateDir.
+func GatewayCAPath(stateDir string) string {
+	return filepath.Join(GatewayCertDir(stateDir), certs.CACertFile)
+}
+
 // Run starts everything, prints how to use it, and stops it all when ctx
 // ends.
 func Run(ctx context.Context, o Options) (err error) {
 	if o.GatewayAddress == "" {
-		o.GatewayAddress = "127.0.0.1:8080"
+		o.GatewayAddress = "127.0.0.1:8443"
 	}
 	if o.Namespace == "" {
 		o.Namespace = "rrguard-system"
@@ -78,18 +91,38 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	wio := env.WebhookInstallOptions()
-	procs := []*process{
+	for _, p := range processes(o, kubeconfig, webhookConfig.Name, wio) {
+		say("starting %s (logs: %s)", p.name, filepath.Join(o.StateDir, p.name+".log"))
+		if err := p.start(o.BinDir, o.StateDir); err != nil {
+			return err
+		}
+		defer p.stop()
+		if err := waitReady(ctx, p.ready, 60*time.Second); err != nil {
+			return fmt.Errorf("%s not ready (see its log): %w", p.name, err)
+		}
+	}
+	printInstructions(o, kubeconfig, wio)
+	<-ctx.Done()
+	say("stopping...")
+	return nil
+}
+
+// processes are the binaries Run starts: the webhook and the gateway, each
+// serving TLS with rrguard's own self-signed mode.
+func processes(o Options, kubeconfig, webhookConfig string, wio *envtest.WebhookInstallOptions) []*process {
+	gatewayHost, _, _ := net.SplitHostPort(o.GatewayAddress)
+	return []*process{
 		{name: "webhook", args: []string{
 			"--kubeconfig=" + kubeconfig,
 			"--webhook-port=" + strconv.Itoa(wio.LocalServingPort),
-			// rrguard's own self-signed mode: a CA and a certificate for
-			// the URL envtest registered, kept in a Secret, the CA written
-			// into the webhook configuration in place of envtest's.
+			// A CA and a certificate for the URL envtest registered, kept
+			// in a Secret, the CA written into the webhook configuration
+			// in place of envtest's.
 			"--cert-mode=self-signed",
 			"--webhook-cert-path=" + filepath.Join(o.StateDir, "webhook-certs"),
 			"--cert-namespace=" + o.Namespace,
 			"--cert-extra-sans=localhost," + wio.LocalServingHost,
-			"--cert-webhook-configuration-name=" + webhookConfig.Name,
+			"--cert-webhook-configuration-name=" + webhookConfig,
 			"--metrics-bind-address=127.0.0.1:18080",
 			"--health-probe-bind-address=127.0.0.1:18081",
 		}, ready: "http://127.0.0.1:18081/readyz"},
@@ -99,40 +132,34 @@ func Run(ctx context.Context, o Options) (err error) {
 			"--webhook-guarded",
 			"--namespace=" + o.Namespace,
 			"--bind-address=" + o.GatewayAddress,
+			// The same for the signal API: its CA lands beside the pair,
+			// for curl --cacert.
+			"--cert-mode=self-signed",
+			"--tls-cert-path=" + GatewayCertDir(o.StateDir),
+			"--cert-namespace=" + o.Namespace,
+			"--cert-extra-sans=localhost," + gatewayHost,
 			"--metrics-bind-address=127.0.0.1:19090",
 			"--health-probe-bind-address=127.0.0.1:18082",
 		}, ready: "http://127.0.0.1:18082/readyz"},
 	}
-	for _, p := range procs {
-		say("starting %s (logs: %s)", p.name, filepath.Join(o.StateDir, p.name+".log"))
-		if err := p.start(o.BinDir, o.StateDir); err != nil {
-			return err
-		}
-		defer p.stop()
-	}
-	for _, p := range procs {
-		if err := waitReady(ctx, p.ready, 60*time.Second); err != nil {
-			return fmt.Errorf("%s not ready (see its log): %w", p.name, err)
-		}
-	}
+}
 
+// printInstructions says what runs where and how to use it.
+func printInstructions(o Options, kubeconfig string, wio *envtest.WebhookInstallOptions) {
 	fmt.Fprintf(o.Out, `
 rrguard is running.
 
-  gateway:     http://%[1]s  (auth none)
+  gateway:     https://%[1]s  (auth none; self-signed certificate, CA %[6]s)
   kubeconfig:  %[2]s
   webhook:     https://%[3]s:%[4]d (self-signed certificate, CA injected into the registration; metrics on 127.0.0.1:18080)
 
 Post an alert:
 
-  curl -sS -XPOST http://%[1]s/api/v1/signals/prometheus -H 'Content-Type: application/json' -d '%[5]s'
+  curl -sS --cacert %[6]s -XPOST https://%[1]s/api/v1/signals/prometheus -H 'Content-Type: application/json' -d '%[5]s'
 
 Post 50 identical alerts at once and see what came of them:  make demo
 Stop with Ctrl-C.
-`, o.GatewayAddress, kubeconfig, wio.LocalServingHost, wio.LocalServingPort, SampleAlert("api"))
-	<-ctx.Done()
-	say("stopping...")
-	return nil
+`, o.GatewayAddress, kubeconfig, wio.LocalServingHost, wio.LocalServingPort, SampleAlert("api"), GatewayCAPath(o.StateDir))
 }
 
 // process is one binary run by Run.

@@ -3,6 +3,7 @@ package devenv
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,14 +52,34 @@ func TestRunAndDemo(t *testing.T) {
 			t.Fatalf("not running within 90s:\n%s", out)
 		}
 	}
-	for _, want := range []string{"http://" + addr, KubeconfigPath(state), "curl -sS -XPOST http://" + addr + "/api/v1/signals/prometheus"} {
+	curl := "curl -sS --cacert " + GatewayCAPath(state) + " -XPOST https://" + addr + "/api/v1/signals/prometheus"
+	for _, want := range []string{"https://" + addr, KubeconfigPath(state), curl} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("instructions lack %q:\n%s", want, out)
 		}
 	}
+	// The printed curl works as printed, over TLS with the printed CA
+	// (when curl is installed).
+	curled := false
+	if _, err := exec.LookPath("curl"); err == nil {
+		curled = true
+		line := out.String()[strings.Index(out.String(), curl):]
+		line = line[:strings.Index(line, "\n")]
+		res, err := exec.Command("sh", "-c", strings.TrimSpace(line)+" -w ' %{http_code}'").CombinedOutput()
+		if err != nil || !strings.HasSuffix(strings.TrimSpace(string(res)), " 201") {
+			t.Errorf("the printed curl: %v: %s, want 201", err, res)
+		}
+	}
+	// Plain HTTP is not served.
+	if resp, err := http.Post("http://"+addr+"/api/v1/signals/prometheus", "application/json", strings.NewReader(SampleAlert("x"))); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Errorf("plain HTTP to the gateway: %s, want it refused", resp.Status)
+		}
+	}
 
 	var table bytes.Buffer
-	if err := Demo(context.Background(), "http://"+addr, KubeconfigPath(state), "rrguard-system", 20, &table); err != nil {
+	if err := Demo(context.Background(), "https://"+addr, GatewayCAPath(state), KubeconfigPath(state), "rrguard-system", 20, &table); err != nil {
 		t.Fatalf("demo: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
@@ -66,8 +87,14 @@ func TestRunAndDemo(t *testing.T) {
 		t.Errorf("answers = %q, want one 201 and nineteen 202", lines[0])
 	}
 	rows := lines[3:] // summary, blank line, header
-	if len(rows) != 1 || !strings.HasSuffix(strings.TrimSpace(rows[0]), " 20") {
-		t.Errorf("RemediationRequests = %q, want one with 20 occurrences\n%s", rows, table.String())
+	burst := 0
+	for _, r := range rows {
+		if strings.HasSuffix(strings.TrimSpace(r), " 20") {
+			burst++
+		}
+	}
+	if want := map[bool]int{false: 1, true: 2}[curled]; len(rows) != want || burst != 1 {
+		t.Errorf("RemediationRequests = %q, want one with 20 occurrences (and the curl's)\n%s", rows, table.String())
 	}
 
 	cancel()
