@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -603,5 +604,86 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	}
 	if items := listRRs(t, ns); len(items) != 1 || items[0].Status.GetDeduplication().OccurrenceCount != 1 {
 		t.Errorf("stored %d requests, want 1 counting the drained signal", len(items))
+	}
+}
+
+// workloadReads records the gateway's requests for Pods and ReplicaSets and
+// what the API server answered.
+type workloadReads struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	reqs []workloadRead
+}
+
+type workloadRead struct {
+	method, path, accept string
+	body                 []byte
+}
+
+func (w *workloadReads) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := w.next.RoundTrip(req)
+	if err != nil || !strings.Contains(req.URL.Path, "/pods") && !strings.Contains(req.URL.Path, "/replicasets") {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	w.mu.Lock()
+	w.reqs = append(w.reqs, workloadRead{req.Method, req.URL.Path, req.Header.Get("Accept"), body})
+	w.mu.Unlock()
+	return resp, nil
+}
+
+// RBAC can grant "get" on Pods, not "get their metadata": the gateway's
+// least privilege there is in what it asks for. Climbing from a Pod to its
+// Deployment, it gets one named object at a time as PartialObjectMetadata,
+// so a Pod's spec — its environment, with whatever secrets are in it —
+// never reaches the gateway.
+func TestTheGatewayReadsOnlyTheMetadataOfWorkloads(t *testing.T) {
+	ns, target := env.Namespace(t), env.Namespace(t)
+	reads := &workloadReads{}
+	gw := startGateway(t, ns, instanceOptions{wrap: func(rt http.RoundTripper) http.RoundTripper { reads.next = rt; return reads }})
+	ctx := context.Background()
+	deployment := newObject(t, ctx, target, "Deployment", "apps/v1", "checkout", nil)
+	rs := newObject(t, ctx, target, "ReplicaSet", "apps/v1", "checkout-5d9f8", deployment)
+	pod := newObject(t, ctx, target, "Pod", "v1", "checkout-5d9f8-x2x7q", rs)
+	full := &corev1.Pod{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: target, Name: pod.Name}, full); err != nil {
+		t.Fatal(err)
+	}
+	full.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DB_PASSWORD", Value: "hunter2"}}
+	if err := env.Client.Delete(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	full.ResourceVersion, full.UID = "", ""
+	if err := env.Client.Create(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+
+	podAlert := alert(target, "")
+	delete(podAlert.Labels, "deployment")
+	podAlert.Labels["pod"] = pod.Name
+	r, err := post(gw.URL, httpapi.PrometheusPath, "application/json", alertmanagerPayload(podAlert))
+	if err != nil || r.Code != http.StatusCreated {
+		t.Fatalf("pod alert: %v %d %s, want 201", err, r.Code, r.Body)
+	}
+	if rr := listRRs(t, ns); len(rr) != 1 || rr[0].Spec.TargetResource.Name != "checkout" {
+		t.Fatalf("RRs %+v, want one for the Deployment", rr)
+	}
+	reads.mu.Lock()
+	defer reads.mu.Unlock()
+	if len(reads.reqs) != 2 {
+		t.Errorf("%d reads of Pods and ReplicaSets, want 2 (the Pod, its ReplicaSet): %+v", len(reads.reqs), reads.reqs)
+	}
+	for _, rd := range reads.reqs {
+		if rd.method != http.MethodGet || !strings.Contains(rd.accept, "as=PartialObjectMetadata") {
+			t.Errorf("%s %s with Accept %q, want a GET of metadata only", rd.method, rd.path, rd.accept)
+		}
+		if bytes.Contains(rd.body, []byte("hunter2")) || bytes.Contains(rd.body, []byte(`"spec"`)) {
+			t.Errorf("%s answered with the object's spec: %s", rd.path, rd.body)
+		}
 	}
 }

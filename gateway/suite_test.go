@@ -67,6 +67,8 @@ type instanceOptions struct {
 	auth         string
 	maxBodyBytes int64
 	reader       client.Reader
+	// wrap, when set, wraps the instance's transport to the API server.
+	wrap func(http.RoundTripper) http.RoundTripper
 }
 
 func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
@@ -80,6 +82,7 @@ func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
 	}
 	// A config of its own: its own HTTP transport, as a separate process.
 	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = o.wrap
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
