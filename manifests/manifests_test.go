@@ -515,40 +515,33 @@ func TestEveryPodIsHardenedAndHighlyAvailable(t *testing.T) {
 				}
 			}
 
-			// The webhook's Service: 443 to the container's 9443.
-			svc := get[corev1.Service](t, b, "Service", certs.DefaultServiceName)
-			wd := get[appsv1.Deployment](t, b, "Deployment", "rrguard-webhook")
-			port := svc.Spec.Ports[0]
-			var target int32
-			for _, p := range wd.Spec.Template.Spec.Containers[0].Ports {
-				if p.Name == port.TargetPort.String() {
-					target = p.ContainerPort
-				}
-			}
-			if port.Port != 443 || target != 9443 || !hasArg(wd.Spec.Template.Spec.Containers[0], "--webhook-port=9443") {
-				t.Errorf("webhook Service %d -> %s (container port %d), want 443 -> 9443", port.Port, port.TargetPort.String(), target)
-			}
-			if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(wd.Spec.Template.Labels)) {
-				t.Error("the webhook Service does not select the webhook's pods")
-			}
-
-			// The gateway's Service: 443 to the container's 8443, TLS.
-			gsvc := get[corev1.Service](t, b, "Service", gateway.DefaultServiceName)
-			gd := get[appsv1.Deployment](t, b, "Deployment", "rrguard-gateway")
-			gport := gsvc.Spec.Ports[0]
-			var gtarget int32
-			for _, p := range gd.Spec.Template.Spec.Containers[0].Ports {
-				if p.Name == gport.TargetPort.String() {
-					gtarget = p.ContainerPort
-				}
-			}
-			if gport.Port != 443 || gtarget != 8443 || !hasArg(gd.Spec.Template.Spec.Containers[0], "--bind-address=:8443") {
-				t.Errorf("gateway Service %d -> %s (container port %d), want 443 -> 8443", gport.Port, gport.TargetPort.String(), gtarget)
-			}
-			if !labels.SelectorFromSet(gsvc.Spec.Selector).Matches(labels.Set(gd.Spec.Template.Labels)) {
-				t.Error("the gateway Service does not select the gateway's pods")
-			}
+			// The webhook's Service: 443 to the container's 9443; the
+			// gateway's: 443 to its 8443, TLS.
+			servesOn(t, b, certs.DefaultServiceName, "rrguard-webhook", 9443, "--webhook-port=9443")
+			servesOn(t, b, gateway.DefaultServiceName, "rrguard-gateway", 8443, "--bind-address=:8443")
 		})
+	}
+}
+
+// servesOn checks that the Service svc selects the pods of the Deployment
+// deploy and sends its port 443 to their port container, on which the
+// container's arg says it serves.
+func servesOn(t *testing.T, b built, svc, deploy string, container int32, arg string) {
+	t.Helper()
+	s := get[corev1.Service](t, b, "Service", svc)
+	d := get[appsv1.Deployment](t, b, "Deployment", deploy)
+	port := s.Spec.Ports[0]
+	var target int32
+	for _, p := range d.Spec.Template.Spec.Containers[0].Ports {
+		if p.Name == port.TargetPort.String() {
+			target = p.ContainerPort
+		}
+	}
+	if port.Port != 443 || target != container || !hasArg(d.Spec.Template.Spec.Containers[0], arg) {
+		t.Errorf("%s Service %d -> %s (container port %d), want 443 -> %d", deploy, port.Port, port.TargetPort.String(), target, container)
+	}
+	if !labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+		t.Errorf("the %s Service does not select its pods", deploy)
 	}
 }
 
