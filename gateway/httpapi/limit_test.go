@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +42,9 @@ func TestRequestsBeyondTheInFlightBoundWaitThenAre429(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			entered, release := make(chan struct{}, 8), make(chan struct{})
+			var once sync.Once
+			free := func() { once.Do(func() { close(release) }) }
+			defer free()
 			var authenticated atomic.Int64
 			auth := AuthenticatorFunc(func(*http.Request) error { authenticated.Add(1); return nil })
 			h, m := newTestHandler(t, Options{
@@ -59,13 +64,22 @@ func TestRequestsBeyondTheInFlightBoundWaitThenAre429(t *testing.T) {
 			}()
 			if tc.release {
 				time.Sleep(50 * time.Millisecond) // the extra request is queued by now
-				close(release)
-				<-entered
+				free()
 			}
-			got := <-extra
-			if !tc.release {
-				close(release)
+			// Without a slot, the extra request must not reach the counter.
+			var counted <-chan struct{} = entered
+			if tc.release {
+				counted = nil
 			}
+			var got int
+			select {
+			case got = <-extra:
+			case <-counted:
+				t.Fatal("the request beyond the bound reached the counter while two were in flight")
+			case <-time.After(10 * time.Second):
+				t.Fatal("the request beyond the bound was not answered")
+			}
+			free()
 			for range 2 {
 				if code := <-held; code != http.StatusAccepted {
 					t.Errorf("a held request was answered %d, want 202", code)
@@ -90,12 +104,19 @@ func TestRequestsBeyondTheInFlightBoundWaitThenAre429(t *testing.T) {
 
 // The 429 itself: a problem document and a Retry-After a sender can obey.
 func TestA429IsAProblemWithRetryAfter(t *testing.T) {
-	entered, release := make(chan struct{}, 1), make(chan struct{})
+	entered, release := make(chan struct{}, 2), make(chan struct{})
 	defer close(release)
 	h, _ := newTestHandler(t, Options{Counter: heldCounter(entered, release), MaxRequestsInFlight: 1, MaxQueueWait: time.Millisecond})
 	go do(h, http.MethodPost, PrometheusPath, "application/json", payload(firing("api")))
 	<-entered
-	rec := do(h, http.MethodPost, PrometheusPath, "application/json", payload(firing("api")))
+	answered := make(chan *httptest.ResponseRecorder, 1)
+	go func() { answered <- do(h, http.MethodPost, PrometheusPath, "application/json", payload(firing("api"))) }()
+	var rec *httptest.ResponseRecorder
+	select {
+	case rec = <-answered:
+	case <-entered:
+		t.Fatal("a second request reached the counter with one slot, taken")
+	}
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" {
 		t.Fatalf("answered %d with Retry-After %q, want 429 with 1", rec.Code, rec.Header().Get("Retry-After"))
 	}
