@@ -416,6 +416,13 @@ func TestGatewayCertificateNamesAreTheGatewayDefaults(t *testing.T) {
 // The lease policy confines exactly the webhook's ServiceAccount, by its
 // final name, in every variant (the rbac test shows it enforced).
 func TestTheLeasePolicyNamesTheWebhooksServiceAccount(t *testing.T) {
+	main, err := os.ReadFile(filepath.Join("..", "cmd", "webhook", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(main), `LeaderElectionID:        "`+webhookLeaderElectionID+`"`) {
+		t.Fatalf("cmd/webhook no longer elects its janitor with the Lease %s, which the lease policy allows", webhookLeaderElectionID)
+	}
 	for _, v := range variants {
 		t.Run(v.dir, func(t *testing.T) {
 			b := build(t, v.dir)
@@ -424,6 +431,11 @@ func TestTheLeasePolicyNamesTheWebhooksServiceAccount(t *testing.T) {
 			want := fmt.Sprintf("request.userInfo.username == 'system:serviceaccount:' + '%s' + ':' + '%s'", d.Namespace, d.Spec.Template.Spec.ServiceAccountName)
 			if len(vap.Spec.MatchConditions) != 1 || vap.Spec.MatchConditions[0].Expression != want {
 				t.Errorf("policy matchConditions %+v, want the one expression %s", vap.Spec.MatchConditions, want)
+			}
+			// The one other Lease it lets the webhook write is the one
+			// cmd/webhook elects its janitor with.
+			if len(vap.Spec.Validations) != 1 || !strings.Contains(vap.Spec.Validations[0].Expression, "'"+webhookLeaderElectionID+"'") {
+				t.Errorf("policy validations %+v, want one allowing the Lease %s", vap.Spec.Validations, webhookLeaderElectionID)
 			}
 			binding := get[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, b, "ValidatingAdmissionPolicyBinding", "rrguard-webhook-leases")
 			if binding.Spec.PolicyName != vap.Name || !slices.Equal(binding.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
