@@ -430,7 +430,7 @@ func startReplica(ctx context.Context, t *testing.T, opts Options, port int) {
 	if err := check(nil); err != nil {
 		t.Fatalf("not ready after Setup: %v", err)
 	}
-	if _, err := rrwebhook.Setup(mgr, rrwebhook.Options{Registerer: prometheus.NewRegistry(), Log: logr.Discard()}); err != nil {
+	if err := rrwebhook.Setup(mgr, rrwebhook.Options{Registerer: prometheus.NewRegistry(), Log: logr.Discard()}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})

@@ -15,8 +15,8 @@ type AgeJudge interface {
 	Age(claim Claim) time.Duration
 }
 
-// DefaultObservedClaims bounds the claims an Observations remembers.
-const DefaultObservedClaims = 4096
+// defaultObservedClaims bounds the claims an Observations remembers.
+const defaultObservedClaims = 4096
 
 // Observations is the AgeJudge of one replica, the way client-go's leader
 // election judges a lease: a claim's age is how long this process has
@@ -40,10 +40,10 @@ type observed struct {
 }
 
 // NewObservations returns an empty record of at most size claims (size <= 0:
-// DefaultObservedClaims) timed on clk (nil: the real clock).
+// defaultObservedClaims) timed on clk (nil: the real clock).
 func NewObservations(size int, clk clock.PassiveClock) *Observations {
 	if size <= 0 {
-		size = DefaultObservedClaims
+		size = defaultObservedClaims
 	}
 	if clk == nil {
 		clk = clock.RealClock{}

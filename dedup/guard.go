@@ -31,8 +31,8 @@ const (
 	// DefaultHolderWait bounds how long a decision that meets a claim in
 	// flight waits for its holder to be stored (step C9).
 	DefaultHolderWait = 2 * time.Second
-	// DefaultMaxAttempts bounds the compare-and-swap retries of a decision.
-	DefaultMaxAttempts = 10
+	// defaultMaxAttempts bounds the compare-and-swap retries of a decision.
+	defaultMaxAttempts = 10
 )
 
 // ErrTooManyConflicts is returned when the claim kept changing under the
@@ -60,7 +60,7 @@ type Guard struct {
 	// Defaults to DefaultHolderWait; negative: no wait.
 	HolderWait time.Duration
 	// MaxAttempts bounds the compare-and-swap retries. Defaults to
-	// DefaultMaxAttempts.
+	// defaultMaxAttempts.
 	MaxAttempts int
 	// Clock stamps the claims written (acquireTime and renewTime, for
 	// people: no decision reads them) and times this replica's
@@ -119,7 +119,7 @@ func (g *Guard) Admit(ctx context.Context, c Candidate, dryRun bool) (Verdict, e
 	defer cancel()
 	attempts := g.MaxAttempts
 	if attempts <= 0 {
-		attempts = DefaultMaxAttempts
+		attempts = defaultMaxAttempts
 	}
 	d := &decision{g: g, c: c, dryRun: dryRun, self: c.holderRef(), allowed: ReasonUnique}
 	if c.Reactivation {

@@ -20,16 +20,16 @@ import (
 
 // Suppresses reports whether rr keeps a new RemediationRequest for its
 // fingerprint from being created at now, for the gateway: rr is active, or
-// it is terminal and suppressing (IsSuppressing). A request being deleted
+// it is terminal and suppressing (isSuppressing). A request being deleted
 // keeps nothing.
 func Suppresses(rr *v1alpha1.RemediationRequest, now time.Time) bool {
-	return IsActive(rr) || IsSuppressing(rr, now)
+	return IsActive(rr) || isSuppressing(rr, now)
 }
 
-// IsSuppressing reports whether rr has ended but still holds its fingerprint
+// isSuppressing reports whether rr has ended but still holds its fingerprint
 // back at now, by kubernaut's rules: it ended for manual review, or its
 // backoff window (routingStatus.nextAllowedExecution) has not passed.
-func IsSuppressing(rr *v1alpha1.RemediationRequest, now time.Time) bool {
+func isSuppressing(rr *v1alpha1.RemediationRequest, now time.Time) bool {
 	if rr == nil || rr.DeletionTimestamp != nil || !IsTerminal(rr.Status.OverallPhase) {
 		return false
 	}
@@ -62,7 +62,7 @@ func GatewayHolder(items []v1alpha1.RemediationRequest, now time.Time) *v1alpha1
 			latest = rr
 		}
 	}
-	if latest != nil && IsSuppressing(latest, now) {
+	if latest != nil && isSuppressing(latest, now) {
 		return latest
 	}
 	return nil

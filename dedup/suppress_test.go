@@ -33,7 +33,7 @@ func TestSuppresses(t *testing.T) {
 	tests := map[string]struct {
 		rr          v1alpha1.RemediationRequest
 		deleting    bool
-		suppressing bool // IsSuppressing
+		suppressing bool // isSuppressing
 		suppresses  bool // Suppresses
 	}{
 		"an active request holds":                       {rr: suppressing("a", now, v1alpha1.PhaseExecuting, "", time.Time{}), suppresses: true},
@@ -56,15 +56,15 @@ func TestSuppresses(t *testing.T) {
 			if tc.deleting {
 				rr.DeletionTimestamp = &metav1.Time{Time: now}
 			}
-			if got := IsSuppressing(&rr, now); got != tc.suppressing {
-				t.Errorf("IsSuppressing = %v, want %v", got, tc.suppressing)
+			if got := isSuppressing(&rr, now); got != tc.suppressing {
+				t.Errorf("isSuppressing = %v, want %v", got, tc.suppressing)
 			}
 			if got := Suppresses(&rr, now); got != tc.suppresses {
 				t.Errorf("Suppresses = %v, want %v", got, tc.suppresses)
 			}
 		})
 	}
-	if Suppresses(nil, now) || IsSuppressing(nil, now) {
+	if Suppresses(nil, now) || isSuppressing(nil, now) {
 		t.Error("a missing request suppresses")
 	}
 }

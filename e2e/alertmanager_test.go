@@ -137,7 +137,7 @@ func startGateway(t *testing.T, ns string) gatewayServer {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := gateway.Setup(mgr, gateway.Options{
+	if err := gateway.Setup(mgr, gateway.Options{
 		Listener: ln, CertDir: co.CertDir, Namespace: ns, Auth: gateway.AuthTokenReview, Registerer: reg,
 		Log: testr.New(t), Audit: testr.New(t).WithName("audit"),
 	}); err != nil {

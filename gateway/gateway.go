@@ -145,36 +145,26 @@ func CertOptions() certs.Options {
 	}
 }
 
-// Gateway is a gateway added to a manager.
-type Gateway struct {
-	// Pipeline counts the signals.
-	Pipeline *pipeline.Pipeline
-	// Handler is the signal API.
-	Handler http.Handler
-	// Server serves Handler; the manager starts and drains it.
-	Server *http.Server
-}
-
 // Setup adds the gateway to mgr: the signal API (over TLS from o.CertDir)
 // as a runnable that drains in-flight requests on shutdown, the watcher
 // that reloads its certificate, and a readiness check named "apiserver".
 // The certificate itself is certs.Setup's, with CertOptions.
-func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
+func Setup(mgr manager.Manager, o Options) error {
 	if o.Namespace == "" {
-		return nil, errors.New("gateway: a namespace is required")
+		return errors.New("gateway: a namespace is required")
 	}
 	o.setDefaults(mgr)
 
 	reader := o.Reader
 	p, err := newPipeline(mgr, o)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	metrics := httpapi.NewMetrics(o.Registerer)
 	auth, err := newAuthenticator(mgr, o, metrics)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	h, err := httpapi.NewHandler(httpapi.Options{
 		Counter:             p,
@@ -189,13 +179,13 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 		Metrics:             metrics,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	srv, writeTimeout := newServer(o, h)
 	ln, err := listen(mgr, o, srv)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := mgr.Add(&manager.Server{
 		Name:            "signal-api",
@@ -203,12 +193,12 @@ func Setup(mgr manager.Manager, o Options) (*Gateway, error) {
 		Listener:        ln,
 		ShutdownTimeout: &writeTimeout,
 	}); err != nil {
-		return nil, fmt.Errorf("add signal API server: %w", err)
+		return fmt.Errorf("add signal API server: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("apiserver", APIServerCheck(reader, o.Namespace)); err != nil {
-		return nil, fmt.Errorf("add readiness check: %w", err)
+		return fmt.Errorf("add readiness check: %w", err)
 	}
-	return &Gateway{Pipeline: p, Handler: h, Server: srv}, nil
+	return nil
 }
 
 // newServer returns the signal API's server and its write timeout, which

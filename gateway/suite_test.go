@@ -57,7 +57,6 @@ func unguardedNamespace(t testing.TB) string { return webhooktest.UnguardedNames
 // shared API server, serving the signal API on a local port.
 type instance struct {
 	URL   string
-	GW    *gateway.Gateway
 	audit *testenv.Buffer
 	// stop stops the manager (a SIGTERM) and waits for it to return.
 	stop func() error
@@ -97,7 +96,7 @@ func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
 		t.Fatal(err)
 	}
 	audit := &testenv.Buffer{}
-	gw, err := gateway.Setup(mgr, gateway.Options{
+	err = gateway.Setup(mgr, gateway.Options{
 		Listener:     ln,
 		Namespace:    ns,
 		Auth:         o.auth,
@@ -127,7 +126,7 @@ func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
 			t.Errorf("gateway manager: %v", err)
 		}
 	})
-	in := &instance{URL: "http://" + ln.Addr().String(), GW: gw, audit: audit, stop: stop}
+	in := &instance{URL: "http://" + ln.Addr().String(), audit: audit, stop: stop}
 	waitServing(t, in.URL)
 	return in
 }

@@ -37,11 +37,11 @@ type ConfigurationOptions struct {
 	CABundle []byte
 }
 
-// ReactivationCondition is the CEL matchCondition under which the API server
+// reactivationCondition is the CEL matchCondition under which the API server
 // sends a status UPDATE at all: the phase moves from terminal to active and
 // the request is not being deleted. Ordinary status updates (the gateway's
 // counting, the controller's progress) never reach the webhook.
-func ReactivationCondition() string {
+func reactivationCondition() string {
 	quoted := make([]string, 0, 5)
 	for _, p := range dedup.TerminalPhases() {
 		quoted = append(quoted, fmt.Sprintf("'%s'", p))
@@ -56,7 +56,7 @@ func ReactivationCondition() string {
 
 // Configuration returns the ValidatingWebhookConfiguration that registers
 // the webhook: CREATE of remediationrequests, and UPDATE of their status
-// subresource filtered by ReactivationCondition. It fails closed
+// subresource filtered by reactivationCondition. It fails closed
 // (failurePolicy Fail): a duplicate let through is the harm rrguard exists
 // to prevent, a refused create is retried by its sender.
 func Configuration(o ConfigurationOptions) *admissionregistrationv1.ValidatingWebhookConfiguration {
@@ -96,7 +96,7 @@ func Configuration(o ConfigurationOptions) *admissionregistrationv1.ValidatingWe
 	}
 	reactivate := hook(ReactivateWebhookName, admissionregistrationv1.Update, v1alpha1.Resource+"/status")
 	reactivate.MatchConditions = []admissionregistrationv1.MatchCondition{{
-		Name: "terminal-to-active", Expression: ReactivationCondition(),
+		Name: "terminal-to-active", Expression: reactivationCondition(),
 	}}
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},

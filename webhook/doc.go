@@ -10,7 +10,7 @@
 // metrics. In warn mode (Enforcer: --enforcement and a namespace label) a
 // request it would deny is admitted with a warning instead, after the same
 // decision. The Janitor schedules the sweeps in which a dedup.ClaimKeeper
-// removes claims whose holders are long gone; NewScanRunner runs package
+// removes claims whose holders are long gone; Setup also runs package
 // scan on the leader.
 // Configuration builds the ValidatingWebhookConfiguration that registers it.
 package webhook

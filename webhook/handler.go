@@ -20,7 +20,7 @@ import (
 const Path = "/validate-kubernaut-ai-v1alpha1-remediationrequest"
 
 // Handler decides RemediationRequest admissions with a dedup.Admitter: a
-// dedup.Coalescer over a dedup.Guard in the webhook (NewAdmitter).
+// dedup.Coalescer over a dedup.Guard in the webhook (newAdmitter).
 type Handler struct {
 	admitter dedup.Admitter
 	decoder  admission.Decoder

@@ -62,11 +62,11 @@ func (r cacheThenAPI) List(ctx context.Context, list client.ObjectList, opts ...
 	return r.api.List(ctx, list, opts...)
 }
 
-// NewScanRunner returns the leader's scan (package scan), run every
+// newScanRunner returns the leader's scan (package scan), run every
 // o.ScanInterval: it adopts with NewGuard's Guard, so with the webhook's
 // own reads and grace, lists through the API reader in pages, and records
 // its Events as "rrguard-scan".
-func NewScanRunner(mgr manager.Manager, o Options, audit logr.Logger) *scan.Runner {
+func newScanRunner(mgr manager.Manager, o Options, audit logr.Logger) *scan.Runner {
 	return &scan.Runner{
 		Scanner: &scan.Scanner{
 			Reader:         mgr.GetAPIReader(),

@@ -61,19 +61,19 @@ func NewKeeper(reader client.Reader, writer client.Writer, o Options) *dedup.Cla
 	return &dedup.ClaimKeeper{Reader: reader, Writer: writer, Retention: o.ClaimRetention, Grace: o.ClaimGrace}
 }
 
-// NewAdmitter returns what the webhook's handler decides with: NewGuard's
+// newAdmitter returns what the webhook's handler decides with: NewGuard's
 // Guard behind a dedup.Coalescer, so that the simultaneous admissions of one
 // fingerprint on this replica share one round of claim reads.
-func NewAdmitter(reader client.Reader, writer client.Writer, o Options) dedup.Admitter {
+func newAdmitter(reader client.Reader, writer client.Writer, o Options) dedup.Admitter {
 	return dedup.NewCoalescer(NewGuard(reader, writer, o))
 }
 
 // Setup registers the handler on mgr's webhook server at Path and adds the
 // leader-elected janitor. Every read goes through mgr.GetAPIReader(), never
 // the cache; claims are written with mgr.GetClient().
-func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
+func Setup(mgr manager.Manager, o Options) error {
 	if o.Registerer == nil {
-		return nil, fmt.Errorf("webhook setup: no metrics registerer")
+		return fmt.Errorf("webhook setup: no metrics registerer")
 	}
 	metrics := NewMetrics(o.Registerer)
 	audit := o.Audit
@@ -82,9 +82,9 @@ func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
 	}
 	enforcer, err := setupEnforcer(mgr, o)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	h := NewHandler(NewAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), audit, metrics).WithEnforcer(enforcer)
+	h := NewHandler(newAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), audit, metrics).WithEnforcer(enforcer)
 	mgr.GetWebhookServer().Register(Path, &admission.Webhook{Handler: h})
 	j := &Janitor{
 		Keeper:   NewKeeper(mgr.GetAPIReader(), mgr.GetClient(), o),
@@ -92,12 +92,12 @@ func Setup(mgr manager.Manager, o Options) (*Metrics, error) {
 		Log:      o.Log.WithName("janitor"), Metrics: metrics,
 	}
 	if err := mgr.Add(j); err != nil {
-		return nil, fmt.Errorf("add claim janitor: %w", err)
+		return fmt.Errorf("add claim janitor: %w", err)
 	}
 	if o.ScanInterval > 0 {
-		if err := mgr.Add(NewScanRunner(mgr, o, audit)); err != nil {
-			return nil, fmt.Errorf("add scan: %w", err)
+		if err := mgr.Add(newScanRunner(mgr, o, audit)); err != nil {
+			return fmt.Errorf("add scan: %w", err)
 		}
 	}
-	return metrics, nil
+	return nil
 }

@@ -55,7 +55,7 @@ func serve(ctx context.Context, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
-	if _, err := gateway.Setup(mgr, gateway.Options{
+	if err := gateway.Setup(mgr, gateway.Options{
 		BindAddress:             o.BindAddress,
 		CertDir:                 o.TLSCertPath,
 		EnableHTTP2:             o.EnableHTTP2,

@@ -76,7 +76,7 @@ func serve(ctx context.Context, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
-	if _, err := webhook.Setup(mgr, webhook.Options{
+	if err := webhook.Setup(mgr, webhook.Options{
 		ClaimGrace:     o.ClaimGrace,
 		ClaimRetention: o.ClaimRetention,
 		Enforcement:    o.Enforcement,

@@ -341,7 +341,7 @@ func (a *TokenReviewAuthenticator) count(result string) {
 	if m := a.opts.Metrics; m != nil {
 		m.TokenReviews.WithLabelValues(result).Inc()
 		if result == "throttled" {
-			m.Throttled.WithLabelValues(LimitTokenReviews).Inc()
+			m.Throttled.WithLabelValues(limitTokenReviews).Inc()
 		}
 	}
 }

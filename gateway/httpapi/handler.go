@@ -242,7 +242,7 @@ func (h *handler) admit(ctx context.Context) bool {
 	defer cancel()
 	if h.inFlight.Acquire(ctx, 1) != nil {
 		if m := h.opts.Metrics; m != nil {
-			m.Throttled.WithLabelValues(LimitRequests).Inc()
+			m.Throttled.WithLabelValues(limitRequests).Inc()
 		}
 		return false
 	}

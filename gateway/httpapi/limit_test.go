@@ -88,7 +88,7 @@ func TestRequestsBeyondTheInFlightBoundWaitThenAre429(t *testing.T) {
 			if got != tc.code {
 				t.Fatalf("the request beyond the bound was answered %d, want %d", got, tc.code)
 			}
-			throttled := counterValue(t, m.Throttled.WithLabelValues(LimitRequests))
+			throttled := counterValue(t, m.Throttled.WithLabelValues(limitRequests))
 			if tc.release {
 				if throttled != 0 || authenticated.Load() != 3 {
 					t.Errorf("throttled %v, authenticated %d; want 0 and all 3", throttled, authenticated.Load())

@@ -23,11 +23,11 @@ var Outcomes = []string{OutcomeCreated, OutcomeDuplicate, OutcomeIgnored, Outcom
 // The limits a request can be throttled by (429), as the throttled
 // requests metric names them.
 const (
-	// LimitRequests: the requests in flight (Options.MaxRequestsInFlight).
-	LimitRequests = "requests"
-	// LimitTokenReviews: the token reviews in flight
+	// limitRequests: the requests in flight (Options.MaxRequestsInFlight).
+	limitRequests = "requests"
+	// limitTokenReviews: the token reviews in flight
 	// (TokenReviewOptions.MaxInFlightReviews).
-	LimitTokenReviews = "token-reviews"
+	limitTokenReviews = "token-reviews"
 )
 
 // Metrics are the HTTP layer's Prometheus metrics.
@@ -68,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "TokenReviews of callers' tokens by result (accepted, refused, error), reviews not made because too many were in flight (throttled) or because the token was no JWT bound to the gateway's audience (skipped). Cached answers are not counted.",
 		}, []string{"result"}),
 	}
-	for _, l := range []string{LimitRequests, LimitTokenReviews} {
+	for _, l := range []string{limitRequests, limitTokenReviews} {
 		m.Throttled.WithLabelValues(l)
 	}
 	for _, r := range []string{"accepted", "refused", "error", "throttled", "skipped"} {

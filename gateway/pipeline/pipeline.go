@@ -193,9 +193,6 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// Namespace is where the pipeline's RemediationRequests live.
-func (p *Pipeline) Namespace() string { return p.opts.Namespace }
-
 // Submit counts sig, whose fingerprint is fp, and says where. ctx's deadline
 // is the signal's; once Submit has queued the signal it waits for the
 // outcome even if ctx is cancelled, because the signal may already be part

@@ -146,7 +146,7 @@ func (p Parser) alertSignal(a *Alert, whole notification) (*Signal, error) {
 	if err := invalid(errs); err != nil {
 		return nil, err
 	}
-	target, err := TargetFromLabels(a.Labels)
+	target, err := targetFromLabels(a.Labels)
 	if err != nil {
 		return nil, err
 	}

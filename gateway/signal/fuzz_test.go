@@ -83,10 +83,10 @@ func FuzzParseAlertmanager(f *testing.F) {
 	f.Add([]byte(`{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"A","deployment":"d","namespace":"n"}}]}`))
 	f.Add([]byte(`{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"A","severity":"P1","cluster":"edge-7","node":"w1"},"annotations":{"a":"<b>"}},{"status":"firing","labels":{"alertname":"B","pod":"p:q","namespace":"n"}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		am, err := ParseAlertmanager(body)
+		am, err := parseAlertmanager(body)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) || am != nil {
-				t.Fatalf("ParseAlertmanager = %v, %v: an error must wrap ErrInvalid and come alone", am, err)
+				t.Fatalf("parseAlertmanager = %v, %v: an error must wrap ErrInvalid and come alone", am, err)
 			}
 			return
 		}
@@ -103,7 +103,7 @@ func FuzzParseKubernetesEvent(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"v1","kind":"Event","type":"Warning","reason":"BackOff","involvedObject":{"kind":"Pod","namespace":"p","name":"x"}}`))
 	f.Add([]byte(`{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"namespace":"p"},"type":"Warning","reason":"R","note":"n","regarding":{"kind":"ClusterRole","name":"system:x"}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		it, err := ParseKubernetesEvent(body)
+		it, err := parseKubernetesEvent(body)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %v does not wrap ErrInvalid", err)

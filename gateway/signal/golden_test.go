@@ -58,13 +58,13 @@ func TestGoldenRequests(t *testing.T) {
 func parseFixture(t *testing.T, fixture string, body []byte) []Item {
 	t.Helper()
 	if strings.HasPrefix(filepath.Base(fixture), "event-") {
-		it, err := ParseKubernetesEvent(body)
+		it, err := parseKubernetesEvent(body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return []Item{it}
 	}
-	am, err := ParseAlertmanager(body)
+	am, err := parseAlertmanager(body)
 	if err != nil {
 		t.Fatal(err)
 	}

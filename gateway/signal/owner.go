@@ -28,6 +28,15 @@ var climbable = map[schema.GroupKind]bool{
 // defaultAPIVersions fills in a reference without apiVersion.
 var defaultAPIVersions = map[string]string{"Pod": "v1", "ReplicaSet": "apps/v1", "Job": "batch/v1"}
 
+const (
+	// maxOwnerDepth bounds the climb: Pod, ReplicaSet, Deployment and one
+	// more.
+	maxOwnerDepth = 4
+	// resolutionTTL is how long a resolution is remembered, so that a storm
+	// of alerts about one Pod reads its owners once.
+	resolutionTTL = 30 * time.Second
+)
+
 // OwnerResolver climbs a Pod (or ReplicaSet, or Job) to its top-level
 // workload controller through metadata-only reads of its controller owner
 // references.
@@ -35,14 +44,7 @@ type OwnerResolver struct {
 	// Reader reads object metadata; the manager's APIReader in production,
 	// so a freshly created Pod is found.
 	Reader client.Reader
-	// MaxDepth bounds the climb. Defaults to 4 (Pod, ReplicaSet,
-	// Deployment and one more).
-	MaxDepth int
-	// TTL is how long a resolution is remembered, so that a storm of
-	// alerts about one Pod reads its owners once. Defaults to 30s.
-	TTL time.Duration
-
-	cache *cache.LRUExpireCache
+	cache  *cache.LRUExpireCache
 }
 
 // NewOwnerResolver returns an OwnerResolver reading through r.
@@ -64,15 +66,11 @@ func (o *OwnerResolver) Resolve(ctx context.Context, target v1alpha1.ResourceIde
 			return v.(v1alpha1.ResourceIdentifier), nil
 		}
 	}
-	depth := o.MaxDepth
-	if depth <= 0 {
-		depth = 4
-	}
 	cur := target
 	if cur.APIVersion == "" {
 		cur.APIVersion = defaultAPIVersions[cur.Kind]
 	}
-	for range depth {
+	for range maxOwnerDepth {
 		if !o.isClimbable(cur) {
 			break
 		}
@@ -86,11 +84,7 @@ func (o *OwnerResolver) Resolve(ctx context.Context, target v1alpha1.ResourceIde
 		cur = owner
 	}
 	if o.cache != nil {
-		ttl := o.TTL
-		if ttl <= 0 {
-			ttl = 30 * time.Second
-		}
-		o.cache.Add(key, cur, ttl)
+		o.cache.Add(key, cur, resolutionTTL)
 	}
 	return cur, nil
 }

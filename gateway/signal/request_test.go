@@ -177,7 +177,7 @@ func TestEventsThatCannotFitTheSchemaAreRefusedNamingTheField(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParseKubernetesEvent([]byte(tc.body))
+			_, err := parseKubernetesEvent([]byte(tc.body))
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.field) {
 				t.Fatalf("error = %v, want ErrInvalid naming %s", err, tc.field)
 			}
@@ -227,7 +227,7 @@ func TestARequestThatCannotFitIsRefusedAndItsNeighboursAreNot(t *testing.T) {
 		return fmt.Sprintf(`{"status":"firing","labels":{"alertname":%q,"namespace":"payments","deployment":%q},"annotations":%s}`, name, deployment, ann)
 	}
 	body := `{"version":"4","alerts":[` + alert("Huge", "big", annotations(4)) + `,` + alert("Small", "api", "{}") + `,` + alert("Medium", "web", annotations(2)) + `]}`
-	am, err := ParseAlertmanager([]byte(body))
+	am, err := parseAlertmanager([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestARequestThatCannotFitIsRefusedAndItsNeighboursAreNot(t *testing.T) {
 		}
 	}
 
-	if _, err := ParseKubernetesEvent([]byte(`{"type":"Warning","reason":"X","message":"` + strings.Repeat("m", DefaultMaxObjectBytes) + `","involvedObject":{"kind":"Pod","namespace":"p","name":"x"}}`)); !errors.Is(err, ErrTooLarge) {
+	if _, err := parseKubernetesEvent([]byte(`{"type":"Warning","reason":"X","message":"` + strings.Repeat("m", DefaultMaxObjectBytes) + `","involvedObject":{"kind":"Pod","namespace":"p","name":"x"}}`)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("a 1 MiB event: err = %v, want ErrTooLarge", err)
 	}
 	// A smaller limit is the parser's to set.

@@ -111,11 +111,11 @@ type Parser struct {
 	MaxObjectBytes int
 }
 
-// ParseAlertmanager is Parser{}.Alertmanager.
-func ParseAlertmanager(body []byte) (*Alertmanager, error) { return Parser{}.Alertmanager(body) }
+// parseAlertmanager is Parser{}.Alertmanager.
+func parseAlertmanager(body []byte) (*Alertmanager, error) { return Parser{}.Alertmanager(body) }
 
-// ParseKubernetesEvent is Parser{}.KubernetesEvent.
-func ParseKubernetesEvent(body []byte) (Item, error) { return Parser{}.KubernetesEvent(body) }
+// parseKubernetesEvent is Parser{}.KubernetesEvent.
+func parseKubernetesEvent(body []byte) (Item, error) { return Parser{}.KubernetesEvent(body) }
 
 // Validate reports a configuration that cannot work: a ClusterID that is not
 // a valid cluster ID, or a negative MaxObjectBytes.

@@ -59,7 +59,7 @@ func TestTargetFromLabels(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := TargetFromLabels(tc.labels)
+			got, err := targetFromLabels(tc.labels)
 			if tc.wantErr != "" {
 				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
@@ -67,7 +67,7 @@ func TestTargetFromLabels(t *testing.T) {
 				return
 			}
 			if err != nil || got != tc.want {
-				t.Errorf("TargetFromLabels = %+v, %v; want %+v", got, err, tc.want)
+				t.Errorf("targetFromLabels = %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
 	}
@@ -78,7 +78,7 @@ func TestParseAlertmanagerReadsEveryFieldOfAVersion4Payload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	am, err := ParseAlertmanager(body)
+	am, err := parseAlertmanager(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestParseAlertmanagerRefusesUnusablePayloads(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParseAlertmanager([]byte(tc.body))
+			_, err := parseAlertmanager([]byte(tc.body))
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %v, want ErrInvalid mentioning %q", err, tc.want)
 			}
@@ -153,7 +153,7 @@ func TestAlertsWithProblemsAreReportedOneByOne(t *testing.T) {
 		{"status":"pending","labels":{"alertname":"A","deployment":"x","namespace":"n"}},
 		{"status":"firing","labels":{"deployment":"x","namespace":"n"}},
 		{"status":"firing","labels":{"alertname":"C","deployment":"x","namespace":"n"}}]}`
-	am, err := ParseAlertmanager([]byte(body))
+	am, err := parseAlertmanager([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestParseKubernetesEvent(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			item, err := ParseKubernetesEvent([]byte(tc.body))
+			item, err := parseKubernetesEvent([]byte(tc.body))
 			if tc.wantErr != "" {
 				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want ErrInvalid mentioning %q", err, tc.wantErr)

@@ -45,11 +45,11 @@ var targetLabels = []targetLabel{
 // namespace label took its place.
 var namespaceLabels = []string{"exported_namespace", "namespace"}
 
-// TargetFromLabels names the resource an alert is about from its labels, as
+// targetFromLabels names the resource an alert is about from its labels, as
 // kube-state-metrics names them. It fails, wrapping ErrInvalid, when no label
 // names a target, a namespaced target has no namespace, or the name or
 // namespace is one Kubernetes would refuse (the error names the label).
-func TargetFromLabels(labels map[string]string) (v1alpha1.ResourceIdentifier, error) {
+func targetFromLabels(labels map[string]string) (v1alpha1.ResourceIdentifier, error) {
 	for _, tl := range targetLabels {
 		name := labels[tl.label]
 		if name == "" {

@@ -19,9 +19,9 @@ import (
 	"github.com/rrguard/rrguard/internal/kube"
 )
 
-// SampleAlert is an Alertmanager v4 payload with one firing alert about
+// sampleAlert is an Alertmanager v4 payload with one firing alert about
 // Deployment <deployment> in namespace payments.
-func SampleAlert(deployment string) string {
+func sampleAlert(deployment string) string {
 	return `{"version":"4","groupKey":"{}:{alertname=\"KubeDeploymentReplicasMismatch\"}","status":"firing","receiver":"rrguard",` +
 		`"groupLabels":{"alertname":"KubeDeploymentReplicasMismatch"},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://alertmanager","truncatedAlerts":0,` +
 		`"alerts":[{"status":"firing","labels":{"alertname":"KubeDeploymentReplicasMismatch","severity":"critical","namespace":"payments","deployment":"` + deployment + `"},` +
@@ -36,7 +36,7 @@ func Demo(ctx context.Context, gatewayURL, caFile, kubeconfig, namespace string,
 	if err != nil {
 		return err
 	}
-	body := []byte(SampleAlert("checkout"))
+	body := []byte(sampleAlert("checkout"))
 	codes := map[int]int{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -44,14 +44,14 @@ type Options struct {
 // KubeconfigPath is where Run writes the kubeconfig inside StateDir.
 func KubeconfigPath(stateDir string) string { return filepath.Join(stateDir, "kubeconfig") }
 
-// GatewayCertDir is the gateway's cert directory inside StateDir: its
+// gatewayCertDir is the gateway's cert directory inside StateDir: its
 // self-signed serving pair, and the CA that verifies it.
-func GatewayCertDir(stateDir string) string { return filepath.Join(stateDir, "gateway-certs") }
+func gatewayCertDir(stateDir string) string { return filepath.Join(stateDir, "gateway-certs") }
 
 // GatewayCAPath is the CA that verifies the gateway's certificate (curl
 // --cacert), inside StateDir.
 func GatewayCAPath(stateDir string) string {
-	return filepath.Join(GatewayCertDir(stateDir), certs.CACertFile)
+	return filepath.Join(gatewayCertDir(stateDir), certs.CACertFile)
 }
 
 // Run starts everything, prints how to use it, and stops it all when ctx
@@ -135,7 +135,7 @@ func processes(o Options, kubeconfig, webhookConfig string, wio *envtest.Webhook
 			// The same for the signal API: its CA lands beside the pair,
 			// for curl --cacert.
 			"--cert-mode=self-signed",
-			"--tls-cert-path=" + GatewayCertDir(o.StateDir),
+			"--tls-cert-path=" + gatewayCertDir(o.StateDir),
 			"--cert-namespace=" + o.Namespace,
 			"--cert-extra-sans=localhost," + gatewayHost,
 			"--metrics-bind-address=127.0.0.1:19090",
@@ -159,7 +159,7 @@ Post an alert:
 
 Post 50 identical alerts at once and see what came of them:  make demo
 Stop with Ctrl-C.
-`, o.GatewayAddress, kubeconfig, wio.LocalServingHost, wio.LocalServingPort, SampleAlert("api"), GatewayCAPath(o.StateDir))
+`, o.GatewayAddress, kubeconfig, wio.LocalServingHost, wio.LocalServingPort, sampleAlert("api"), GatewayCAPath(o.StateDir))
 }
 
 // process is one binary run by Run.

@@ -71,7 +71,7 @@ func TestRunAndDemo(t *testing.T) {
 		}
 	}
 	// Plain HTTP is not served.
-	if resp, err := http.Post("http://"+addr+"/api/v1/signals/prometheus", "application/json", strings.NewReader(SampleAlert("x"))); err == nil {
+	if resp, err := http.Post("http://"+addr+"/api/v1/signals/prometheus", "application/json", strings.NewReader(sampleAlert("x"))); err == nil {
 		resp.Body.Close()
 		if resp.StatusCode < 400 {
 			t.Errorf("plain HTTP to the gateway: %s, want it refused", resp.Status)

@@ -45,8 +45,6 @@ type Instance struct {
 	URL string
 	// ProbeURL is the base URL of the manager's /healthz and /readyz.
 	ProbeURL string
-	// Gateway is what gateway.Setup returned.
-	Gateway *gateway.Gateway
 
 	requests atomic.Int64
 	cancel   context.CancelFunc
@@ -90,7 +88,7 @@ func Start(o Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.Setup(mgr, gateway.Options{
+	err = gateway.Setup(mgr, gateway.Options{
 		Listener:       ln,
 		Namespace:      o.Namespace,
 		Auth:           gateway.AuthNone,
@@ -111,7 +109,6 @@ func Start(o Options) (*Instance, error) {
 	}
 	in.URL = "http://" + ln.Addr().String()
 	in.ProbeURL = "http://" + probe
-	in.Gateway = gw
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
 	go func() { in.done <- mgr.Start(ctx) }()

@@ -20,8 +20,8 @@ import (
 // would get different limits depending on how it was pointed at the
 // cluster. The API server's priority and fairness protects it from more.
 const (
-	ClientQPS   = 100
-	ClientBurst = 200
+	clientQPS   = 100
+	clientBurst = 200
 )
 
 // NewScheme returns a scheme with the core types, CRDs and
@@ -40,13 +40,13 @@ func NewScheme() *runtime.Scheme {
 
 // LoadConfig loads the kubeconfig at path; with no path, controller-runtime's
 // search: in-cluster, $KUBECONFIG, ~/.kube/config. Either way the config
-// carries ClientQPS and ClientBurst.
+// carries clientQPS and clientBurst.
 func LoadConfig(path string) (*rest.Config, error) {
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	cfg.QPS, cfg.Burst = ClientQPS, ClientBurst
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	return cfg, nil
 }
 
@@ -68,7 +68,7 @@ func loadConfig(path string) (*rest.Config, error) {
 // LoadConfigContext is LoadConfig with a kubeconfig context other than the
 // current one (kubectl's --context). With no path, the kubeconfig is
 // $KUBECONFIG or ~/.kube/config, as kubectl finds it. The config carries
-// ClientQPS and ClientBurst too.
+// clientQPS and clientBurst too.
 func LoadConfigContext(path, context string) (*rest.Config, error) {
 	if context == "" {
 		return LoadConfig(path)
@@ -80,6 +80,6 @@ func LoadConfigContext(path, context string) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig context %s: %w", context, err)
 	}
-	cfg.QPS, cfg.Burst = ClientQPS, ClientBurst
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	return cfg, nil
 }

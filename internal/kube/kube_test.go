@@ -42,8 +42,8 @@ func TestLoadConfigSetsTheSameRateLimitsEveryWay(t *testing.T) {
 			if cfg.Host != "https://127.0.0.1:6443" {
 				t.Fatalf("host %q: loaded the wrong config", cfg.Host)
 			}
-			if cfg.QPS != ClientQPS || cfg.Burst != ClientBurst {
-				t.Fatalf("QPS/burst %v/%d, want %d/%d", cfg.QPS, cfg.Burst, ClientQPS, ClientBurst)
+			if cfg.QPS != clientQPS || cfg.Burst != clientBurst {
+				t.Fatalf("QPS/burst %v/%d, want %d/%d", cfg.QPS, cfg.Burst, clientQPS, clientBurst)
 			}
 		})
 	}
