@@ -330,11 +330,21 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte
 		logr.FromContextOrDiscard(r.Context()).Info("Alertmanager truncated the payload; the left-out alerts were never received",
 			"truncatedAlerts", am.Message.TruncatedAlerts, "receiver", am.Message.Receiver, "groupKey", am.Message.GroupKey)
 	}
-	ctx := r.Context()
-	results := make([]AlertResult, len(am.Items))
+	results := h.decideAll(r.Context(), am.Items)
+	if len(results) == 1 {
+		h.writeSingle(w, r, results[0])
+		return
+	}
+	writeMultiStatus(w, r, results, am.Message.TruncatedAlerts)
+}
+
+// decideAll takes every alert of a payload to its outcome, at most
+// MaxConcurrentAlerts at once.
+func (h *handler) decideAll(ctx context.Context, items []signal.Item) []AlertResult {
+	results := make([]AlertResult, len(items))
 	sem := make(chan struct{}, h.opts.MaxConcurrentAlerts)
 	var wg sync.WaitGroup
-	for i, item := range am.Items {
+	for i, item := range items {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -342,16 +352,14 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte
 		})
 	}
 	wg.Wait()
+	return results
+}
 
-	if len(results) == 1 {
-		h.writeSingle(w, r, results[0])
-		return
-	}
-	resp := MultiStatusResponse{Results: results, TruncatedAlerts: am.Message.TruncatedAlerts}
-	s := &resp.Summary
+// summarize counts results by outcome. It also returns the errors of the
+// alerts that were not counted, and the failure that picks the problem a
+// retry is asked with (a 503 over a 504).
+func summarize(results []AlertResult) (s Summary, itemErrs []ItemError, worst AlertResult) {
 	s.Total = len(results)
-	var worst AlertResult
-	var itemErrs []ItemError
 	for _, res := range results {
 		switch res.Status {
 		case OutcomeCreated:
@@ -371,6 +379,13 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte
 			}
 		}
 	}
+	return s, itemErrs, worst
+}
+
+// writeMultiStatus answers a payload of several alerts: a problem when none
+// was counted, 207 with each alert's result otherwise.
+func writeMultiStatus(w http.ResponseWriter, r *http.Request, results []AlertResult, truncatedAlerts uint64) {
+	s, itemErrs, worst := summarize(results)
 	counted := s.Created + s.Duplicate
 	switch {
 	case counted == 0 && s.Failed > 0:
@@ -392,7 +407,7 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte
 		// failed ones say so in their results (retryable), and
 		// Alertmanager sends a still-firing alert again on its next
 		// group interval.
-		writeJSON(w, "application/json", http.StatusMultiStatus, resp)
+		writeJSON(w, "application/json", http.StatusMultiStatus, MultiStatusResponse{Results: results, Summary: s, TruncatedAlerts: truncatedAlerts})
 	}
 }
 
