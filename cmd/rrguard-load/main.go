@@ -18,21 +18,15 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/rrguard/rrguard/internal/command"
 	"github.com/rrguard/rrguard/internal/kube"
 	"github.com/rrguard/rrguard/internal/load"
 )
 
 func main() {
-	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], os.Stdout, drive); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "rrguard-load:", err)
-		os.Exit(1)
-	}
+	command.Main("rrguard-load", func(ctx context.Context, args []string) error { return run(ctx, args, os.Stdout, drive) })
 }
 
 // Options are the command-line options.

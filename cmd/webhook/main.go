@@ -4,10 +4,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -18,28 +15,19 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/internal/command"
 	"github.com/rrguard/rrguard/internal/kube"
 	"github.com/rrguard/rrguard/webhook"
 )
 
 func main() {
-	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], serve); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "webhook:", err)
-		os.Exit(1)
-	}
+	command.Main("webhook", func(ctx context.Context, args []string) error { return run(ctx, args, serve) })
 }
 
 // run parses args and hands the options to serve; tests hand in their own
 // serve to check the mapping.
 func run(ctx context.Context, args []string, serve func(context.Context, *Options) error) error {
-	o, err := parseOptions(args)
-	if err != nil {
-		return err
-	}
-	return serve(ctx, o)
+	return command.Run(ctx, "webhook", NewOptions(), args, serve)
 }
 
 func serve(ctx context.Context, o *Options) error {

@@ -118,20 +118,3 @@ func (o *Options) Validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// parseOptions parses args into Options.
-func parseOptions(args []string) (*Options, error) {
-	o := NewOptions()
-	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
-	o.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
