@@ -45,7 +45,7 @@ type admitted struct {
 // NewCoalescer returns a Coalescer deciding with g.
 func NewCoalescer(g *Guard) *Coalescer {
 	s := &Coalescer{guard: g}
-	s.group = coalesce.New(s.decide)
+	s.group = coalesce.New(s.decideBatch)
 	return s
 }
 
@@ -68,8 +68,8 @@ func (s *Coalescer) Admit(ctx context.Context, c Candidate, dryRun bool) (Verdic
 	}
 }
 
-// decide runs the rounds of batch until every candidate has its verdict.
-func (s *Coalescer) decide(key string, batch []*admission) {
+// decideBatch runs the rounds of batch until every candidate has its verdict.
+func (s *Coalescer) decideBatch(key string, batch []*admission) {
 	for len(batch) > 0 {
 		batch = s.round(key, batch)
 	}
@@ -164,8 +164,8 @@ func (s *Coalescer) awaitLead(lead Candidate, deadline time.Time, followers []fo
 }
 
 // settlesLatecomers reports whether v, decided in took, also settles the
-// candidates that arrived while it was being decided (see decide). An
-// admitted lead does, for the reason decide gives. So does a ClaimInFlight
+// candidates that arrived while it was being decided (see round). An
+// admitted lead does, for the reason round gives. So does a ClaimInFlight
 // verdict while the claim is still inside its grace: the precise answer for
 // a latecomer may instead be Duplicate (the holder got stored meanwhile),
 // but both are denials, and ClaimInFlight only asks the client to look

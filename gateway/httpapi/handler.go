@@ -129,7 +129,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	opts.setDefaults()
 	h := &handler{opts: opts, inFlight: semaphore.NewWeighted(int64(opts.MaxRequestsInFlight))}
 	mux := http.NewServeMux()
-	mux.Handle(PrometheusPath, h.endpoint(PrometheusPath, signal.TypePrometheus, h.prometheus))
+	mux.Handle(PrometheusPath, h.endpoint(PrometheusPath, signal.TypePrometheus, h.alertmanager))
 	mux.Handle(KubernetesEventPath, h.endpoint(KubernetesEventPath, signal.TypeKubernetesEvent, h.kubernetesEvent))
 	mux.Handle("/", h.endpoint("other", "", func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		writeProblem(w, r, problemNotFound.problem(fmt.Sprintf("%s is not a signal endpoint; post to %s or %s", r.URL.Path, PrometheusPath, KubernetesEventPath)))
@@ -319,7 +319,8 @@ type MultiStatusResponse struct {
 	TruncatedAlerts uint64 `json:"truncatedAlerts,omitempty"`
 }
 
-func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte) {
+// alertmanager answers an Alertmanager webhook v4 payload.
+func (h *handler) alertmanager(w http.ResponseWriter, r *http.Request, body []byte) {
 	am, err := h.opts.Parser.Alertmanager(body)
 	if err != nil {
 		h.countRequestFailure(signal.TypePrometheus, OutcomeRejected)
@@ -330,7 +331,7 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte
 		logr.FromContextOrDiscard(r.Context()).Info("Alertmanager truncated the payload; the left-out alerts were never received",
 			"truncatedAlerts", am.Message.TruncatedAlerts, "receiver", am.Message.Receiver, "groupKey", am.Message.GroupKey)
 	}
-	results := h.decideAll(r.Context(), am.Items)
+	results := h.submitAll(r.Context(), am.Items)
 	if len(results) == 1 {
 		h.writeSingle(w, r, results[0])
 		return
@@ -338,9 +339,9 @@ func (h *handler) prometheus(w http.ResponseWriter, r *http.Request, body []byte
 	writeMultiStatus(w, r, results, am.Message.TruncatedAlerts)
 }
 
-// decideAll takes every alert of a payload to its outcome, at most
+// submitAll takes every alert of a payload to its outcome, at most
 // MaxConcurrentAlerts at once.
-func (h *handler) decideAll(ctx context.Context, items []signal.Item) []AlertResult {
+func (h *handler) submitAll(ctx context.Context, items []signal.Item) []AlertResult {
 	results := make([]AlertResult, len(items))
 	sem := make(chan struct{}, h.opts.MaxConcurrentAlerts)
 	var wg sync.WaitGroup
@@ -348,7 +349,7 @@ func (h *handler) decideAll(ctx context.Context, items []signal.Item) []AlertRes
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			results[i] = h.decide(ctx, signal.TypePrometheus, i, item)
+			results[i] = h.submitItem(ctx, signal.TypePrometheus, i, item)
 		})
 	}
 	wg.Wait()
@@ -418,7 +419,7 @@ func (h *handler) kubernetesEvent(w http.ResponseWriter, r *http.Request, body [
 		writeProblem(w, r, problemInvalid.problem(err.Error()))
 		return
 	}
-	h.writeSingle(w, r, h.decide(r.Context(), signal.TypeKubernetesEvent, 0, item))
+	h.writeSingle(w, r, h.submitItem(r.Context(), signal.TypeKubernetesEvent, 0, item))
 }
 
 // writeSingle answers a request that carried one signal.
@@ -433,8 +434,8 @@ func (h *handler) writeSingle(w http.ResponseWriter, r *http.Request, res AlertR
 	writeProblem(w, r, p)
 }
 
-// decide takes one item of a payload to its outcome, and records it.
-func (h *handler) decide(ctx context.Context, source string, index int, item signal.Item) (res AlertResult) {
+// submitItem takes one item of a payload to its outcome, and records it.
+func (h *handler) submitItem(ctx context.Context, source string, index int, item signal.Item) (res AlertResult) {
 	start := time.Now()
 	res = AlertResult{Index: index, AlertName: item.AlertName}
 	defer func() {

@@ -17,7 +17,7 @@ import (
 // run is one batch on its way to being counted.
 type run struct {
 	fp    string
-	first *waiter
+	first *pendingSignal
 	n     int64
 	// deadline is the earliest of the batch's deadlines: no API call
 	// starts after it.
@@ -30,7 +30,7 @@ type run struct {
 	read map[types.UID]*v1alpha1.RemediationRequest
 }
 
-func newRun(fp string, batch []*waiter) *run {
+func newRun(fp string, batch []*pendingSignal) *run {
 	r := &run{fp: fp, first: batch[0], n: int64(len(batch)), deadline: batch[0].deadline}
 	for _, w := range batch[1:] {
 		if w.deadline.Before(r.deadline) {
@@ -71,7 +71,7 @@ func (p *Pipeline) count(r *run) (counted, error) {
 		m.Batches.Observe(float64(r.n))
 	}
 	// rr is the request to count on, as last read; nil means look it up.
-	rr := p.recall(r.fp, time.Now())
+	rr := p.lastCounted(r.fp, time.Now())
 	for {
 		created := false
 		if rr == nil {

@@ -150,16 +150,19 @@ type Pipeline struct {
 	resolver dedup.Resolver
 	opts     Options
 
-	// flights runs one batch of a fingerprint's signals at a time.
-	flights *coalesce.Group[*waiter]
+	// batches runs one batch of a fingerprint's signals at a time.
+	batches *coalesce.Group[*pendingSignal]
 
 	// remembered maps a fingerprint to the *v1alpha1.RemediationRequest
 	// last counted on, as returned by the API server (resourceVersion
-	// included). Only the fingerprint's flight reads or writes its entry.
+	// included). Only the batch of the fingerprint being counted reads or
+	// writes its entry.
 	remembered *lru.Cache
 }
 
-type waiter struct {
+// pendingSignal is a submitted signal waiting for the batch it joined to
+// be counted.
+type pendingSignal struct {
 	sig      *signal.Signal
 	arrived  time.Time
 	deadline time.Time
@@ -189,7 +192,7 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 		opts:       opts,
 		remembered: lru.New(opts.RememberSize),
 	}
-	p.flights = coalesce.New(p.fly)
+	p.batches = coalesce.New(p.countBatch)
 	return p, nil
 }
 
@@ -207,16 +210,16 @@ func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal, fp string) (R
 	if !ok {
 		deadline = now.Add(p.opts.DefaultTimeout)
 	}
-	w := &waiter{sig: sig, arrived: now, deadline: deadline, done: make(chan outcome, 1)}
+	w := &pendingSignal{sig: sig, arrived: now, deadline: deadline, done: make(chan outcome, 1)}
 
-	p.flights.Add(fp, w)
+	p.batches.Add(fp, w)
 	o := <-w.done
 	return o.res, o.err
 }
 
-// fly counts one batch of fp's signals with one write, and tells each signal
+// countBatch counts one batch of fp's signals with one write, and tells each signal
 // where it was counted.
-func (p *Pipeline) fly(fp string, batch []*waiter) {
+func (p *Pipeline) countBatch(fp string, batch []*pendingSignal) {
 	if m := p.opts.Metrics; m != nil {
 		m.Coalesced.Add(float64(len(batch) - 1))
 	}
@@ -275,9 +278,9 @@ func (p *Pipeline) get(r *run, key types.NamespacedName) (*v1alpha1.RemediationR
 	}
 }
 
-// recall returns the request fp was last counted on, if it still holds fp
+// lastCounted returns the request fp was last counted on, if it still holds fp
 // as last read; the hot path writes to it without a read.
-func (p *Pipeline) recall(fp string, now time.Time) *v1alpha1.RemediationRequest {
+func (p *Pipeline) lastCounted(fp string, now time.Time) *v1alpha1.RemediationRequest {
 	v, ok := p.remembered.Get(fp)
 	if !ok {
 		return nil
