@@ -1,5 +1,5 @@
-// This module builds the node and the rest of the control plane that
-// `make e2e-cluster` runs (kubelet, kube-controller-manager, kube-scheduler,
+// This module builds the Kubernetes that `make e2e-cluster` runs
+// (kube-apiserver, kubelet, kube-controller-manager, kube-scheduler,
 // kube-proxy, kubectl) from source through the Go module proxy, at the
 // Kubernetes version of tools/controlplane/kube-apiserver. It is a module of
 // its own so that the main go.mod never sees Kubernetes' dependency graph.
