@@ -47,6 +47,10 @@ lint: ## gofmt check, go vet, staticcheck.
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
+.PHONY: e2e-cluster
+e2e-cluster: ## rrguard on a real one-node cluster built here: cert-manager, kubectl apply -k, the end-to-end checks, tear-down (as root; about 10 min, 45 min on the first run). Not part of `make test`.
+	hack/e2e-cluster/run.sh
+
 .PHONY: run
 run: testbin build ## Run rrguard locally (control plane, webhook, gateway); prints a URL and a curl; Ctrl-C stops it.
 	@echo ">> make run: the first start builds the control plane (about 10-15 min, once), then starts in about 10 s"

@@ -102,6 +102,9 @@ clean_host() {
     [[ -d "$h" ]] && find "$h" -depth -type d -exec rmdir {} \; 2>/dev/null
   done
   rm -rf "$STATE" "$RUN"
+  if [[ -d "$WORK" && ! -e "$WORK/run-containerd.before" && -d /run/containerd ]]; then
+    find /run/containerd -depth -type d -empty -delete
+  fi
 }
 
 verify_clean() {

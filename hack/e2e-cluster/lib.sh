@@ -54,11 +54,13 @@ evidence() { printf '   \033[32mevidence:\033[0m %s\n' "$*"; }
 note() { printf '   %s\n' "$*"; }
 fail() { printf '\033[31mFAIL:\033[0m %s\n' "$*" >&2; exit 1; }
 
-# wait_for runs a command until it succeeds or SECONDS_ elapse.
+# wait_for SECONDS WHAT CONDITION: evaluates the shell text CONDITION (in
+# single quotes, so that it is expanded anew each time) until it succeeds, or
+# fails the run after SECONDS.
 wait_for() {
-  local seconds=$1 what=$2; shift 2
+  local seconds=$1 what=$2 cond=$3
   local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
+  until eval "$cond" >/dev/null 2>&1; do
     if ((SECONDS >= deadline)); then fail "timed out after ${seconds}s waiting for $what"; fi
     sleep 1
   done

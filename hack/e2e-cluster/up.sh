@@ -46,6 +46,9 @@ host_network() {
   sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables >"$WORK/sysctl.orig"
   ip netns list | awk '{print $1}' >"$WORK/netns.before"
   nft list tables >"$WORK/nft.before"
+  # The shims' sockets and fifos go to /run/containerd/{s,fifo} whatever the
+  # configuration says; down.sh removes that folder if it was not there.
+  [[ -e /run/containerd ]] && touch "$WORK/run-containerd.before"
   ip link add "$BRIDGE" type bridge
   ip addr add "$NODE_IP/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
@@ -86,18 +89,23 @@ control_plane() {
     --client-ca-file "$PKI/ca.crt" \
     --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
     --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority "$PKI/ca.crt" \
+    --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
     --service-account-issuer "$sa_issuer" --api-audiences "$sa_issuer" \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --profiling=false
-  wait_for 120 "kube-apiserver /readyz" kubectl get --raw /readyz
+  wait_for 120 "kube-apiserver /readyz" 'kubectl get --raw /readyz'
   evidence "kube-apiserver ready at $APISERVER: $(kubectl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1)"
 }
 
 containerd_up() {
   step "node: containerd $CONTAINERD_VERSION on runc, images imported from tarballs (no registry)"
   mkdir -p "$WORK" "$RUN/containerd"
+  local restrict_oom=false
+  if ! (echo -1 >/proc/self/oom_score_adj) 2>/dev/null; then
+    restrict_oom=true
+    note "no CAP_SYS_RESOURCE here (CapEff $(awk '/CapEff/{print $2}' /proc/self/status)): oom_score_adj cannot go below 0; containerd's restrict_oom_score_adj = true"
+  fi
   cat >"$WORK/containerd.toml" <<TOML
 version = 3
 root = "$STATE/containerd"
@@ -109,23 +117,29 @@ state = "$RUN/containerd/state"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "$PAUSE_IMAGE"
 [plugins.'io.containerd.cri.v1.runtime']
+  # This sandbox lacks CAP_SYS_RESOURCE, so no process may lower its
+  # oom_score_adj below containerd's (0): without this, runc fails every pod
+  # sandbox (-998) with "failed to update /proc/self/oom_score_adj:
+  # Permission denied".
+  restrict_oom_score_adj = $restrict_oom
   [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
       BinaryName = "$(command -v runc)"
+      Root = "$RUN/runc"
       SystemdCgroup = false
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["/usr/lib/cni"]
     conf_dir = "$STATE/cni/net.d"
 TOML
   start_daemon containerd containerd --config "$WORK/containerd.toml"
-  wait_for 60 "containerd" ctr --address "$CONTAINERD_SOCK" version
+  wait_for 60 "containerd" 'ctr --address "$CONTAINERD_SOCK" version'
   local t
   for t in "$IMAGES"/*.tar; do
-    ctr_ images import "$t" >/dev/null
+    ctr_ images import "$t" >/dev/null 2>>"$LOGS/ctr.log"
   done
-  evidence "containerd $(ctr --address "$CONTAINERD_SOCK" version | awk '/Server/{s=1} s&&/Version/{print $2; exit}'); images:"
-  ctr_ images ls -q | grep -v '^sha256:' | sed 's/^/     /'
+  evidence "containerd $(ctr --address "$CONTAINERD_SOCK" version 2>>"$LOGS/ctr.log" | awk '/Server/{s=1} s&&/Version/{print $2; exit}'); images:"
+  ctr_ images ls -q 2>>"$LOGS/ctr.log" | grep -v '^sha256:' | sed 's/^/     /'
 }
 
 node_up() {
@@ -179,11 +193,11 @@ healthzBindAddress: 127.0.0.1:10356
 conntrack: {maxPerCore: 0}
 YAML
   start_daemon kube-proxy kube-proxy --config "$WORK/kube-proxy.yaml"
-  wait_for 180 "node $NODE_NAME Ready" kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
+  wait_for 180 "node $NODE_NAME Ready" 'kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s'
   evidence "node Ready:"
   kubectl get nodes -o wide | sed 's/^/     /'
-  wait_for 60 "the default ServiceAccount" kubectl -n default get serviceaccount default
-  wait_for 60 "the kube-root-ca.crt ConfigMap" kubectl -n default get configmap kube-root-ca.crt
+  wait_for 60 "the default ServiceAccount" 'kubectl -n default get serviceaccount default'
+  wait_for 60 "the kube-root-ca.crt ConfigMap" 'kubectl -n default get configmap kube-root-ca.crt'
 }
 
 main() {
