@@ -185,6 +185,9 @@ check_webhook_service() {
   wait_for 60 "2 ready endpoints behind $webhook" 'test "$(ready_endpoints "$ns" "$webhook")" -eq 2'
   evidence "Service $ns/$webhook: $(ready_endpoints "$ns" "$webhook") ready endpoints: $(kubectl -n "$ns" get pods \
     -l app.kubernetes.io/component=webhook -o jsonpath='{range .items[*]}{.metadata.name}={.status.podIP} {end}')"
+  evidence "webhook pods run the imported image, never pulled: $(kubectl -n "$ns" get pods -l app.kubernetes.io/component=webhook \
+    -o jsonpath='{.items[0].status.containerStatuses[0].image} {.items[0].status.containerStatuses[0].imageID}'), as uid $(
+    kubectl -n "$ns" get pods -l app.kubernetes.io/component=webhook -o jsonpath='{.items[0].spec.securityContext.runAsUser}') with a read-only root filesystem"
   evidence "PodDisruptionBudget: $(kubectl -n "$ns" get pdb -l app.kubernetes.io/component=webhook \
     -o jsonpath='{range .items[*]}{.metadata.name} minAvailable={.spec.minAvailable} maxUnavailable={.spec.maxUnavailable} currentHealthy={.status.currentHealthy} disruptionsAllowed={.status.disruptionsAllowed}{end}')"
   kubectl create namespace e2e-direct >/dev/null 2>&1 || true
@@ -305,7 +308,9 @@ check_burst() {
   local audited
   audited=$(gateway_audited "$ns" "$fp")
   [[ "$audited" == "$count" ]] || fail "the gateway's audit lines show $audited 2xx decisions for $fp, the senders saw $count"
-  evidence "$audited 'signal decision' audit lines with code 201/202 for fingerprint ${fp:0:12}… in kubectl logs"
+  evidence "$audited 'signal decision' audit lines with code 201/202 for fingerprint ${fp:0:12}… in kubectl logs, by replica: $(
+    kubectl -n "$ns" logs -l app.kubernetes.io/component=gateway --prefix --tail=-1 | grep '"signal decision"' |
+      grep "\"fingerprint\":\"$fp\"" | grep -E '"code":20[12]' | awk '{print $1}' | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
 }
 
 # check_webhook_pod_loss NS: distinct incidents, each posted 3 times, while
