@@ -242,7 +242,7 @@ gateway_setup() {
     note "NOT LANDED: the gateway Service serves plain HTTP ($port_name/$port): the gateway's TLS work is not on this branch"
   fi
   AUDIENCE=$(kj -n "$ns" get deploy "$gw" | jq -r '.spec.template.spec.containers[0].args[]' |
-    sed -n 's/^--\(token-\)\{0,1\}audiences\{0,1\}=//p' | cut -d, -f1 | head -1)
+    sed -n 's/^--[a-z-]*audiences\{0,1\}=//p' | cut -d, -f1 | head -1)
   kubectl create namespace "$E2E_NS" >/dev/null 2>&1 || true
   kubectl -n "$E2E_NS" create serviceaccount e2e-sender >/dev/null 2>&1 || true
   kubectl create clusterrolebinding rrguard-e2e-sender --clusterrole=rrguard-signal-sender \
@@ -251,6 +251,14 @@ gateway_setup() {
   if [[ -n "$AUDIENCE" ]]; then
     kubectl -n "$E2E_NS" create token e2e-sender --audience "$AUDIENCE" --duration 1h >"$TOKEN_FILE"
     evidence "sender token bound to the gateway's audience $AUDIENCE"
+    # The same ServiceAccount's token for the API server's audience is refused.
+    local code
+    # shellcheck disable=SC2086 # CURL_TLS is a list of curl options
+    code=$(am_payload audience-probe | curl -sS -o /dev/null -w '%{http_code}' $CURL_TLS \
+      -H "Authorization: Bearer $(kubectl -n "$E2E_NS" create token e2e-sender --duration 10m)" \
+      -H 'Content-Type: application/json' --data-binary @- "$GATEWAY_URL/api/v1/signals/prometheus")
+    [[ "$code" == 401 ]] || fail "a token for the API server's audience got $code from the gateway, not 401"
+    evidence "a token of the same ServiceAccount for the API server's audience: 401"
   else
     kubectl -n "$E2E_NS" create token e2e-sender --duration 1h >"$TOKEN_FILE"
     note "NOT LANDED: the gateway names no token audience (no --audience flag): tokens carry the API server's audience"
@@ -374,12 +382,16 @@ check_alertmanager() {
   token_aud=$(kubectl -n "$E2E_NS" get deploy alertmanager -o jsonpath='{.spec.template.spec.volumes[?(@.name=="rrguard")].projected.sources[0].serviceAccountToken.audience}')
   [[ -n "$token_aud" ]] || token_aud="none set: the API server's"
   evidence "Alertmanager pod Ready; token: projected, audience $token_aud; URL $GATEWAY_URL"
+  # Ready is not yet reachable: kube-proxy programs the Service a moment later.
+  wait_for 60 "Alertmanager through its Service" 'curl -sSf "$am/-/ready"'
   local alert i
   alert='[{"labels":{"alertname":"KubeDeploymentReplicasMismatch","namespace":"shop","deployment":"am-burst","severity":"critical"},"annotations":{"summary":"e2e"}}]'
-  for i in $(seq 50); do
+  local pushed
+  pushed=$(for i in $(seq 50); do
     curl -sS -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' -d "$alert" "$am/api/v2/alerts" &
-  done | sort | uniq -c | sed 's/^ */     pushed to Alertmanager: /'
-  wait
+  done | sort | uniq -c | tr -s ' ')
+  [[ "$pushed" == " 50 200" ]] || fail "50 alerts pushed to Alertmanager at once were answered: $pushed"
+  evidence "50 identical alerts pushed to Alertmanager at once: all answered 200"
   local deadline=$((SECONDS + 90))
   until [[ $(rr_for "$ns" am-burst | awk '{print $2}' | head -1) -ge 3 ]]; do
     ((SECONDS < deadline)) || fail "no RR about am-burst counted 3 notifications within 90s: $(rr_for "$ns" am-burst)"
@@ -419,6 +431,15 @@ run_variant() {
   dir=$(overlay "$variant")
   ns=$(rrguard_ns "$dir")
   note "overlay $dir; namespace $ns"
+  if ! kubectl kustomize "$dir" | grep -q '^  name: remediationrequests.kubernaut.ai$'; then
+    # A variant for a kubernaut cluster brings no CRD: install kubernaut's
+    # own, as that cluster has it.
+    local crd="$ROOT/internal/testenv/testdata/kubernaut-crd/kubernaut.ai_remediationrequests.yaml"
+    [[ -f "$crd" ]] || fail "manifests/$variant installs no RemediationRequest CRD and kubernaut's ($crd) is not in the repository"
+    kubectl apply --server-side -f "$crd" | sed 's/^/     /'
+    kubectl wait --for=condition=Established crd/remediationrequests.kubernaut.ai --timeout=60s >/dev/null
+    evidence "manifests/$variant brings no CRD: kubernaut's own CRD installed first (${crd#"$ROOT"/})"
+  fi
   if [[ -n "$gated" ]]; then
     install_gated "$dir" "$ns"
   else
@@ -434,5 +455,6 @@ run_variant() {
   kubectl delete namespace "$E2E_NS" e2e-direct --ignore-not-found --wait=true --timeout=180s >/dev/null
   kubectl delete clusterrolebinding rrguard-e2e-sender rrguard-e2e-alertmanager --ignore-not-found >/dev/null
   kubectl delete -k "$dir" --ignore-not-found --wait=true --timeout=300s >/dev/null
+  kubectl delete crd remediationrequests.kubernaut.ai --ignore-not-found --wait=true --timeout=120s >/dev/null
   evidence "rrguard's objects are gone: $(kubectl get deploy,svc,validatingwebhookconfigurations -A -l app.kubernetes.io/part-of=rrguard -o name | wc -l) left"
 }
