@@ -48,7 +48,7 @@ lint: ## gofmt check, go vet, staticcheck.
 	$(STATICCHECK) ./...
 
 .PHONY: e2e-cluster
-e2e-cluster: ## rrguard on a real one-node cluster built here: cert-manager, kubectl apply -k, the end-to-end checks, tear-down (as root; about 10 min, 45 min on the first run). Not part of `make test`.
+e2e-cluster: ## rrguard on a real one-node cluster built here: cert-manager, kubectl apply -k, the end-to-end checks, tear-down (as root; about 7 min, 45 min on the first run). Not part of `make test`.
 	hack/e2e-cluster/run.sh
 
 .PHONY: run

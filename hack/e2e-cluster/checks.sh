@@ -80,9 +80,12 @@ ready_endpoints() {
     jq '[.items[].endpoints[]? | select(.conditions.ready == true)] | length'
 }
 
-# rr_json NAME FINGERPRINT: a minimal RemediationRequest.
+# rr_json NAME FINGERPRINT: a RemediationRequest with every field that
+# kubernaut's own CRD requires.
 rr_json() {
-  printf '{"apiVersion":"kubernaut.ai/v1alpha1","kind":"RemediationRequest","metadata":{"name":"%s"},"spec":{"signalFingerprint":"%s","signalName":"E2EProbe","targetType":"kubernetes","targetResource":{"kind":"Deployment","name":"probe","namespace":"e2e-direct"}}}' "$1" "$2"
+  local now
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  printf '{"apiVersion":"kubernaut.ai/v1alpha1","kind":"RemediationRequest","metadata":{"name":"%s"},"spec":{"signalFingerprint":"%s","signalName":"E2EProbe","severity":"critical","signalType":"prometheus","firingTime":"%s","receivedTime":"%s","targetType":"kubernetes","targetResource":{"kind":"Deployment","name":"probe","namespace":"e2e-direct"}}}' "$1" "$2" "$now" "$now"
 }
 
 # install_gated DIR NS: installs with cert-manager's controller stopped and a
