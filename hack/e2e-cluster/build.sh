@@ -65,7 +65,7 @@ built ociimage "$E2E_BIN" ociimage || timed ociimage gobuild "$ROOT/tools/ociima
 if ! built pause "$E2E_BIN" pause; then
   # The pause container from Kubernetes' own C source (build/pause in the
   # k8s.io/kubernetes module), linked statically.
-  pause_src=$(cd "$ROOT/tools/cluster" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
+  pause_src=$(cd "$ROOT/tools/cluster" && go mod download -json k8s.io/kubernetes | jq -r .Dir)/build/pause/linux/pause.c
   timed pause nice -n 19 gcc -Os -Wall -Werror -static -DVERSION=v3.10.2-rrguard-e2e -o "$E2E_BIN/pause" "$pause_src"
 fi
 

@@ -13,7 +13,7 @@ install_cert_manager() {
   step "cert-manager $CERT_MANAGER_VERSION: kubectl apply -k (controller, cainjector, webhook from source)"
   local dir="$WORK/cert-manager" src
   rm -rf "$dir" && cp -r "$HERE/cert-manager" "$dir"
-  src=$(cd "$ROOT/tools/certmanager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
+  src=$(cd "$ROOT/tools/certmanager" && go mod download -json github.com/cert-manager/cert-manager | jq -r .Dir)
   # The release's CRDs, less the Helm template lines among their labels.
   local f
   for f in "$src"/deploy/crds/crd-*.yaml; do

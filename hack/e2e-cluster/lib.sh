@@ -76,4 +76,18 @@ start_daemon() {
   note "started $name (pid $!, log $LOGS/$name.log)"
 }
 
+# host_packages installs the Debian packages the cluster and the builds need.
+host_packages() {
+  step "host: Debian packages (runc, CNI plugins, nftables, iptables, conntrack, openssl, jq, curl, envsubst, gcc)"
+  local pkgs=(runc containernetworking-plugins nftables iptables conntrack openssl util-linux jq curl gettext-base gcc libc6-dev)
+  local missing=()
+  local p
+  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    note "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  evidence "$(runc --version | head -1); CNI plugins in /usr/lib/cni: $(ls /usr/lib/cni | tr '\n' ' ')"
+}
+
 ctr_() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }

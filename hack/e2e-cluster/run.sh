@@ -13,6 +13,7 @@ start=$SECONDS
 echo ">> make e2e-cluster: about 7 minutes with the binaries built; the first run builds Kubernetes,"
 echo ">> containerd and cert-manager from source first (about 45 minutes on 2 cores, under nice -n 19)."
 
+host_packages
 "$HERE/build.sh"
 build_s=$((SECONDS - start))
 

@@ -6,19 +6,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$HERE/pki.sh"
 
-host_packages() {
-  step "host: Debian packages (runc, CNI plugins, nftables, iptables, conntrack, openssl, jq, curl, envsubst)"
-  local pkgs=(runc containernetworking-plugins nftables iptables conntrack openssl util-linux jq curl gettext-base)
-  local missing=()
-  local p
-  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  if ((${#missing[@]})); then
-    note "installing ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-  evidence "$(runc --version | head -1); CNI plugins in /usr/lib/cni: $(ls /usr/lib/cni | tr '\n' ' ')"
-}
-
 host_cgroups() {
   step "host: cgroups (the kubelet's root cgroup /$CGROUP_ROOT in every v1 hierarchy)"
   if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
