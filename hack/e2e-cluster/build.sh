@@ -28,7 +28,7 @@ timed() { # timed WHAT CMD...: runs CMD and says how long it took
 }
 
 step "build: etcd and Alertmanager (hack/testbin.sh)"
-K8S_ASSETS=$("$ROOT/hack/testbin.sh")
+K8S_ASSETS=$(nice -n 19 "$ROOT/hack/testbin.sh")
 note "etcd: $K8S_ASSETS"
 
 step "build: kube-apiserver, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, kubectl $KUBE_VERSION"
