@@ -244,6 +244,10 @@ gateway_setup() {
     GATEWAY_TLS=no
     note "NOT LANDED: the gateway Service serves plain HTTP ($port_name/$port): the gateway's TLS work is not on this branch"
   fi
+  RR_NS=$(kj -n "$ns" get deploy "$gw" | jq -r '.spec.template.spec.containers[0].args[]' |
+    sed -n 's/^--namespace=//p' | head -1)
+  RR_NS=${RR_NS:-$ns}
+  note "the gateway creates RemediationRequests in $RR_NS"
   AUDIENCE=$(kj -n "$ns" get deploy "$gw" | jq -r '.spec.template.spec.containers[0].args[]' |
     sed -n 's/^--[a-z-]*audiences\{0,1\}=//p' | cut -d, -f1 | head -1)
   kubectl create namespace "$E2E_NS" >/dev/null 2>&1 || true
@@ -266,13 +270,13 @@ gateway_setup() {
     kubectl -n "$E2E_NS" create token e2e-sender --duration 1h >"$TOKEN_FILE"
     note "NOT LANDED: the gateway names no token audience (no --audience flag): tokens carry the API server's audience"
   fi
-  export GATEWAY_URL CURL_TLS TOKEN_FILE AUDIENCE GATEWAY_HOST GATEWAY_TLS
+  export GATEWAY_URL CURL_TLS TOKEN_FILE AUDIENCE GATEWAY_HOST GATEWAY_TLS RR_NS
 }
 
-# rr_for NS DEPLOYMENT: the RemediationRequests about Deployment shop/DEPLOYMENT,
-# one line each: name occurrenceCount.
+# rr_for DEPLOYMENT: the RemediationRequests (in the gateway's namespace
+# RR_NS) about Deployment shop/DEPLOYMENT, one line each: name occurrenceCount.
 rr_for() {
-  kj -n "$1" get "$RR" | jq -r --arg d "$2" \
+  kj -n "$RR_NS" get "$RR" | jq -r --arg d "$1" \
     '.items[] | select(.spec.targetResource.name == $d and .spec.targetResource.namespace == "shop")
      | "\(.metadata.name) \(.status.deduplication.occurrenceCount // 0)"'
 }
@@ -291,7 +295,7 @@ expect_counted() {
   ok2xx=$(answers "$results" "$d" '2*')
   local deadline=$((SECONDS + 60))
   while :; do
-    rrs=$(rr_for "$ns" "$d")
+    rrs=$(rr_for "$d")
     [[ $(wc -l <<<"$rrs") == 1 && "${rrs#* }" == "$ok2xx" ]] && break
     ((SECONDS < deadline)) || fail "$d: want one RR counting $ok2xx, have: ${rrs:-none}"
     sleep 1
@@ -313,9 +317,9 @@ check_burst() {
   local got rr count fp
   got=$(expect_counted "$ns" "$d" "$RESULTS")
   rr=${got% *}; count=${got#* }
-  fp=$(kubectl -n "$ns" get "$RR" "$rr" -o jsonpath='{.spec.signalFingerprint}')
+  fp=$(kubectl -n "$RR_NS" get "$RR" "$rr" -o jsonpath='{.spec.signalFingerprint}')
   evidence "$n posts in $((SECONDS - start))s: answers $(awk '{print $2}' "$RESULTS" | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
-  evidence "one RR $ns/$rr, status.deduplication.occurrenceCount=$count = the $count 2xx answers"
+  evidence "one RR $RR_NS/$rr, status.deduplication.occurrenceCount=$count = the $count 2xx answers"
   local audited
   audited=$(gateway_audited "$ns" "$fp")
   [[ "$audited" == "$count" ]] || fail "the gateway's audit lines show $audited 2xx decisions for $fp, the senders saw $count"
@@ -396,8 +400,8 @@ check_alertmanager() {
   [[ "$pushed" == " 50 200" ]] || fail "50 alerts pushed to Alertmanager at once were answered: $pushed"
   evidence "50 identical alerts pushed to Alertmanager at once: all answered 200"
   local deadline=$((SECONDS + 90))
-  until [[ $(rr_for "$ns" am-burst | awk '{print $2}' | head -1) -ge 3 ]]; do
-    ((SECONDS < deadline)) || fail "no RR about am-burst counted 3 notifications within 90s: $(rr_for "$ns" am-burst)"
+  until [[ $(rr_for am-burst | awk '{print $2}' | head -1) -ge 3 ]]; do
+    ((SECONDS < deadline)) || fail "no RR about am-burst counted 3 notifications within 90s: $(rr_for am-burst)"
     sleep 1
   done
   am_quiesce "$am" "$ns"
@@ -420,10 +424,24 @@ am_quiesce() {
   done
   ok=$((sent - failed))
   local rrs
-  rrs=$(rr_for "$ns" am-burst)
+  rrs=$(rr_for am-burst)
   [[ $(wc -l <<<"$rrs") == 1 ]] || fail "am-burst: want one RR, have: $rrs"
   [[ "${rrs#* }" == "$ok" ]] || fail "am-burst: the RR counts ${rrs#* }, Alertmanager had $ok notifications answered 2xx ($sent sent, $failed failed)"
-  evidence "50 identical alerts -> one RR $ns/${rrs% *}; occurrenceCount=${rrs#* } = Alertmanager's $ok notifications answered 2xx ($sent sent, $failed failed)"
+  evidence "50 identical alerts -> one RR $RR_NS/${rrs% *}; occurrenceCount=${rrs#* } = Alertmanager's $ok notifications answered 2xx ($sent sent, $failed failed)"
+}
+
+# ensure_namespaces DIR NS: creates the namespaces other than NS that DIR's
+# objects live in but does not create (kubernaut-system for the kubernaut
+# variant: kubernaut's own namespace, there before rrguard in such a cluster).
+ensure_namespaces() {
+  local dir=$1 ns=$2 n
+  for n in $(kubectl kustomize "$dir" | awk '/^  namespace:/ {print $2}' | sort -u); do
+    [[ "$n" == "$ns" ]] && continue
+    kubectl get namespace "$n" >/dev/null 2>&1 && continue
+    kubectl create namespace "$n" >/dev/null
+    echo "$n" >>"$WORK/namespaces.created"
+    note "created namespace $n, which manifests in $dir expect to exist (a kubernaut cluster has it)"
+  done
 }
 
 # run_variant VARIANT [gated]: installs manifests/VARIANT with kubectl apply -k
@@ -443,6 +461,7 @@ run_variant() {
     kubectl wait --for=condition=Established crd/remediationrequests.kubernaut.ai --timeout=60s >/dev/null
     evidence "manifests/$variant brings no CRD: kubernaut's own CRD installed first (${crd#"$ROOT"/})"
   fi
+  ensure_namespaces "$dir" "$ns"
   if [[ -n "$gated" ]]; then
     install_gated "$dir" "$ns"
   else
@@ -459,5 +478,9 @@ run_variant() {
   kubectl delete clusterrolebinding rrguard-e2e-sender rrguard-e2e-alertmanager --ignore-not-found >/dev/null
   kubectl delete -k "$dir" --ignore-not-found --wait=true --timeout=300s >/dev/null
   kubectl delete crd remediationrequests.kubernaut.ai --ignore-not-found --wait=true --timeout=120s >/dev/null
+  if [[ -f "$WORK/namespaces.created" ]]; then
+    xargs -r kubectl delete namespace --ignore-not-found --wait=true --timeout=180s <"$WORK/namespaces.created" >/dev/null
+    rm -f "$WORK/namespaces.created"
+  fi
   evidence "rrguard's objects are gone: $(kubectl get deploy,svc,validatingwebhookconfigurations -A -l app.kubernetes.io/part-of=rrguard -o name | wc -l) left"
 }
