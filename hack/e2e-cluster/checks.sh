@@ -141,8 +141,13 @@ install_gated() {
 check_certificate() {
   local ns=$1
   step "cert-manager issues the webhook's certificate and injects the CA"
-  local certname
-  certname=$(kubectl -n "$ns" get certificates.cert-manager.io -o jsonpath='{.items[0].metadata.name}')
+  local certname webhook
+  webhook=$(component "$ns" webhook)
+  # The webhook's Certificate: the one naming its Service (a variant may
+  # also hold a CA's and the gateway's).
+  certname=$(kj -n "$ns" get certificates.cert-manager.io |
+    jq -r --arg h "$webhook.$ns.svc" '.items[] | select((.spec.dnsNames // []) | index($h)) | .metadata.name' | head -1)
+  [[ -n "$certname" ]] || fail "no cert-manager Certificate in $ns names $webhook.$ns.svc"
   kubectl -n "$ns" wait --for=condition=Ready "certificate/$certname" --timeout=180s >/dev/null
   local secret crt
   secret=$(kubectl -n "$ns" get certificate "$certname" -o jsonpath='{.spec.secretName}')
@@ -230,7 +235,7 @@ gateway_setup() {
     # names the gateway Service.
     local cert secret
     cert=$(kj -n "$ns" get certificates.cert-manager.io |
-      jq -r --arg h "$GATEWAY_HOST" '.items[] | select(.spec.dnsNames | index($h)) | .metadata.name' | head -1)
+      jq -r --arg h "$GATEWAY_HOST" '.items[] | select((.spec.dnsNames // []) | index($h)) | .metadata.name' | head -1)
     [[ -n "$cert" ]] || fail "the gateway serves on $port_name/$port, but no Certificate names $GATEWAY_HOST"
     kubectl -n "$ns" wait --for=condition=Ready "certificate/$cert" --timeout=180s >/dev/null
     secret=$(kubectl -n "$ns" get certificate "$cert" -o jsonpath='{.spec.secretName}')

@@ -25,6 +25,8 @@ teardown() {
     "$HERE/down.sh" || rc=1
   fi
   echo
+  # PASSED only when the last check ran: a signal or an early exit is a failure.
+  [[ -n "${all_checked:-}" ]] || ((rc != 0)) || rc=1
   if ((rc == 0)); then
     echo ">> e2e-cluster PASSED in $((SECONDS - start))s (builds ${build_s}s, cluster ${cluster_s:-?}s, checks ${checks_s:-?}s)"
   else
@@ -33,6 +35,8 @@ teardown() {
   exit "$rc"
 }
 trap teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 t=$SECONDS
 "$HERE/up.sh"
@@ -49,3 +53,4 @@ else
   run_variant without-crd
 fi
 checks_s=$((SECONDS - t))
+all_checked=yes
