@@ -224,6 +224,8 @@ check_webhook_service() {
 gateway_setup() {
   local ns=$1 gw svc_json port_name port ip
   gw=$(component "$ns" gateway)
+  kubectl -n "$ns" rollout status "deploy/$gw" --timeout=180s >/dev/null
+  wait_for 60 "2 ready endpoints behind $gw" 'test "$(ready_endpoints "$ns" "$gw")" -eq 2'
   svc_json=$(kj -n "$ns" get service "$gw")
   ip=$(jq -r .spec.clusterIP <<<"$svc_json")
   port=$(jq -r '.spec.ports[0].port' <<<"$svc_json")
@@ -268,7 +270,7 @@ gateway_setup() {
     # shellcheck disable=SC2086 # CURL_TLS is a list of curl options
     code=$(am_payload audience-probe | curl -sS -o /dev/null -w '%{http_code}' $CURL_TLS \
       -H "Authorization: Bearer $(kubectl -n "$E2E_NS" create token e2e-sender --duration 10m)" \
-      -H 'Content-Type: application/json' --data-binary @- "$GATEWAY_URL/api/v1/signals/prometheus")
+      -H 'Content-Type: application/json' --data-binary @- "$GATEWAY_URL/api/v1/signals/prometheus") || code=000
     [[ "$code" == 401 ]] || fail "a token for the API server's audience got $code from the gateway, not 401"
     evidence "a token of the same ServiceAccount for the API server's audience: 401"
   else
