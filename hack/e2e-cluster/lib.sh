@@ -78,6 +78,8 @@ start_daemon() {
 
 # host_packages installs the Debian packages the cluster and the builds need.
 host_packages() {
+  [[ -z "${E2E_PACKAGES_DONE:-}" ]] || return 0
+  export E2E_PACKAGES_DONE=1
   step "host: Debian packages (runc, CNI plugins, nftables, iptables, conntrack, openssl, jq, curl, envsubst, gcc)"
   local pkgs=(runc containernetworking-plugins nftables iptables conntrack openssl util-linux jq curl gettext-base gcc libc6-dev)
   local missing=()
