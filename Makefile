@@ -61,12 +61,12 @@ demo: build ## With `make run` running: post 50 identical alerts at once and pri
 	bin/rrguard-dev -demo -burst 50
 
 .PHONY: bench
-bench: testbin ## Run the benchmarks in BENCHMARKS.md (about 90 minutes on 2 cores).
+bench: testbin ## Run the benchmarks in BENCHMARKS.md (about 75 minutes on 2 cores).
 	@echo ">> admission latency, uncontended and 32 simultaneous creates over 2 replicas (about 1 min)"
 	$(GO) test -run '^$$' -bench Admission -benchtime 100x ./webhook
 	@echo ">> gateway pipeline beside the per-signal baseline, 1 fingerprint x 2000 and 2000 fingerprints (about 5 min)"
 	$(GO) test -run '^$$' -bench Signals -benchtime 2x -timeout 30m ./gateway/
-	@echo ">> scenarios storm/spread/mixed over HTTP: rrguard, the per-signal baseline and kubernaut's design, 3 rounds each in rotated order (about 60 min)"
+	@echo ">> scenarios storm/spread/mixed over HTTP: rrguard, the per-signal baseline and kubernaut's design, 3 rounds each in rotated order (about 50 min)"
 	$(GO) test -run '^$$' -bench Scenarios -benchtime 1x -timeout 150m ./internal/load/
 	@echo ">> cost as stored RRs grow: 1,000 / 10,000 / 50,000, 500 samples per figure (about 10 min, a third of it filling)"
 	$(GO) test -run '^$$' -bench StoredRRs -benchtime 1x -timeout 60m ./internal/load/
