@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -56,18 +57,12 @@ func (r *Runner) Start(ctx context.Context) error {
 	if interval <= 0 {
 		interval = 10 * time.Minute
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	wait.NonSlidingUntilWithContext(ctx, func(ctx context.Context) {
 		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			r.Log.Error(err, "scan failed; will retry", "interval", interval)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	}, interval)
+	return nil
 }
 
 // RunOnce runs one scan (adopting, never a dry run) and publishes its

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rrguard/rrguard/dedup"
@@ -45,20 +46,14 @@ func (j *Janitor) interval() time.Duration {
 	return min(max(j.Keeper.RetentionPeriod()/24, 10*time.Second), 10*time.Minute)
 }
 
-// Start sweeps every Interval until ctx ends.
+// Start sweeps at once, then every Interval, until ctx ends.
 func (j *Janitor) Start(ctx context.Context) error {
-	t := time.NewTicker(j.interval())
-	defer t.Stop()
-	for {
+	wait.NonSlidingUntilWithContext(ctx, func(ctx context.Context) {
 		if _, err := j.Sweep(ctx); err != nil {
 			j.Log.Error(err, "claim sweep failed; will retry", "interval", j.interval())
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	}, j.interval())
+	return nil
 }
 
 // Sweep makes one pass over every claim and returns how many it removed.
