@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/gatewaytest"
 	"github.com/rrguard/rrguard/internal/load"
 	"github.com/rrguard/rrguard/internal/testenv"
@@ -181,7 +182,13 @@ func resend(t *testing.T, url string, failed []sent) []sent {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			deadline := time.Now().Add(30 * time.Second)
+			// A sender keeps re-sending. An admission cut off by the
+			// outage between its claim and its answer leaves a claim
+			// naming a request never stored, which blocks its
+			// fingerprint for up to the grace (docs/design.md, section
+			// 7); re-sends meanwhile are answered 503. So a re-send is
+			// given the grace and 30 s more to be counted.
+			deadline := time.Now().Add(dedup.DefaultClaimGrace + 30*time.Second)
 			for {
 				r := load.Send(context.Background(), httpClient, url, "", f.target, load.Payload(f.target))
 				out[i] = sent{target: f.target, resp: r, at: time.Now()}
