@@ -42,29 +42,17 @@ type Adoption struct {
 // nothing.
 func (g *Guard) Adopt(ctx context.Context, ns, fp string, dryRun bool) (Adoption, error) {
 	g.init()
-	attempts := g.MaxAttempts
-	if attempts <= 0 {
-		attempts = 10
-	}
 	resolver := Resolver{Reader: g.Reader}
-	conflicts := 0
-	for range attempts {
+	a, conflicts, err := casRounds(g.maxAttempts(), func() (Adoption, bool, error) {
 		// No UID is excluded: every stored request is a candidate.
 		res, err := resolver.Resolve(ctx, ns, fp, "")
 		if err != nil {
-			return Adoption{Conflicts: conflicts}, err
+			return Adoption{}, false, err
 		}
-		a, retry, err := g.adoptOnce(ctx, ns, fp, resolver, res, dryRun)
-		if err != nil {
-			return Adoption{Conflicts: conflicts}, err
-		}
-		if !retry {
-			a.Conflicts = conflicts
-			return a, nil
-		}
-		conflicts++
-	}
-	return Adoption{Conflicts: conflicts}, ErrTooManyConflicts
+		return g.adoptOnce(ctx, ns, fp, resolver, res, dryRun)
+	})
+	a.Conflicts = conflicts
+	return a, err
 }
 
 // adoptOnce takes one step of Adopt on a fresh Resolution. retry means a

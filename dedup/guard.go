@@ -117,27 +117,39 @@ func (g *Guard) Admit(ctx context.Context, c Candidate, dryRun bool) (Verdict, e
 	g.init()
 	ctx, cancel := context.WithTimeout(ctx, g.timeout())
 	defer cancel()
-	attempts := g.MaxAttempts
-	if attempts <= 0 {
-		attempts = defaultMaxAttempts
-	}
 	d := &decision{g: g, c: c, dryRun: dryRun, self: c.holderRef(), allowed: ReasonUnique}
 	if c.Reactivation {
 		d.allowed = ReasonReactivated
 	}
-	conflicts := 0
+	v, conflicts, err := casRounds(g.maxAttempts(), func() (Verdict, bool, error) { return d.round(ctx) })
+	v.Conflicts = conflicts
+	return v, err
+}
+
+func (g *Guard) maxAttempts() int {
+	if g.MaxAttempts > 0 {
+		return g.MaxAttempts
+	}
+	return defaultMaxAttempts
+}
+
+// casRounds runs round until it no longer asks to start again (a lost
+// compare-and-swap), at most attempts times, and says how many rounds were
+// lost. On an error, or when every round was lost, the result is round's
+// zero value.
+func casRounds[T any](attempts int, round func() (T, bool, error)) (v T, conflicts int, err error) {
+	var zero T
 	for range attempts {
-		v, again, err := d.round(ctx)
+		v, again, err := round()
 		if err != nil {
-			return Verdict{Conflicts: conflicts}, err
+			return zero, conflicts, err
 		}
 		if !again {
-			v.Conflicts = conflicts
-			return v, nil
+			return v, conflicts, nil
 		}
 		conflicts++
 	}
-	return Verdict{Conflicts: conflicts}, ErrTooManyConflicts
+	return zero, conflicts, ErrTooManyConflicts
 }
 
 // decision is one candidate's way through the protocol. Its methods are
