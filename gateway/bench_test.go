@@ -141,7 +141,7 @@ func runLoad(counter httpapi.Counter, n, fingerprints, concurrency int) ([]time.
 				j := jobs[i%fingerprints]
 				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				t0 := time.Now()
-				if _, err := counter.Submit(ctx, j.sig, j.fp); err != nil {
+				if _, err := counter.Submit(ctx, j.sig); err != nil {
 					failed.Add(1)
 				}
 				latencies[i] = time.Since(t0)

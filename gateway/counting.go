@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/gateway/signal"
 )
 
 // answerMargin is what an answer may take after the pipeline's last API
@@ -59,6 +60,7 @@ func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
 		DefaultTimeout: o.RequestTimeout,
 		CallTimeout:    o.CallTimeout,
 		Metrics:        pipeline.NewMetrics(o.Registerer),
+		Targets:        signal.NewOwnerResolver(o.Reader),
 		WebhookGuarded: o.WebhookGuarded,
 	}
 	if o.WebhookGuarded {

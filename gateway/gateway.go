@@ -168,7 +168,6 @@ func Setup(mgr manager.Manager, o Options) error {
 	}
 	h, err := httpapi.NewHandler(httpapi.Options{
 		Counter:             p,
-		Targets:             signal.NewOwnerResolver(reader),
 		Auth:                auth,
 		Parser:              signal.Parser{ClusterID: o.ClusterID},
 		MaxBodyBytes:        o.MaxBodyBytes,

@@ -16,7 +16,6 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/semaphore"
 
-	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
 )
@@ -27,30 +26,19 @@ const (
 	KubernetesEventPath = "/api/v1/signals/kubernetes-event"
 )
 
-// Counter counts a signal on a RemediationRequest; *pipeline.Pipeline is
-// the one implementation.
+// Counter takes a signal to the RemediationRequest it is counted on:
+// *pipeline.Pipeline, which also resolves and fingerprints it; the
+// benchmarks' baselines are the others.
 type Counter interface {
-	Submit(ctx context.Context, sig *signal.Signal, fp string) (pipeline.Result, error)
+	Submit(ctx context.Context, sig *signal.Signal) (pipeline.Result, error)
 }
 
-// Targets resolves a signal's target before it is fingerprinted;
-// *signal.OwnerResolver climbs Pods to their controllers.
-type Targets interface {
-	Resolve(ctx context.Context, target v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error)
-}
-
-var (
-	_ Counter = (*pipeline.Pipeline)(nil)
-	_ Targets = (*signal.OwnerResolver)(nil)
-)
+var _ Counter = (*pipeline.Pipeline)(nil)
 
 // Options configure the handler.
 type Options struct {
 	// Counter counts the signals. Required.
 	Counter Counter
-	// Targets, when set, resolves each signal's target (a Pod to its
-	// controller) before fingerprinting.
-	Targets Targets
 	// Auth decides who may post. Required: pass AllowAll for none.
 	Auth Authenticator
 	// Parser decodes the payloads: the cluster a signal comes from when it
@@ -168,7 +156,7 @@ func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 		w = rec
 		if !h.admit(ctx) {
 			writeProblem(w, r, problemThrottled.problem(fmt.Sprintf("%d requests are in flight (--max-requests-inflight) and none finished within %s", h.opts.MaxRequestsInFlight, h.opts.MaxQueueWait)))
-			h.countRequestFailure(source, OutcomeRejected)
+			h.countRequestFailure(source, pipeline.OutcomeRejected)
 			return
 		}
 		defer h.inFlight.Release(1)
@@ -184,12 +172,12 @@ func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 		}
 		if err := h.opts.Auth.Authenticate(r); err != nil {
 			h.refuse(w, r, err)
-			h.countRequestFailure(source, OutcomeRejected)
+			h.countRequestFailure(source, pipeline.OutcomeRejected)
 			return
 		}
 		body, ok := h.readBody(w, r)
 		if !ok {
-			h.countRequestFailure(source, OutcomeRejected)
+			h.countRequestFailure(source, pipeline.OutcomeRejected)
 			return
 		}
 		next(w, r, body)
@@ -252,9 +240,9 @@ func (h *handler) admit(ctx context.Context) bool {
 // countRequestFailure counts a request refused before any signal in it
 // could be told apart, as one signal of its source (none for a request to
 // no endpoint).
-func (h *handler) countRequestFailure(source, outcome string) {
+func (h *handler) countRequestFailure(source string, outcome pipeline.Outcome) {
 	if m := h.opts.Metrics; m != nil && source != "" {
-		m.Signals.WithLabelValues(source, outcome).Inc()
+		m.Signals.WithLabelValues(source, string(outcome)).Inc()
 	}
 }
 
@@ -275,7 +263,7 @@ type RemediationRequestRef struct {
 // SignalResponse answers a request with one signal: 201 created, 202
 // duplicate, 200 ignored.
 type SignalResponse struct {
-	Status             string                 `json:"status"`
+	Status             pipeline.Outcome       `json:"status"`
 	Fingerprint        string                 `json:"fingerprint,omitempty"`
 	RemediationRequest *RemediationRequestRef `json:"remediationRequest,omitempty"`
 	OccurrenceCount    int64                  `json:"occurrenceCount,omitempty"`
@@ -323,7 +311,7 @@ type MultiStatusResponse struct {
 func (h *handler) alertmanager(w http.ResponseWriter, r *http.Request, body []byte) {
 	am, err := h.opts.Parser.Alertmanager(body)
 	if err != nil {
-		h.countRequestFailure(signal.TypePrometheus, OutcomeRejected)
+		h.countRequestFailure(signal.TypePrometheus, pipeline.OutcomeRejected)
 		writeProblem(w, r, problemInvalid.problem(err.Error()))
 		return
 	}
@@ -363,16 +351,16 @@ func summarize(results []AlertResult) (s Summary, itemErrs []ItemError, worst Al
 	s.Total = len(results)
 	for _, res := range results {
 		switch res.Status {
-		case OutcomeCreated:
+		case pipeline.OutcomeCreated:
 			s.Created++
-		case OutcomeDuplicate:
+		case pipeline.OutcomeDuplicate:
 			s.Duplicate++
-		case OutcomeIgnored:
+		case pipeline.OutcomeIgnored:
 			s.Ignored++
-		case OutcomeRejected:
+		case pipeline.OutcomeRejected:
 			s.Rejected++
 			itemErrs = append(itemErrs, ItemError{Index: res.Index, AlertName: res.AlertName, Detail: res.Error})
-		case OutcomeFailed:
+		case pipeline.OutcomeFailed:
 			s.Failed++
 			itemErrs = append(itemErrs, ItemError{Index: res.Index, AlertName: res.AlertName, Detail: res.Error})
 			if worst.Code == 0 || res.Code == http.StatusServiceUnavailable {
@@ -415,7 +403,7 @@ func writeMultiStatus(w http.ResponseWriter, r *http.Request, results []AlertRes
 func (h *handler) kubernetesEvent(w http.ResponseWriter, r *http.Request, body []byte) {
 	item, err := h.opts.Parser.KubernetesEvent(body)
 	if err != nil {
-		h.countRequestFailure(signal.TypeKubernetesEvent, OutcomeRejected)
+		h.countRequestFailure(signal.TypeKubernetesEvent, pipeline.OutcomeRejected)
 		writeProblem(w, r, problemInvalid.problem(err.Error()))
 		return
 	}
@@ -425,7 +413,7 @@ func (h *handler) kubernetesEvent(w http.ResponseWriter, r *http.Request, body [
 // writeSingle answers a request that carried one signal.
 func (h *handler) writeSingle(w http.ResponseWriter, r *http.Request, res AlertResult) {
 	switch res.Status {
-	case OutcomeCreated, OutcomeDuplicate, OutcomeIgnored:
+	case pipeline.OutcomeCreated, pipeline.OutcomeDuplicate, pipeline.OutcomeIgnored:
 		writeJSON(w, "application/json", res.Code, res.SignalResponse)
 		return
 	}
@@ -440,7 +428,7 @@ func (h *handler) submitItem(ctx context.Context, source string, index int, item
 	res = AlertResult{Index: index, AlertName: item.AlertName}
 	defer func() {
 		if m := h.opts.Metrics; m != nil {
-			m.Signals.WithLabelValues(source, res.Status).Inc()
+			m.Signals.WithLabelValues(source, string(res.Status)).Inc()
 		}
 		h.audit(ctx, source, res, time.Since(start))
 	}()
@@ -448,51 +436,33 @@ func (h *handler) submitItem(ctx context.Context, source string, index int, item
 	switch {
 	case item.Err != nil:
 		res.problem = invalidProblem(item.Err)
-		res.Status, res.Code, res.Error = OutcomeRejected, res.problem.status, item.Err.Error()
+		res.Status, res.Code, res.Error = pipeline.OutcomeRejected, res.problem.status, item.Err.Error()
 		return res
 	case item.Signal == nil:
-		res.Status, res.Code, res.Reason = OutcomeIgnored, http.StatusOK, item.Ignored
+		res.Status, res.Code, res.Reason = pipeline.OutcomeIgnored, http.StatusOK, item.Ignored
 		return res
 	}
 
-	sig := item.Signal
-	if h.opts.Targets != nil {
-		target, err := h.opts.Targets.Resolve(ctx, sig.Target)
-		if err != nil {
-			res.Status, res.Code, res.Error, res.Retryable, res.problem = OutcomeFailed, http.StatusServiceUnavailable, "resolve target: "+err.Error(), true, problemUnavailable
-			return res
-		}
-		sig.Target = target
-	}
-	fp, err := sig.Fingerprint()
+	counted, err := h.opts.Counter.Submit(ctx, item.Signal)
+	res.Fingerprint = counted.Fingerprint
 	if err != nil {
-		res.Status, res.Code, res.Error, res.problem = OutcomeRejected, http.StatusBadRequest, err.Error(), problemInvalid
+		res.Error = err.Error()
+		res.problem = failureProblem(err)
+		res.Status, res.Code, res.Retryable = pipeline.OutcomeFailed, res.problem.status, true
+		if res.problem.status < http.StatusInternalServerError {
+			res.Status, res.Retryable = pipeline.OutcomeRejected, false
+		}
 		return res
 	}
-	res.Fingerprint = fp
-	counted, err := h.opts.Counter.Submit(ctx, sig, fp)
-	switch {
-	case err == nil:
-	case errors.Is(err, pipeline.ErrRejected):
-		res.Status, res.Code, res.Error, res.problem = OutcomeRejected, http.StatusBadRequest, err.Error(), problemRejectedByServer
-		return res
-	case errors.Is(err, pipeline.ErrDeadline):
-		res.Status, res.Code, res.Error, res.Retryable, res.problem = OutcomeFailed, http.StatusGatewayTimeout, err.Error(), true, problemDeadline
-		return res
-	default:
-		res.Status, res.Code, res.Error, res.Retryable, res.problem = OutcomeFailed, http.StatusServiceUnavailable, err.Error(), true, problemUnavailable
-		return res
+	res.Status, res.Code = counted.Outcome, http.StatusAccepted
+	if counted.Outcome == pipeline.OutcomeCreated {
+		res.Code = http.StatusCreated
 	}
 	res.RemediationRequest = &RemediationRequestRef{
 		Namespace: counted.RemediationRequest.Namespace,
 		Name:      counted.RemediationRequest.Name,
 	}
 	res.OccurrenceCount = counted.OccurrenceCount
-	if counted.Outcome == pipeline.OutcomeCreated {
-		res.Status, res.Code = OutcomeCreated, http.StatusCreated
-	} else {
-		res.Status, res.Code = OutcomeDuplicate, http.StatusAccepted
-	}
 	return res
 }
 

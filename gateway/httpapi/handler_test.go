@@ -17,7 +17,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/types"
 
-	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
 )
@@ -25,15 +24,20 @@ import (
 // These tests hold the HTTP contract with a scripted Counter; the counting
 // itself is tested on the real API server in packages pipeline and gateway.
 
-// counterFunc scripts a Counter by deployment name.
+// counterFunc scripts a Counter by deployment name. It fingerprints the
+// signal as the pipeline does, so that the answers name real fingerprints.
 type counterFunc func(sig *signal.Signal, fp string) (pipeline.Result, error)
 
-func (f counterFunc) Submit(_ context.Context, sig *signal.Signal, fp string) (pipeline.Result, error) {
+func (f counterFunc) Submit(_ context.Context, sig *signal.Signal) (pipeline.Result, error) {
+	fp, err := sig.Fingerprint()
+	if err != nil {
+		return pipeline.Result{}, err
+	}
 	return f(sig, fp)
 }
 
 // script answers created for "new", duplicate for "known", and the named
-// error for "down", "slow" and "refused".
+// error for "down", "slow", "refused" and "unfingerprintable".
 func script() counterFunc {
 	var mu sync.Mutex
 	counts := map[string]int64{}
@@ -45,6 +49,8 @@ func script() counterFunc {
 			return pipeline.Result{}, pipeline.ErrDeadline
 		case "refused":
 			return pipeline.Result{}, fmt.Errorf("%w: spec.signalName: Invalid value", pipeline.ErrRejected)
+		case "unfingerprintable":
+			return pipeline.Result{}, fmt.Errorf("%w: target kind: Required value", signal.ErrInvalid)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -58,12 +64,6 @@ func script() counterFunc {
 		}
 		return res, nil
 	}
-}
-
-type targetsFunc func(v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error)
-
-func (f targetsFunc) Resolve(_ context.Context, t v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
-	return f(t)
 }
 
 func newTestHandler(t *testing.T, o Options) (http.Handler, *Metrics) {
@@ -134,6 +134,9 @@ func TestOneSignalPerRequest(t *testing.T) {
 		"an object the API server refuses is permanent": {
 			body: payload(firing("refused")), code: 400, problem: "rejected-by-api-server",
 		},
+		"a signal the pipeline cannot fingerprint is invalid": {
+			body: payload(firing("unfingerprintable")), code: 400, problem: "invalid-payload",
+		},
 		"a Warning event is counted": {
 			path: KubernetesEventPath, code: 201, status: "created",
 			body: `{"type":"Warning","reason":"BackOff","involvedObject":{"kind":"Deployment","namespace":"shop","name":"new"}}`,
@@ -163,7 +166,7 @@ func TestOneSignalPerRequest(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &s); err != nil {
 				t.Fatal(err)
 			}
-			if s.Status != tc.status || s.RemediationRequest == nil || !strings.HasPrefix(s.RemediationRequest.Name, "rr-") ||
+			if string(s.Status) != tc.status || s.RemediationRequest == nil || !strings.HasPrefix(s.RemediationRequest.Name, "rr-") ||
 				s.RemediationRequest.Namespace != "rrguard-system" || s.OccurrenceCount < 1 || len(s.Fingerprint) != 64 {
 				t.Errorf("response %+v, want %s naming its request with a count and the fingerprint", s, tc.status)
 			}
@@ -220,7 +223,7 @@ func TestSeveralAlertsInOnePayload(t *testing.T) {
 				t.Errorf("summary %+v with %d results, want %+v", m.Summary, len(m.Results), tc.summary)
 			}
 			for _, r := range m.Results {
-				if r.Status == OutcomeFailed && (!r.Retryable || r.Code != 503 || r.Error == "") {
+				if r.Status == pipeline.OutcomeFailed && (!r.Retryable || r.Code != 503 || r.Error == "") {
 					t.Errorf("failed result %+v, want retryable 503 with its error", r)
 				}
 			}
@@ -309,17 +312,6 @@ func TestRequestsRefusedBeforeCounting(t *testing.T) {
 	}
 	if submitted {
 		t.Error("a refused request reached the counter")
-	}
-}
-
-func TestATargetThatCannotBeResolvedIsRetryable(t *testing.T) {
-	targets := targetsFunc(func(v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
-		return v1alpha1.ResourceIdentifier{}, errors.New("get Pod metadata: connection refused")
-	})
-	h, _ := newTestHandler(t, Options{Targets: targets})
-	rec := do(h, http.MethodPost, PrometheusPath, "application/json", payload(firing("new")))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("code %d %s, want 503", rec.Code, rec.Body)
 	}
 }
 

@@ -4,21 +4,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
 )
-
-// The outcomes of a signal, as metrics, audit records and responses name
-// them.
-const (
-	OutcomeCreated   = "created"
-	OutcomeDuplicate = "duplicate"
-	OutcomeIgnored   = "ignored"
-	OutcomeRejected  = "rejected"
-	OutcomeFailed    = "failed"
-)
-
-// Outcomes lists every outcome.
-var Outcomes = []string{OutcomeCreated, OutcomeDuplicate, OutcomeIgnored, OutcomeRejected, OutcomeFailed}
 
 // The limits a request can be throttled by (429), as the throttled
 // requests metric names them.
@@ -75,8 +63,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.TokenReviews.WithLabelValues(r)
 	}
 	for _, src := range []string{signal.TypePrometheus, signal.TypeKubernetesEvent} {
-		for _, o := range Outcomes {
-			m.Signals.WithLabelValues(src, o)
+		for _, o := range pipeline.Outcomes {
+			m.Signals.WithLabelValues(src, string(o))
 		}
 	}
 	return m

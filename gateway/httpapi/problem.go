@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
 )
 
@@ -55,6 +56,21 @@ var (
 
 // invalidProblem is the problem of a signal the parser refused: too large
 // for a RemediationRequest, or otherwise invalid.
+// failureProblem is the problem a signal the Counter did not count is
+// answered with: 4xx where sending it again cannot help, 5xx where it may.
+func failureProblem(err error) problemKind {
+	switch {
+	case errors.Is(err, signal.ErrInvalid):
+		return invalidProblem(err)
+	case errors.Is(err, pipeline.ErrRejected):
+		return problemRejectedByServer
+	case errors.Is(err, pipeline.ErrDeadline):
+		return problemDeadline
+	default:
+		return problemUnavailable
+	}
+}
+
 func invalidProblem(err error) problemKind {
 	if errors.Is(err, signal.ErrTooLarge) {
 		return problemSignalTooLarge

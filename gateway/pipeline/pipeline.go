@@ -19,20 +19,12 @@ import (
 	"github.com/rrguard/rrguard/internal/coalesce"
 )
 
-// Outcome says how a signal was counted.
-type Outcome string
-
-// The outcomes of a counted signal.
-const (
-	// OutcomeCreated: the signal's RemediationRequest was created for it.
-	OutcomeCreated Outcome = "created"
-	// OutcomeDuplicate: the signal was counted on an existing request.
-	OutcomeDuplicate Outcome = "duplicate"
-)
-
 // Result is where a signal was counted.
 type Result struct {
-	Outcome     Outcome
+	// Outcome is OutcomeCreated or OutcomeDuplicate.
+	Outcome Outcome
+	// Fingerprint is the signal's, of its resolved target. Submit sets it
+	// on an error too, once the signal could be fingerprinted.
 	Fingerprint string
 	// RemediationRequest names the request the signal was counted on.
 	RemediationRequest types.NamespacedName
@@ -44,7 +36,8 @@ type Result struct {
 }
 
 // Errors Submit returns, wrapped; callers branch on them with errors.Is. A
-// signal that got an error was not counted.
+// signal that got an error was not counted. A signal whose target cannot be
+// fingerprinted gets an error wrapping signal.ErrInvalid.
 var (
 	// ErrUnavailable: the API server or the admission webhook did not
 	// answer usefully; the sender should retry.
@@ -64,6 +57,14 @@ type Client interface {
 	client.StatusClient
 	Watch(ctx context.Context, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error)
 }
+
+// Targets resolves a signal's target before it is fingerprinted;
+// *signal.OwnerResolver climbs Pods to their controllers.
+type Targets interface {
+	Resolve(ctx context.Context, target v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error)
+}
+
+var _ Targets = (*signal.OwnerResolver)(nil)
 
 // DefaultTimeout is a signal's deadline, from its arrival, unless its
 // caller says otherwise: the gateway's --request-timeout default.
@@ -93,6 +94,10 @@ type Options struct {
 	RememberSize int
 	// Metrics, when set, receive the pipeline's counts.
 	Metrics *Metrics
+	// Targets, when set, resolves each signal's target (a Pod to its
+	// controller) before it is fingerprinted, so that the alerts of one
+	// workload's Pods are one incident.
+	Targets Targets
 	// WebhookGuarded says that rrguard's admission webhook decides every
 	// create in Namespace. A fingerprint this replica does not know is then
 	// looked up in Index, without an API request: the webhook names an
@@ -196,24 +201,37 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// Submit counts sig, whose fingerprint is fp, and says where. ctx's deadline
-// is the signal's; once Submit has queued the signal it waits for the
-// outcome even if ctx is cancelled, because the signal may already be part
-// of a write in flight and its caller must learn whether it was counted.
-// The wait is bounded by the deadline plus Overrun(CallTimeout).
-func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal, fp string) (Result, error) {
-	if !dedup.ValidFingerprint(fp) {
-		return Result{}, fmt.Errorf("%w: fingerprint %q is not 64 lower-case hex characters", ErrRejected, fp)
-	}
+// Submit resolves sig's target (Options.Targets), fingerprints it, counts
+// it, and says where. ctx's deadline is the signal's; once Submit has
+// queued the signal it waits for the outcome even if ctx is cancelled,
+// because the signal may already be part of a write in flight and its
+// caller must learn whether it was counted. The wait is bounded by the
+// deadline plus Overrun(CallTimeout).
+func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, error) {
 	now := time.Now()
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = now.Add(p.opts.DefaultTimeout)
 	}
+	if p.opts.Targets != nil {
+		target, err := p.opts.Targets.Resolve(ctx, sig.Target)
+		if err != nil {
+			kind := ErrUnavailable
+			if ctx.Err() != nil {
+				kind = ErrDeadline
+			}
+			return Result{}, fmt.Errorf("%w: resolve target: %w", kind, err)
+		}
+		sig.Target = target
+	}
+	fp, err := sig.Fingerprint()
+	if err != nil {
+		return Result{}, err
+	}
 	w := &pendingSignal{sig: sig, arrived: now, deadline: deadline, done: make(chan outcome, 1)}
-
 	p.batches.Add(fp, w)
 	o := <-w.done
+	o.res.Fingerprint = fp
 	return o.res, o.err
 }
 

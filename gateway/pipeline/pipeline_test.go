@@ -92,7 +92,7 @@ func submit(t *testing.T, p *Pipeline, sig *signal.Signal, fp string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	res, err := p.Submit(ctx, sig, fp)
+	res, err := p.Submit(ctx, sig)
 	if err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
@@ -233,7 +233,7 @@ func TestConcurrentSignalsOfOneFingerprintAreCoalesced(t *testing.T) {
 			<-start
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			results[i], errs[i] = p.Submit(ctx, sig, fp)
+			results[i], errs[i] = p.Submit(ctx, sig)
 		})
 	}
 	close(start)
@@ -272,7 +272,7 @@ func TestASignalPastItsDeadlineIsNotCounted(t *testing.T) {
 
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
-	_, err := p.Submit(ctx, sig, fp)
+	_, err := p.Submit(ctx, sig)
 	if !errors.Is(err, ErrDeadline) {
 		t.Fatalf("Submit error = %v, want ErrDeadline", err)
 	}
@@ -292,7 +292,7 @@ func TestAnUnreachableAPIServerIsReportedAsUnavailable(t *testing.T) {
 	ns := env.Namespace(t)
 	p, _ := newPipeline(t, ns, failingReader{env.Client})
 	sig, fp := testSignal(ns, "web")
-	if _, err := p.Submit(context.Background(), sig, fp); !errors.Is(err, ErrUnavailable) {
+	if _, err := p.Submit(context.Background(), sig); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Submit error = %v, want ErrUnavailable", err)
 	}
 	if n := len(listRRs(t, ns, fp)); n != 0 {
@@ -300,11 +300,72 @@ func TestAnUnreachableAPIServerIsReportedAsUnavailable(t *testing.T) {
 	}
 }
 
-func TestAnInvalidFingerprintIsRejected(t *testing.T) {
-	p, _ := newPipeline(t, "default", env.Client)
-	sig, _ := testSignal("default", "web")
-	if _, err := p.Submit(context.Background(), sig, "not-a-fingerprint"); !errors.Is(err, ErrRejected) {
-		t.Fatalf("Submit error = %v, want ErrRejected", err)
+type targetsFunc func(v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error)
+
+func (f targetsFunc) Resolve(_ context.Context, t v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
+	return f(t)
+}
+
+// TestSubmitResolvesAndFingerprintsTheTarget: the fingerprint is the
+// resolved target's, and a target that cannot be resolved or fingerprinted
+// is answered without a write.
+func TestSubmitResolvesAndFingerprintsTheTarget(t *testing.T) {
+	ns := env.Namespace(t)
+	toOwner := targetsFunc(func(t v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
+		return v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: t.Namespace, Name: "web", APIVersion: "apps/v1"}, nil
+	})
+	down := targetsFunc(func(v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
+		return v1alpha1.ResourceIdentifier{}, errors.New("get Pod metadata: connection refused")
+	})
+	_, ownerFP := testSignal(ns, "web")
+	tests := map[string]struct {
+		targets Targets
+		target  v1alpha1.ResourceIdentifier
+		wantErr error
+		wantFP  string
+	}{
+		"a Pod is counted as its controller": {
+			targets: toOwner, target: v1alpha1.ResourceIdentifier{Kind: "Pod", Namespace: ns, Name: "web-7d9f-x2x4z"}, wantFP: ownerFP,
+		},
+		"a target that cannot be resolved asks for a retry": {
+			targets: down, target: v1alpha1.ResourceIdentifier{Kind: "Pod", Namespace: ns, Name: "web-7d9f-x2x4z"}, wantErr: ErrUnavailable,
+		},
+		"a target without a kind cannot be fingerprinted": {
+			target: v1alpha1.ResourceIdentifier{Namespace: ns, Name: "web"}, wantErr: signal.ErrInvalid,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p, err := New(env.Client, env.Client, Options{Namespace: ns, Targets: tc.targets})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, _ := testSignal(ns, "web")
+			sig.Target = tc.target
+			res, err := p.Submit(context.Background(), sig)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Submit error = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Fingerprint != tc.wantFP {
+				t.Errorf("fingerprint %s, want the controller's %s", res.Fingerprint, tc.wantFP)
+			}
+			rr := &v1alpha1.RemediationRequest{}
+			if err := env.Client.Get(context.Background(), res.RemediationRequest, rr); err != nil {
+				t.Fatal(err)
+			}
+			if rr.Spec.TargetResource.Kind != "Deployment" || rr.Spec.SignalFingerprint != tc.wantFP {
+				t.Errorf("stored target %+v fingerprint %s, want the Deployment's", rr.Spec.TargetResource, rr.Spec.SignalFingerprint)
+			}
+		})
+	}
+	if n := len(listRRs(t, ns, ownerFP)); n != 1 {
+		t.Errorf("%d requests stored for the controller, want the 1 counted", n)
 	}
 }
 

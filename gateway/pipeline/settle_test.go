@@ -41,10 +41,10 @@ type sender struct {
 }
 
 func (s *sender) send(p *Pipeline, ns, target string) {
-	sig, fp := testSignal(ns, target)
+	sig, _ := testSignal(ns, target)
 	for range 10 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := p.Submit(ctx, sig, fp)
+		_, err := p.Submit(ctx, sig)
 		cancel()
 		if err == nil {
 			s.answered.Add(1)
@@ -162,7 +162,7 @@ func TestNoCallStartsAfterTheDeadline(t *testing.T) {
 	deadline := time.Now().Add(call / 2)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	_, err := p.Submit(ctx, sig, fp)
+	_, err := p.Submit(ctx, sig)
 	late := time.Since(deadline)
 	if !errors.Is(err, ErrDeadline) {
 		t.Fatalf("Submit error = %v, want ErrDeadline", err)

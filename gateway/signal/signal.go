@@ -70,14 +70,19 @@ type Signal struct {
 }
 
 // Fingerprint returns the incident's fingerprint, computed by the shared
-// dedup core from the signal's target.
+// dedup core from the signal's target. A target that cannot be
+// fingerprinted is an error wrapping ErrInvalid.
 func (s *Signal) Fingerprint() (string, error) {
-	return dedup.Fingerprint(dedup.Target{
+	fp, err := dedup.Fingerprint(dedup.Target{
 		ClusterID: s.ClusterID,
 		Namespace: s.Target.Namespace,
 		Kind:      s.Target.Kind,
 		Name:      s.Target.Name,
 	})
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return fp, nil
 }
 
 // Item is the parser's verdict on one alert or event: exactly one of Signal,

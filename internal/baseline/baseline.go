@@ -34,7 +34,11 @@ var conflictBackoff = wait.Backoff{Steps: 10000, Duration: time.Millisecond, Fac
 
 // Submit counts sig on the active request for fp, creating one when the
 // List finds none.
-func (n *Counter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pipeline.Result, error) {
+func (n *Counter) Submit(ctx context.Context, sig *signal.Signal) (pipeline.Result, error) {
+	fp, err := sig.Fingerprint()
+	if err != nil {
+		return pipeline.Result{}, err
+	}
 	items, err := dedup.ListByFingerprint(ctx, n.Client, n.Namespace, fp)
 	if err != nil {
 		return pipeline.Result{}, fmt.Errorf("%w: list by fingerprint: %w", pipeline.ErrUnavailable, err)

@@ -59,7 +59,11 @@ type KubernautCounter struct {
 var _ httpapi.Counter = (*KubernautCounter)(nil)
 
 // Submit counts sig the way kubernaut's gateway does.
-func (k *KubernautCounter) Submit(ctx context.Context, sig *signal.Signal, fp string) (pipeline.Result, error) {
+func (k *KubernautCounter) Submit(ctx context.Context, sig *signal.Signal) (pipeline.Result, error) {
+	fp, err := sig.Fingerprint()
+	if err != nil {
+		return pipeline.Result{}, err
+	}
 	replicas := k.Replicas
 	if replicas <= 0 {
 		replicas = 2
