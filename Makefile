@@ -67,8 +67,8 @@ bench: testbin ## Run the benchmarks in BENCHMARKS.md (about 75 minutes on 2 cor
 	@echo ">> gateway pipeline beside the per-signal baseline, 1 fingerprint x 2000 and 2000 fingerprints (about 5 min)"
 	$(GO) test -run '^$$' -bench Signals -benchtime 2x -timeout 30m ./gateway/
 	@echo ">> scenarios storm/spread/mixed over HTTP: rrguard, the per-signal baseline and kubernaut's design, 3 rounds each in rotated order (about 50 min)"
-	$(GO) test -run '^$$' -bench Scenarios -benchtime 1x -timeout 150m ./internal/load/
+	$(GO) test -run '^$$' -bench Scenarios -benchtime 1x -timeout 150m ./test/load/
 	@echo ">> cost as stored RRs grow: 1,000 / 10,000 / 50,000, 500 samples per figure (about 10 min, a third of it filling)"
-	$(GO) test -run '^$$' -bench StoredRRs -benchtime 1x -timeout 60m ./internal/load/
+	$(GO) test -run '^$$' -bench StoredRRs -benchtime 1x -timeout 60m ./test/load/
 	@echo ">> the scan's memory over 50,000 stored RRs beside an unpaged List (about 5 min, mostly filling)"
 	$(GO) test -run '^$$' -bench BenchmarkScan -benchtime 3x -timeout 60m ./scan/

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // env is the real control plane the tests of this package share.

@@ -15,11 +15,11 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
-	"github.com/rrguard/rrguard/internal/baseline"
+	"github.com/rrguard/rrguard/test/baseline"
 )
 
 // BenchmarkSignals measures signals per second and per-signal latency
-// (p50, p99) of the pipeline beside the per-signal baseline (internal/baseline:
+// (p50, p99) of the pipeline beside the per-signal baseline (test/baseline:
 // an uncached List, then a create or a conflict-retried status update, per
 // signal, no coalescing), in the same run, on the real API server:
 //

@@ -30,7 +30,7 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // GW-DEDUP-002: a cold gateway (no request before) gets five identical

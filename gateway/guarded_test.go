@@ -18,8 +18,8 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
-	"github.com/rrguard/rrguard/internal/gatewaytest"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/gatewaytest"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // servePipeline serves a pipeline reading through r with the real signal

@@ -32,8 +32,8 @@ import (
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/signal"
-	"github.com/rrguard/rrguard/internal/testenv"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // The suite runs on one control plane with rrguard's real admission webhook

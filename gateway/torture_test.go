@@ -13,8 +13,8 @@ import (
 
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/httpapi"
-	"github.com/rrguard/rrguard/internal/baseline"
-	"github.com/rrguard/rrguard/internal/gatewaytest"
+	"github.com/rrguard/rrguard/test/baseline"
+	"github.com/rrguard/rrguard/test/gatewaytest"
 )
 
 const tortureSignals = 600

@@ -36,7 +36,7 @@ if [[ ! -x "$out/kube-apiserver" ]]; then
   echo ">> kube-apiserver built in $((SECONDS - start))s" >&2
 fi
 
-# The real Alertmanager the end-to-end test sends through (e2e/), into the
+# The real Alertmanager the end-to-end test sends through (test/e2e), into the
 # folder that test looks in.
 am_version=$(awk '$1=="require" && $2=="github.com/prometheus/alertmanager" {print $3}' "$root/tools/alertmanager/go.mod")
 am_dir="$root/bin/alertmanager-${am_version}"

@@ -33,7 +33,7 @@ import (
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/pipeline"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
 

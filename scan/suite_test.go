@@ -17,8 +17,8 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/internal/testenv"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // The suite's control plane calls the real webhook over TLS. Its reads go

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/internal/load"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/load"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // BenchmarkAdmission measures admission latency on the real API server, as

@@ -21,7 +21,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 const goodFP = "90c5375f2830cbd56431459d314af87e810ef05c5eccc4d66b50373682befa9b"

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // What each decision costs the API server, request by request, on the real

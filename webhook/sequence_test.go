@@ -10,7 +10,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 func wantHolder(t *testing.T, ns, fp string, rr *v1alpha1.RemediationRequest) {

@@ -19,8 +19,8 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/internal/testenv"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // The suite's control plane calls the webhook over TLS at envtest's

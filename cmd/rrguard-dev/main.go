@@ -10,7 +10,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/rrguard/rrguard/internal/devenv"
+	"github.com/rrguard/rrguard/test/devenv"
 )
 
 func main() {

@@ -4,7 +4,7 @@
 // one RemediationRequest whose occurrenceCount equals the signals answered
 // 2xx. It prints signals/s, latency percentiles and, where the kubeconfig
 // may read the API server's /metrics, API requests per signal. It only
-// wires flags to package internal/load.
+// wires flags to package test/load.
 package main
 
 import (
@@ -22,7 +22,7 @@ import (
 
 	"github.com/rrguard/rrguard/internal/command"
 	"github.com/rrguard/rrguard/internal/kube"
-	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/test/load"
 )
 
 func main() {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/test/load"
 )
 
 func TestFlagsMapToOptions(t *testing.T) {

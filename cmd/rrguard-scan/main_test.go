@@ -19,7 +19,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")

@@ -15,7 +15,7 @@ import (
 
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
-	"github.com/rrguard/rrguard/internal/golden"
+	"github.com/rrguard/rrguard/test/golden"
 )
 
 // firstCreates is script, with the first signal of each fingerprint

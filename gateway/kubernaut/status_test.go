@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
-	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/test/load"
 )
 
 // orchestratorStatus is what kubernaut's orchestrator has written on a

@@ -13,10 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
-	"github.com/rrguard/rrguard/internal/gatewaytest"
-	"github.com/rrguard/rrguard/internal/load"
-	"github.com/rrguard/rrguard/internal/testenv"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/gatewaytest"
+	"github.com/rrguard/rrguard/test/load"
+	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // The suite's control plane has kubernaut's CRD installed, not rrguard's,

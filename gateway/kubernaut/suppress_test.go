@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
-	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/test/load"
 )
 
 // kubernaut's suppression rules, each with both sides of its window: the

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
-	"github.com/rrguard/rrguard/internal/golden"
+	"github.com/rrguard/rrguard/test/golden"
 )
 
 // goldenItem is what the gateway makes of one alert or event of a fixture.

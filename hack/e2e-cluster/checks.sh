@@ -462,7 +462,7 @@ run_variant() {
   if ! kubectl kustomize "$dir" | grep -q '^  name: remediationrequests.kubernaut.ai$'; then
     # A variant for a kubernaut cluster brings no CRD: install kubernaut's
     # own, as that cluster has it.
-    local crd="$ROOT/internal/testenv/testdata/kubernaut-crd/kubernaut.ai_remediationrequests.yaml"
+    local crd="$ROOT/test/testenv/testdata/kubernaut-crd/kubernaut.ai_remediationrequests.yaml"
     [[ -f "$crd" ]] || fail "manifests/$variant installs no RemediationRequest CRD and kubernaut's ($crd) is not in the repository"
     kubectl apply --server-side -f "$crd" | sed 's/^/     /'
     kubectl wait --for=condition=Established crd/remediationrequests.kubernaut.ai --timeout=60s >/dev/null

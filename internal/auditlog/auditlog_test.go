@@ -7,7 +7,7 @@ import (
 	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/rrguard/rrguard/internal/auditlog"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // burst writes n records with one message at once, as a burst of admissions

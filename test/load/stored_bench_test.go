@@ -21,10 +21,10 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/pipeline"
-	"github.com/rrguard/rrguard/internal/gatewaytest"
-	"github.com/rrguard/rrguard/internal/load"
-	"github.com/rrguard/rrguard/internal/testenv"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/gatewaytest"
+	"github.com/rrguard/rrguard/test/load"
+	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // storedSizes are the numbers of stored RemediationRequests
@@ -62,7 +62,7 @@ const samples = 500
 // namespace is filled with the webhook out of its reach (32 writers), then
 // put under it for the measurements; sizes grow in one namespace.
 //
-//	go test -run '^$' -bench StoredRRs -benchtime 1x -timeout 60m ./internal/load/
+//	go test -run '^$' -bench StoredRRs -benchtime 1x -timeout 60m ./test/load/
 func BenchmarkStoredRRs(b *testing.B) {
 	ctx := context.Background()
 	ns := unguardedNamespace(b)

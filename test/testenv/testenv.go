@@ -65,7 +65,7 @@ func CRDPath() string { return filepath.Join(RepoRoot(), "manifests", "crd", "ba
 // hold on a kubernaut cluster: its status has fields rrguard's types do not
 // declare.
 func KubernautCRDPath() string {
-	return filepath.Join(RepoRoot(), "internal", "testenv", "testdata", "kubernaut-crd")
+	return filepath.Join(RepoRoot(), "test", "testenv", "testdata", "kubernaut-crd")
 }
 
 // NewScheme returns a scheme with the core types, CRDs and RemediationRequest.

@@ -9,10 +9,10 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/rrguard/rrguard/internal/baseline"
-	"github.com/rrguard/rrguard/internal/gatewaytest"
-	"github.com/rrguard/rrguard/internal/load"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/baseline"
+	"github.com/rrguard/rrguard/test/gatewaytest"
+	"github.com/rrguard/rrguard/test/load"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 func TestPlanShapesEachScenario(t *testing.T) {

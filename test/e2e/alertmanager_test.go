@@ -38,8 +38,8 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/httpapi"
-	"github.com/rrguard/rrguard/internal/testenv"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 var env *testenv.Env

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rrguard/rrguard/internal/testenv"
-	"github.com/rrguard/rrguard/internal/webhooktest"
+	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // The suite runs on one control plane with rrguard's webhook registered and

@@ -16,9 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
-	"github.com/rrguard/rrguard/internal/baseline"
-	"github.com/rrguard/rrguard/internal/gatewaytest"
-	"github.com/rrguard/rrguard/internal/load"
+	"github.com/rrguard/rrguard/test/baseline"
+	"github.com/rrguard/rrguard/test/gatewaytest"
+	"github.com/rrguard/rrguard/test/load"
 )
 
 // run is one scenario run on one variant.
@@ -132,7 +132,7 @@ func serveBaseline(t testing.TB, ns string, requests ...*atomic.Int64) string {
 }
 
 // runKubernaut runs the scenario against kubernaut's own per-signal design
-// (internal/baseline.KubernautCounter: lock Lease, List, create or count,
+// (test/baseline.KubernautCounter: lock Lease, List, create or count,
 // release), served by the same signal API, in a fresh namespace the webhook
 // does not guard — kubernaut runs without one.
 func runKubernaut(b *testing.B, o load.Options) run {
@@ -189,8 +189,8 @@ func median(runs []run) run {
 // the same run — storm (5,000 signals about 1 fingerprint), spread (5,000
 // about 5,000), mixed (5,000 about 50, Zipf s=1.1), 64 at a time — and
 // checks each on the API server: rrguard (the real gateway under the
-// webhook), the unguarded per-signal baseline (internal/baseline.Counter)
-// and kubernaut's own design (internal/baseline.KubernautCounter), both
+// webhook), the unguarded per-signal baseline (test/baseline.Counter)
+// and kubernaut's own design (test/baseline.KubernautCounter), both
 // served by the same signal API in namespaces the webhook does not guard.
 //
 // Order matters: run after run on one control plane, the same code gets
@@ -204,7 +204,7 @@ func median(runs []run) run {
 //
 // RRGUARD_BENCH_SCENARIOS (comma-separated) runs a subset.
 //
-//	go test -run '^$' -bench Scenarios -benchtime 1x -timeout 120m ./internal/load/
+//	go test -run '^$' -bench Scenarios -benchtime 1x -timeout 120m ./test/load/
 func BenchmarkScenarios(b *testing.B) {
 	// Warm the process (discovery, connections), not the data.
 	for _, v := range scenarioVariants {

@@ -20,7 +20,7 @@ import (
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/auditlog"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
 

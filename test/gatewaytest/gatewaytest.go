@@ -18,7 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/rrguard/rrguard/gateway"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // Options say what to start. Config, Scheme and Namespace are required.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // TestRunAndDemo is `make run` and `make demo` end to end: the real

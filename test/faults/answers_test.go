@@ -6,9 +6,9 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/rrguard/rrguard/internal/gatewaytest"
-	"github.com/rrguard/rrguard/internal/load"
-	"github.com/rrguard/rrguard/internal/testenv"
+	"github.com/rrguard/rrguard/test/gatewaytest"
+	"github.com/rrguard/rrguard/test/load"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // startFaultyGateway starts a webhook-guarded gateway in ns whose API
