@@ -278,7 +278,7 @@ func TestWebhookConfigurationMatchesTheWebhookPackage(t *testing.T) {
 				t.Errorf("webhooks differ from webhook.Configuration() (- manifests, + Go):\n%s", diff.Diff(got.Webhooks, want.Webhooks))
 			}
 
-			// The fields issue 5 lists, asserted one by one as well.
+			// The fields the install must set, asserted one by one as well.
 			if len(got.Webhooks) != 2 {
 				t.Fatalf("%d webhooks, want CREATE and the status re-activation", len(got.Webhooks))
 			}

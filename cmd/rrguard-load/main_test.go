@@ -23,7 +23,7 @@ func TestFlagsMapToOptions(t *testing.T) {
 		check   func(*Options) bool
 		wantErr string
 	}{
-		{"defaults are issue 6's storm", []string{"--gateway-url=http://gw:8080", "--namespace=rrguard-system"}, func(o *Options) bool {
+		{"defaults are the storm scenario", []string{"--gateway-url=http://gw:8080", "--namespace=rrguard-system"}, func(o *Options) bool {
 			return o.Load.URL == "http://gw:8080" && o.Namespace == "rrguard-system" && o.Load.Scenario == load.Storm &&
 				o.Load.Signals == 5000 && o.Load.Concurrency == 64 && o.Verify && o.Timeout == 30*time.Minute
 		}, ""},

@@ -23,7 +23,7 @@ import (
 // Scenario names a load shape.
 type Scenario string
 
-// The scenarios of issue 6.
+// The load scenarios.
 const (
 	// Storm: every signal about one fingerprint.
 	Storm Scenario = "storm"
