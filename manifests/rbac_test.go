@@ -24,6 +24,7 @@ import (
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/internal/kube"
 	"github.com/rrguard/rrguard/test/testenv"
 )
 
@@ -126,7 +127,7 @@ func metadataOf(apiVersion, kind string) *metav1.PartialObjectMetadata {
 
 // webhookLeaderElectionID is cmd/webhook's LeaderElectionID, the one Lease
 // besides claims the lease policy lets the webhook write.
-const webhookLeaderElectionID = "rrguard-webhook-janitor"
+const webhookLeaderElectionID = kube.WebhookLeaderElectionID
 
 // existingLease creates the Lease ns/name as an administrator (and ns, if
 // missing) and returns it.

@@ -10,6 +10,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/rrguard/rrguard/internal/kube"
 	"github.com/rrguard/rrguard/test/devenv"
 )
 
@@ -17,8 +18,8 @@ func main() {
 	fs := flag.NewFlagSet("rrguard-dev", flag.ExitOnError)
 	binDir := fs.String("bin-dir", "bin", "The folder with the webhook and gateway binaries.")
 	stateDir := fs.String("state-dir", filepath.Join("tmp", "dev"), "The folder for the kubeconfig and the logs; removed on exit.")
-	gateway := fs.String("gateway-address", "127.0.0.1:8443", "Where the gateway serves signals (TLS).")
-	namespace := fs.String("namespace", "rrguard-system", "Where RemediationRequests are created.")
+	gateway := fs.String("gateway-address", devenv.DefaultGatewayAddress, "Where the gateway serves signals (TLS).")
+	namespace := fs.String("namespace", kube.DefaultNamespace, "Where RemediationRequests are created.")
 	demo := fs.Bool("demo", false, "Instead of running, post a burst of identical alerts to a running instance and print the resulting RemediationRequests.")
 	burst := fs.Int("burst", 50, "How many identical alerts -demo posts at once.")
 	_ = fs.Parse(os.Args[1:])

@@ -46,7 +46,7 @@ func serve(ctx context.Context, o *Options) error {
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElect,
-		LeaderElectionID:        "rrguard-webhook-janitor",
+		LeaderElectionID:        kube.WebhookLeaderElectionID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		GracefulShutdownTimeout: &shutdown,
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{

@@ -13,4 +13,8 @@ const (
 	WebhookServiceName = "rrguard-webhook"
 	// WebhookConfigurationName is the ValidatingWebhookConfiguration.
 	WebhookConfigurationName = "rrguard-validating-webhook"
+	// WebhookLeaderElectionID is the Lease the webhook's replicas elect the
+	// one that runs the janitor and the scan with; the webhook's
+	// ValidatingAdmissionPolicy lets it write this Lease besides its claims.
+	WebhookLeaderElectionID = "rrguard-webhook-janitor"
 )

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/internal/kube"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -54,14 +55,18 @@ func GatewayCAPath(stateDir string) string {
 	return filepath.Join(gatewayCertDir(stateDir), certs.CACertFile)
 }
 
+// DefaultGatewayAddress is where the local gateway serves signals unless
+// Options.GatewayAddress says otherwise.
+const DefaultGatewayAddress = "127.0.0.1:8443"
+
 // Run starts everything, prints how to use it, and stops it all when ctx
 // ends.
 func Run(ctx context.Context, o Options) (err error) {
 	if o.GatewayAddress == "" {
-		o.GatewayAddress = "127.0.0.1:8443"
+		o.GatewayAddress = DefaultGatewayAddress
 	}
 	if o.Namespace == "" {
-		o.Namespace = "rrguard-system"
+		o.Namespace = kube.DefaultNamespace
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, ">> "+format+"\n", args...) }
 	if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
