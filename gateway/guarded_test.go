@@ -5,13 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -40,64 +38,10 @@ type emptyIndex struct{ client.Reader }
 
 func (emptyIndex) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
 
-// requestLog records the API requests for namespaced objects sent through
-// a rest.Config as "VERB resource[/subresource]", watches left out: the
-// requests a decision costs (discovery, once per process, is not one).
-type requestLog struct {
-	mu   sync.Mutex
-	reqs []string
-}
-
-func (l *requestLog) wrap(cfg *rest.Config) *rest.Config {
-	c := rest.CopyConfig(cfg)
-	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			if r.URL.Query().Get("watch") != "true" && strings.Contains(r.URL.Path, "/namespaces/") {
-				l.mu.Lock()
-				l.reqs = append(l.reqs, r.Method+" "+resourceOf(r.URL.Path))
-				l.mu.Unlock()
-			}
-			return rt.RoundTrip(r)
-		})
-	})
-	return c
-}
-
-// take returns the requests recorded since the last take.
-func (l *requestLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.reqs
-	l.reqs = nil
-	return out
-}
-
-// resourceOf turns /apis/g/v/namespaces/ns/resource[/name[/sub]] into
-// resource[/sub].
-func resourceOf(path string) string {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	i := slices.Index(parts, "namespaces")
-	if i < 0 || i+2 >= len(parts) {
-		return path
-	}
-	if i+4 < len(parts) {
-		return parts[i+2] + "/" + parts[i+4]
-	}
-	return parts[i+2]
-}
-
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // serveGuarded serves a pipeline with WebhookGuarded set in ns, looking
-// fingerprints up in index and sending its API requests through cfg.
-func serveGuarded(t *testing.T, ns string, index client.Reader, cfg *rest.Config) string {
+// fingerprints up in index and sending its API requests through c.
+func serveGuarded(t *testing.T, ns string, index client.Reader, c client.WithWatch) string {
 	t.Helper()
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
 	p, err := pipeline.New(c, c, pipeline.Options{Namespace: ns, WebhookGuarded: true, Index: index})
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +84,8 @@ func postAlert(t *testing.T, url, ns, deployment string) (response, httpapi.Sign
 func TestWebhookGuardedGatewayCountsOnAHolderItsIndexMissed(t *testing.T) {
 	ns := env.Namespace(t)
 	holder := unclaimedActive(t, ns, fingerprintOf("payments", "api"))
-	log := &requestLog{}
-	url := serveGuarded(t, ns, emptyIndex{}, log.wrap(env.Config))
+	c, reqs := env.RecordingClient(t)
+	url := serveGuarded(t, ns, emptyIndex{}, c)
 
 	r, s := postAlert(t, url, "payments", "api")
 	if r.Code != http.StatusAccepted || s.RemediationRequest.Name != holder.Name || s.OccurrenceCount != 1 {
@@ -150,8 +94,8 @@ func TestWebhookGuardedGatewayCountsOnAHolderItsIndexMissed(t *testing.T) {
 	if r, _ := postAlert(t, url, "payments", "worker"); r.Code != http.StatusCreated {
 		t.Fatalf("new incident: %d %s, want 201", r.Code, r.Body)
 	}
-	for _, req := range log.take() {
-		if strings.HasPrefix(req, "LIST") || strings.Contains(req, "leases") {
+	for _, req := range reqs.Take() {
+		if strings.HasPrefix(req, "list ") || strings.Contains(req, "leases") {
 			t.Errorf("the gateway sent %s; a guarded gateway reads no claim and Lists nothing", req)
 		}
 	}
@@ -166,7 +110,7 @@ func TestWebhookGuardedGatewayCountsOnAHolderItsIndexMissed(t *testing.T) {
 func TestWebhookGuardedWithoutTheWebhookCreatesADuplicate(t *testing.T) {
 	ns := unguardedNamespace(t)
 	unclaimedActive(t, ns, fingerprintOf("payments", "api"))
-	url := serveGuarded(t, ns, emptyIndex{}, env.Config)
+	url := serveGuarded(t, ns, emptyIndex{}, env.Client)
 
 	r, _ := postAlert(t, url, "payments", "api")
 	active := 0
@@ -188,17 +132,17 @@ func TestWebhookGuardedWithoutTheWebhookCreatesADuplicate(t *testing.T) {
 func TestWebhookGuardedGatewayRequestsPerDecision(t *testing.T) {
 	ns := env.Namespace(t)
 	index := gatewaytest.StartIndex(t, env.Config, env.Scheme, ns)
-	log := &requestLog{}
-	url := serveGuarded(t, ns, index, log.wrap(env.Config))
+	c, reqs := env.RecordingClient(t)
+	url := serveGuarded(t, ns, index, c)
 	other := servePipeline(t, env.Client, pipeline.Options{Namespace: ns})
-	count := []string{"PATCH remediationrequests/status"}
+	count := []string{"patch remediationrequests/status"}
 
 	_, created := postAlert(t, url, "payments", "api")
-	if got, want := log.take(), []string{"POST remediationrequests", "PATCH remediationrequests/status"}; !slices.Equal(got, want) {
+	if got, want := reqs.Take(), []string{"create remediationrequests", "patch remediationrequests/status"}; !slices.Equal(got, want) {
 		t.Errorf("a new incident cost %v, want %v", got, want)
 	}
 	postAlert(t, url, "payments", "api")
-	if got := log.take(); !slices.Equal(got, count) {
+	if got := reqs.Take(); !slices.Equal(got, count) {
 		t.Errorf("a repeat cost %v, want %v", got, count)
 	}
 
@@ -220,7 +164,7 @@ func TestWebhookGuardedGatewayRequestsPerDecision(t *testing.T) {
 		if r.Code != http.StatusAccepted || s.RemediationRequest.Name != held.holder.RemediationRequest.Name || s.OccurrenceCount != 2 {
 			t.Errorf("%s: answered %d %s, want 202 counted second on %s", held.deployment, r.Code, r.Body, held.holder.RemediationRequest.Name)
 		}
-		if got := log.take(); !slices.Equal(got, count) {
+		if got := reqs.Take(); !slices.Equal(got, count) {
 			t.Errorf("%s: a fingerprint held elsewhere cost %v, want %v", held.deployment, got, count)
 		}
 	}

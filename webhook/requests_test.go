@@ -17,7 +17,7 @@ func TestAPIRequestsPerDecision(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	fp := newFingerprint(t)
-	c, reqs := webhooktest.CountingClient(t, env)
+	c, reqs := env.RecordingClient(t)
 	replaceServer(t, webhooktest.Options{Client: c})
 
 	want := func(what string, got []string, want ...string) {
@@ -48,7 +48,7 @@ func TestAPIRequestsPerDecision(t *testing.T) {
 	want("the next incident of a known fingerprint", reqs.Take(), "get leases", "get remediationrequests", "update leases")
 
 	// Another replica, which has never seen this claim.
-	c2, reqs2 := webhooktest.CountingClient(t, env)
+	c2, reqs2 := env.RecordingClient(t)
 	replaceServer(t, webhooktest.Options{Client: c2})
 	wantDuplicate(t, create(ctx, newRR(ns, "d", fp), false), next, "<none>")
 	want("a duplicate, the claim new to this replica", reqs2.Take(),

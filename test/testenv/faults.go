@@ -63,7 +63,7 @@ type FaultyWrites struct {
 
 // Wrap is for rest.Config.Wrap.
 func (f *FaultyWrites) Wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(r *http.Request) (*http.Response, error) {
+	return RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
 		if r.URL.Query().Get("watch") == "true" {
 			f.Watches.Add(1)
 		}
@@ -140,7 +140,3 @@ func timeoutAnswer(r *http.Request) *http.Response {
 		Request:       r,
 	}
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
