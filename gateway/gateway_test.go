@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +30,7 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/test/gatewaytest"
 	"github.com/rrguard/rrguard/test/testenv"
 )
 
@@ -37,29 +38,16 @@ import (
 // alerts at once and makes exactly one request, counting all five.
 func TestGWDEDUP002FiveSimultaneousIdenticalAlertsMakeOneRequestCountedFive(t *testing.T) {
 	ns := env.Namespace(t)
-	gw := startGateway(t, ns)
+	audit := &testenv.Buffer{}
+	gw := startGateway(t, ns, gatewaytest.Options{Audit: audit})
 	body := alertmanagerPayload(alert("payments", "api"))
 
 	const n = 5
-	responses := make([]response, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			responses[i], errs[i] = post(gw.URL, httpapi.PrometheusPath, "application/json", body)
-		})
-	}
-	close(start)
-	wg.Wait()
+	responses := hammer(t, []string{gw.URL}, n, body)
 
 	codes := map[int]int{}
 	names := map[string]bool{}
 	for i, r := range responses {
-		if errs[i] != nil {
-			t.Fatalf("request %d: %v", i, errs[i])
-		}
 		codes[r.Code]++
 		s := r.signal(t)
 		if s.RemediationRequest == nil {
@@ -84,8 +72,8 @@ func TestGWDEDUP002FiveSimultaneousIdenticalAlertsMakeOneRequestCountedFive(t *t
 		t.Errorf("occurrenceCount = %d, want %d", got, n)
 	}
 
-	// One audit line per signal decision.
-	lines := gw.audit.JSONLines(t)
+	// One audit line per signal decision, none dropped.
+	lines := audit.JSONLines(t)
 	if len(lines) != n {
 		t.Fatalf("%d audit lines, want %d", len(lines), n)
 	}
@@ -119,7 +107,7 @@ func TestAnActiveRequestInEveryPhaseIsCountedAndAnEndedOneReplaced(t *testing.T)
 				t.Fatalf("first alert: %v %d %s", err, first.Code, first.Body)
 			}
 			name := first.signal(t).RemediationRequest.Name
-			setPhase(t, ns, name, phase)
+			testenv.MustSetPhase(t, env.Client, ns, name, phase)
 
 			second, err := post(gw.URL, httpapi.PrometheusPath, "application/json", body)
 			if err != nil {
@@ -236,15 +224,8 @@ func TestBadInputGetsAProblemAndWritesNothing(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			path := tc.path
-			if path == "" {
-				path = httpapi.PrometheusPath
-			}
-			ct := tc.contentType
-			switch ct {
-			case "":
-				ct = "application/json"
-			case "-":
+			path, ct := cmp.Or(tc.path, httpapi.PrometheusPath), cmp.Or(tc.contentType, "application/json")
+			if ct == "-" {
 				ct = ""
 			}
 			r, err := post(gw.URL, path, ct, tc.body)
@@ -263,7 +244,7 @@ func TestBadInputGetsAProblemAndWritesNothing(t *testing.T) {
 	if n := len(listRRs(t, ns)); n != 0 {
 		t.Errorf("%d RemediationRequests written for bad input, want 0", n)
 	}
-	if n := len(listLeases(t, ns)); n != 0 {
+	if n := claims(t, ns); n != 0 {
 		t.Errorf("%d claims written for bad input, want 0", n)
 	}
 }
@@ -389,7 +370,7 @@ func TestReadinessNeedsTheAPIServer(t *testing.T) {
 
 func TestTokenReviewAuthentication(t *testing.T) {
 	ns := env.Namespace(t)
-	gw := startGateway(t, ns, instanceOptions{auth: gateway.AuthTokenReview})
+	gw := startGateway(t, ns, gatewaytest.Options{Auth: gateway.AuthTokenReview})
 	token := func(sa string, audiences ...string) string { return serviceAccountToken(t, ns, sa, audiences...) }
 	allowed, denied := token("alertmanager", httpapi.DefaultAudience), token("someone-else", httpapi.DefaultAudience)
 	// The same sender's token for the API server: a working cluster
@@ -561,7 +542,7 @@ func (g *gatedReader) Get(ctx context.Context, key client.ObjectKey, obj client.
 func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	ns := env.Namespace(t)
 	reader := &gatedReader{Reader: env.Client, entered: make(chan struct{}, 1), gate: make(chan struct{})}
-	gw := startGateway(t, ns, instanceOptions{reader: reader})
+	gw := startGateway(t, ns, gatewaytest.Options{Reader: reader})
 
 	type result struct {
 		r   response
@@ -575,7 +556,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	<-reader.entered // the request is counting
 
 	stopped := make(chan error, 1)
-	go func() { stopped <- gw.stop() }()
+	go func() { stopped <- gw.Stop() }()
 	// The server stops accepting while the request is still in flight.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -610,9 +591,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 // workloadReads records the gateway's requests for Pods and ReplicaSets and
 // what the API server answered.
 type workloadReads struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	reqs []workloadRead
+	testenv.Recorder[workloadRead]
 }
 
 type workloadRead struct {
@@ -620,21 +599,22 @@ type workloadRead struct {
 	body                 []byte
 }
 
-func (w *workloadReads) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := w.next.RoundTrip(req)
-	if err != nil || !strings.Contains(req.URL.Path, "/pods") && !strings.Contains(req.URL.Path, "/replicasets") {
-		return resp, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	w.mu.Lock()
-	w.reqs = append(w.reqs, workloadRead{req.Method, req.URL.Path, req.Header.Get("Accept"), body})
-	w.mu.Unlock()
-	return resp, nil
+// wrap is for rest.Config.Wrap.
+func (w *workloadReads) wrap(rt http.RoundTripper) http.RoundTripper {
+	return testenv.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
+		if err != nil || !strings.Contains(req.URL.Path, "/pods") && !strings.Contains(req.URL.Path, "/replicasets") {
+			return resp, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		w.Add(workloadRead{req.Method, req.URL.Path, req.Header.Get("Accept"), body})
+		return resp, nil
+	})
 }
 
 // RBAC can grant "get" on Pods, not "get their metadata": the gateway's
@@ -645,7 +625,9 @@ func (w *workloadReads) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestTheGatewayReadsOnlyTheMetadataOfWorkloads(t *testing.T) {
 	ns, target := env.Namespace(t), env.Namespace(t)
 	reads := &workloadReads{}
-	gw := startGateway(t, ns, instanceOptions{wrap: func(rt http.RoundTripper) http.RoundTripper { reads.next = rt; return reads }})
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(reads.wrap)
+	gw := startGateway(t, ns, gatewaytest.Options{Config: cfg})
 	ctx := context.Background()
 	deployment := newObject(t, ctx, target, "Deployment", "apps/v1", "checkout", nil)
 	rs := newObject(t, ctx, target, "ReplicaSet", "apps/v1", "checkout-5d9f8", deployment)
@@ -673,12 +655,11 @@ func TestTheGatewayReadsOnlyTheMetadataOfWorkloads(t *testing.T) {
 	if rr := listRRs(t, ns); len(rr) != 1 || rr[0].Spec.TargetResource.Name != "checkout" {
 		t.Fatalf("RRs %+v, want one for the Deployment", rr)
 	}
-	reads.mu.Lock()
-	defer reads.mu.Unlock()
-	if len(reads.reqs) != 2 {
-		t.Errorf("%d reads of Pods and ReplicaSets, want 2 (the Pod, its ReplicaSet): %+v", len(reads.reqs), reads.reqs)
+	got := reads.Take()
+	if len(got) != 2 {
+		t.Errorf("%d reads of Pods and ReplicaSets, want 2 (the Pod, its ReplicaSet): %+v", len(got), got)
 	}
-	for _, rd := range reads.reqs {
+	for _, rd := range got {
 		if rd.method != http.MethodGet || !strings.Contains(rd.accept, "as=PartialObjectMetadata") {
 			t.Errorf("%s %s with Accept %q, want a GET of metadata only", rd.method, rd.path, rd.accept)
 		}

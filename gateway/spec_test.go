@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -18,6 +17,7 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // These tests hold the requests the gateway stores to what kubernaut's
@@ -154,7 +154,7 @@ func TestSpecBadInputIsRefusedNamingTheFieldAndWritesNothing(t *testing.T) {
 	if n := len(listRRs(t, ns)); n != 0 {
 		t.Errorf("%d RemediationRequests written for bad input, want 0", n)
 	}
-	if n := len(listLeases(t, ns)); n != 0 {
+	if n := claims(t, ns); n != 0 {
 		t.Errorf("%d claims written for bad input, want 0", n)
 	}
 }
@@ -183,22 +183,21 @@ func TestASignalTooLargeToStoreIs413AndTheSignalsBesideItAreCounted(t *testing.T
 	}
 	small := alertmanagerPayload(alert("payments", "api"))
 	const smalls = 12
-	var wg sync.WaitGroup
-	var bigResp response
-	resps := make([]response, smalls)
+	resps := make([]response, smalls+1)
 	errs := make([]error, smalls+1)
-	start := make(chan struct{})
-	wg.Go(func() { <-start; bigResp, errs[smalls] = post(gw.URL, httpapi.PrometheusPath, "application/json", big) })
-	for i := range smalls {
-		wg.Go(func() { <-start; resps[i], errs[i] = post(gw.URL, httpapi.PrometheusPath, "application/json", small) })
-	}
-	close(start)
-	wg.Wait()
+	testenv.AtOnce(smalls+1, func(i int) {
+		body := small
+		if i == smalls {
+			body = big
+		}
+		resps[i], errs[i] = post(gw.URL, httpapi.PrometheusPath, "application/json", body)
+	})
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	bigResp, resps := resps[smalls], resps[:smalls]
 	if bigResp.Code != http.StatusRequestEntityTooLarge || !strings.HasSuffix(bigResp.problem(t).Type, "/signal-too-large") {
 		t.Errorf("the 700 KB alert got %d %.200s, want 413 signal-too-large", bigResp.Code, bigResp.Body)
 	}

@@ -5,14 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,131 +16,47 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/test/gatewaytest"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // The suite runs on one control plane with rrguard's real admission webhook
-// registered and served over TLS. Namespaces labelled webhooktest.UnguardedLabel are left
-// out of the webhook's reach, as on a cluster without rrguard's webhook: the
-// naive variants run there to show what the webhook and the pipeline guard
-// against.
-var (
-	env  *testenv.Env
-	hook *webhooktest.Server
-)
+// registered and served over TLS. Namespaces labelled
+// webhooktest.UnguardedLabel are out of the webhook's reach, as on a
+// cluster without rrguard's webhook: the naive variants run there to show
+// what the webhook and the pipeline guard against.
+var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	webhooktest.Main(m, func(e *testenv.Env, h *webhooktest.Server) { env, hook = e, h })
+	webhooktest.Main(m, func(e *testenv.Env, _ *webhooktest.Server) { env = e })
 }
 
 // unguardedNamespace makes a namespace the webhook does not guard.
 func unguardedNamespace(t testing.TB) string { return webhooktest.UnguardedNamespace(t, env) }
 
-// instance is one gateway: its own manager, clients and connections to the
-// shared API server, serving the signal API on a local port.
-type instance struct {
-	URL   string
-	audit *testenv.Buffer
-	// stop stops the manager (a SIGTERM) and waits for it to return.
-	stop func() error
-}
-
-type instanceOptions struct {
-	auth         string
-	maxBodyBytes int64
-	reader       client.Reader
-	// wrap, when set, wraps the instance's transport to the API server.
-	wrap func(http.RoundTripper) http.RoundTripper
-}
-
-func startGateway(t testing.TB, ns string, io ...instanceOptions) *instance {
+// startGateway starts a gateway replica creating requests in ns, wired as
+// cmd/gateway wires it (gatewaytest), until t ends: its own manager,
+// clients and connections to the shared API server, without authentication
+// unless o says otherwise.
+func startGateway(t testing.TB, ns string, o ...gatewaytest.Options) *gatewaytest.Instance {
 	t.Helper()
-	var o instanceOptions
-	if len(io) > 0 {
-		o = io[0]
+	var opts gatewaytest.Options
+	if len(o) > 0 {
+		opts = o[0]
 	}
-	if o.auth == "" {
-		o.auth = gateway.AuthNone
+	if opts.Config == nil {
+		opts.Config = env.Config
 	}
-	// A config of its own: its own HTTP transport, as a separate process.
-	cfg := rest.CopyConfig(env.Config)
-	cfg.WrapTransport = o.wrap
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 env.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Logger:                 logr.Discard(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit := &testenv.Buffer{}
-	err = gateway.Setup(mgr, gateway.Options{
-		Listener:     ln,
-		Namespace:    ns,
-		Auth:         o.auth,
-		MaxBodyBytes: o.maxBodyBytes,
-		Reader:       o.reader,
-		Registerer:   prometheus.NewRegistry(),
-		Log:          logr.Discard(),
-		Audit:        ctrlzap.New(ctrlzap.WriteTo(audit), ctrlzap.JSONEncoder()).WithName("audit"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	var once sync.Once
-	var stopErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			stopErr = <-done
-		})
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("gateway manager: %v", err)
-		}
-	})
-	in := &instance{URL: "http://" + ln.Addr().String(), audit: audit, stop: stop}
-	waitServing(t, in.URL)
-	return in
-}
-
-func waitServing(t testing.TB, url string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url + "/")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway at %s did not serve: %v", url, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	opts.Scheme, opts.Namespace = env.Scheme, ns
+	return gatewaytest.StartForTest(t, opts)
 }
 
 var httpClient = &http.Client{
@@ -163,19 +75,23 @@ type response struct {
 func (r response) signal(t testing.TB) httpapi.SignalResponse {
 	t.Helper()
 	var s httpapi.SignalResponse
-	if err := json.Unmarshal(r.Body, &s); err != nil {
-		t.Fatalf("decode response %d %s: %v", r.Code, r.Body, err)
-	}
+	r.decode(t, &s)
 	return s
 }
 
 func (r response) problem(t testing.TB) httpapi.Problem {
 	t.Helper()
 	var p httpapi.Problem
-	if err := json.Unmarshal(r.Body, &p); err != nil {
-		t.Fatalf("decode problem %d %s: %v", r.Code, r.Body, err)
-	}
+	r.decode(t, &p)
 	return p
+}
+
+// decode decodes the body into v, failing t if it does not decode.
+func (r response) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode the %d answer %s as %T: %v", r.Code, r.Body, v, err)
+	}
 }
 
 func post(url, path, contentType string, body []byte, header ...string) (response, error) {
@@ -237,24 +153,22 @@ func fingerprintOf(ns, deployment string) string {
 func listRRs(t testing.TB, ns string) []v1alpha1.RemediationRequest {
 	t.Helper()
 	list := &v1alpha1.RemediationRequestList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
+	listIn(t, ns, list)
 	return list.Items
 }
 
-func listLeases(t testing.TB, ns string) []coordinationv1.Lease {
+// claims returns how many claims (Leases) ns holds.
+func claims(t testing.TB, ns string) int {
 	t.Helper()
 	list := &coordinationv1.LeaseList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	return list.Items
+	listIn(t, ns, list)
+	return len(list.Items)
 }
 
-func setPhase(t testing.TB, ns, name string, phase v1alpha1.Phase) {
+// listIn lists the objects of list's kind in ns into list.
+func listIn(t testing.TB, ns string, list client.ObjectList) {
 	t.Helper()
-	if err := testenv.SetPhase(context.Background(), env.Client, ns, name, phase); err != nil {
+	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/test/baseline"
 	"github.com/rrguard/rrguard/test/gatewaytest"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 const tortureSignals = 600
@@ -25,16 +25,9 @@ func hammer(t testing.TB, urls []string, n int, body []byte) []response {
 	t.Helper()
 	responses := make([]response, n)
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			responses[i], errs[i] = post(urls[i%len(urls)], httpapi.PrometheusPath, "application/json", body)
-		})
-	}
-	close(start)
-	wg.Wait()
+	testenv.AtOnce(n, func(i int) {
+		responses[i], errs[i] = post(urls[i%len(urls)], httpapi.PrometheusPath, "application/json", body)
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)

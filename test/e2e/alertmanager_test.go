@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -26,11 +25,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -38,10 +34,14 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/httpapi"
+	"github.com/rrguard/rrguard/test/gatewaytest"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
+// The test runs as on a cluster with rrguard installed: one control plane
+// with rrguard's webhook registered and served, the gateway as cmd/gateway
+// runs it, and a real Alertmanager sending to it.
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
@@ -114,42 +114,24 @@ type gatewayServer struct {
 	Metrics *prometheus.Registry
 }
 
-// startGateway serves rrguard's gateway over TLS, its certificate from
-// certs' self-signed mode (a CA in a Secret of ns, the pair and the CA in
-// a cert directory), with TokenReview authentication for the default
-// audience, creating RemediationRequests in ns.
+// startGateway serves rrguard's gateway over TLS, wired as cmd/gateway
+// wires it (gatewaytest), its certificate from certs' self-signed mode (a CA
+// in a Secret of ns, the pair and the CA in a cert directory), with
+// TokenReview authentication for the default audience, creating
+// RemediationRequests in ns.
 func startGateway(t *testing.T, ns string) gatewayServer {
 	t.Helper()
-	mgr, err := ctrl.NewManager(rest.CopyConfig(env.Config), ctrl.Options{
-		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0", Logger: logr.Discard(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	co := gateway.CertOptions()
 	co.Mode, co.CertDir, co.Namespace = certs.ModeSelfSigned, t.TempDir(), ns
 	co.ExtraIPs = []net.IP{net.ParseIP("127.0.0.1")}
-	if _, err := certs.Setup(context.Background(), mgr, co); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	if err := gateway.Setup(mgr, gateway.Options{
-		Listener: ln, CertDir: co.CertDir, Namespace: ns, Auth: gateway.AuthTokenReview, Registerer: reg,
-		Log: testr.New(t), Audit: testr.New(t).WithName("audit"),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	audit := &testenv.Buffer{}
+	gw := gatewaytest.StartForTest(t, gatewaytest.Options{
+		Config: env.Config, Scheme: env.Scheme, Namespace: ns, Auth: gateway.AuthTokenReview,
+		Certs: &co, Audit: audit, Log: testr.New(t),
+	})
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway: %v", err)
+		if t.Failed() {
+			t.Logf("the gateway's audit log:\n%s", audit)
 		}
 	})
 	caFile := filepath.Join(co.CertDir, certs.CACertFile)
@@ -162,7 +144,7 @@ func startGateway(t *testing.T, ns string) gatewayServer {
 		t.Fatalf("%s holds no certificate", caFile)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return gatewayServer{URL: "https://" + ln.Addr().String(), CAFile: caFile, Client: client, Metrics: reg}
+	return gatewayServer{URL: gw.URL, CAFile: caFile, Client: client, Metrics: gw.Registry}
 }
 
 // senderToken makes Alertmanager's ServiceAccount, binds it rrguard's

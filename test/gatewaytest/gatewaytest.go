@@ -2,7 +2,9 @@ package gatewaytest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -14,17 +16,21 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway"
+	"github.com/rrguard/rrguard/internal/auditlog"
 	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // Options say what to start. Config, Scheme and Namespace are required.
 type Options struct {
 	// Config reaches the API server; it is copied, so the instance has a
-	// transport and connections of its own.
+	// transport and connections of its own. Wrap its transport
+	// (rest.Config.Wrap) to watch or break the instance's requests.
 	Config *rest.Config
 	// Scheme knows RemediationRequest.
 	Scheme *runtime.Scheme
@@ -37,6 +43,22 @@ type Options struct {
 	// WebhookGuarded is gateway.Options.WebhookGuarded: set it only where
 	// the test's webhook guards Namespace.
 	WebhookGuarded bool
+	// Auth is gateway.Options.Auth. Defaults to gateway.AuthNone, so that
+	// a test posts without a token.
+	Auth string
+	// Reader, when set, replaces the manager's APIReader for every read
+	// (gateway.Options.Reader).
+	Reader client.Reader
+	// Certs, when set, serves the signal API over TLS as cmd/gateway does:
+	// certs.Setup with these options on the instance's manager, its
+	// readiness checked, the pair served from Certs.CertDir. URL is then
+	// https.
+	Certs *certs.Options
+	// Audit receives the audit lines through the binaries' audit logger
+	// (auditlog.New: JSON, never sampled). Nil discards them.
+	Audit io.Writer
+	// Log is the operational log. Defaults to discarding it.
+	Log logr.Logger
 }
 
 // Instance is one running gateway.
@@ -45,11 +67,11 @@ type Instance struct {
 	URL string
 	// ProbeURL is the base URL of the manager's /healthz and /readyz.
 	ProbeURL string
+	// Registry holds the gateway's metrics.
+	Registry *prometheus.Registry
 
 	requests atomic.Int64
-	cancel   context.CancelFunc
-	done     chan error
-	stopped  atomic.Bool
+	*runner
 }
 
 // APIRequests returns how many requests the instance has sent to the API
@@ -59,71 +81,93 @@ func (i *Instance) APIRequests() int64 { return i.requests.Load() }
 
 // Stop stops the instance's manager and waits for it: the signal API stops
 // accepting and drains the requests in flight. Stopping twice is a no-op.
-func (i *Instance) Stop() error {
-	if i.stopped.Swap(true) {
-		return nil
-	}
-	i.cancel()
-	return <-i.done
-}
+func (i *Instance) Stop() error { return i.stop() }
 
-// Start starts a gateway and returns once its signal API serves.
+// Start starts a gateway and returns once its signal API serves and its
+// manager is ready.
 func Start(o Options) (*Instance, error) {
-	in := &Instance{done: make(chan error, 1)}
-	cfg := CountRequests(o.Config, &in.requests)
-	probe, err := testenv.FreeAddr()
+	in := &Instance{Registry: prometheus.NewRegistry()}
+	mgr, err := in.newManager(o)
 	if err != nil {
 		return nil, err
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 o.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: probe,
-		Logger:                 logr.Discard(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("new manager: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	err = gateway.Setup(mgr, gateway.Options{
+	if err := in.setup(mgr, ln, o); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	in.runner = run(mgr.Start)
+	if err := in.waitServing(o.Certs != nil); err != nil {
+		_ = in.stop()
+		return nil, err
+	}
+	return in, nil
+}
+
+// newManager returns the instance's manager, its probes on a local port.
+func (i *Instance) newManager(o Options) (ctrl.Manager, error) {
+	probe, err := testenv.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	i.ProbeURL = "http://" + probe
+	log := o.Log
+	if log.GetSink() == nil {
+		log = logr.Discard()
+	}
+	mgr, err := ctrl.NewManager(CountRequests(o.Config, &i.requests), ctrl.Options{
+		Scheme:                 o.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: probe,
+		Logger:                 log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// setup adds the gateway to mgr, serving ln, as cmd/gateway does.
+func (i *Instance) setup(mgr ctrl.Manager, ln net.Listener, o Options) error {
+	scheme := "http://"
+	opts := gateway.Options{
 		Listener:       ln,
 		Namespace:      o.Namespace,
-		Auth:           gateway.AuthNone,
+		Auth:           o.Auth,
 		RequestTimeout: o.RequestTimeout,
 		CallTimeout:    o.CallTimeout,
 		WebhookGuarded: o.WebhookGuarded,
-		Registerer:     prometheus.NewRegistry(),
-		Log:            logr.Discard(),
+		Reader:         o.Reader,
+		Registerer:     i.Registry,
 		Audit:          logr.Discard(),
-	})
-	if err != nil {
-		_ = ln.Close()
-		return nil, fmt.Errorf("set up gateway: %w", err)
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		_ = ln.Close()
-		return nil, err
+	if opts.Auth == "" {
+		opts.Auth = gateway.AuthNone
 	}
-	in.URL = "http://" + ln.Addr().String()
-	in.ProbeURL = "http://" + probe
-	ctx, cancel := context.WithCancel(context.Background())
-	in.cancel = cancel
-	go func() { in.done <- mgr.Start(ctx) }()
-	if err := waitServing(in.URL, in.done); err != nil {
-		cancel()
-		return nil, err
+	if o.Audit != nil {
+		opts.Audit = auditlog.New(o.Audit)
 	}
-	// As a Service would, send nothing before the instance is ready.
-	for deadline := time.Now().Add(20 * time.Second); !in.Ready(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			cancel()
-			return nil, fmt.Errorf("gateway at %s did not turn ready", in.URL)
+	if o.Certs != nil {
+		ready, err := certs.Setup(context.Background(), mgr, *o.Certs)
+		if err != nil {
+			return fmt.Errorf("serving certificate: %w", err)
 		}
+		if err := mgr.AddReadyzCheck("certificate", ready); err != nil {
+			return err
+		}
+		opts.CertDir, scheme = o.Certs.CertDir, "https://"
 	}
-	return in, nil
+	if err := gateway.Setup(mgr, opts); err != nil {
+		return fmt.Errorf("set up gateway: %w", err)
+	}
+	i.URL = scheme + ln.Addr().String()
+	return nil
 }
 
 // StartForTest is Start for a test: it fails t if the gateway does not
@@ -153,20 +197,29 @@ func (i *Instance) Ready() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func waitServing(url string, done <-chan error) error {
+// waitServing waits until the signal API answers and then, as a Service
+// would before sending anything, until the instance is ready. Over TLS it
+// does not check the certificate: whether one is served is the question.
+func (i *Instance) waitServing(overTLS bool) error {
+	c := &http.Client{Timeout: 5 * time.Second}
+	if overTLS {
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(url + "/")
+		resp, err := c.Get(i.URL + "/")
 		if err == nil {
 			resp.Body.Close()
-			return nil
+			if i.Ready() {
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("gateway at %s did not serve: %w", url, err)
+			return fmt.Errorf("gateway at %s did not serve and turn ready (last error: %v)", i.URL, err)
 		}
 		select {
-		case err := <-done:
-			return fmt.Errorf("gateway manager stopped before serving: %v", err)
+		case <-i.finished:
+			return fmt.Errorf("gateway manager stopped before serving: %v", i.err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -178,14 +231,10 @@ func CountRequests(cfg *rest.Config, n *atomic.Int64) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.QPS, c.Burst = -1, 0
 	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		return testenv.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
 			n.Add(1)
 			return rt.RoundTrip(r)
 		})
 	})
 	return c
 }
-
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -21,18 +21,15 @@ func StartIndex(t testing.TB, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- idx.Start(ctx) }()
+	r := run(idx.Start)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := r.stop(); err != nil {
 			t.Errorf("index: %v", err)
 		}
 	})
-	syncCtx, cancelSync := context.WithTimeout(ctx, 30*time.Second)
-	defer cancelSync()
-	if !idx.WaitForCacheSync(syncCtx) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !idx.WaitForCacheSync(ctx) {
 		t.Fatal("the index did not sync")
 	}
 	return idx
