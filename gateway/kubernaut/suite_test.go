@@ -3,9 +3,7 @@ package kubernaut_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -25,28 +23,7 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	e, err := testenv.Start(testenv.Options{
-		CRDPath:            testenv.KubernautCRDPath(),
-		ValidatingWebhooks: webhooktest.Configurations(),
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = e
-	code := func() int {
-		hook, err := webhooktest.Serve(env)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer hook.Stop()
-		return m.Run()
-	}()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop control plane:", err)
-	}
-	os.Exit(code)
+	webhooktest.Main(m, func(e *testenv.Env, _ *webhooktest.Server) { env = e }, testenv.Options{CRDPath: testenv.KubernautCRDPath()})
 }
 
 // startGateway starts a gateway replica as cmd/gateway runs it in every

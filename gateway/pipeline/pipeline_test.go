@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,7 +87,7 @@ func listRRs(t testing.TB, ns, fp string) []v1alpha1.RemediationRequest {
 	return items
 }
 
-func submit(t *testing.T, p *Pipeline, sig *signal.Signal, fp string) Result {
+func submit(t *testing.T, p *Pipeline, sig *signal.Signal) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -99,23 +98,39 @@ func submit(t *testing.T, p *Pipeline, sig *signal.Signal, fp string) Result {
 	return res
 }
 
-func setPhase(t *testing.T, ns, name string, phase v1alpha1.Phase) {
+// fixture is one test's pipeline in a namespace of its own, reading
+// through a counting reader, and the signal it is fed.
+type fixture struct {
+	ns     string
+	reader *countingReader
+	p      *Pipeline
+	m      *Metrics
+	sig    *signal.Signal
+	fp     string
+}
+
+func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	if err := testenv.SetPhase(context.Background(), env.Client, ns, name, phase); err != nil {
-		t.Fatal(err)
-	}
+	f := &fixture{ns: env.Namespace(t), reader: &countingReader{Reader: env.Client}}
+	f.p, f.m = newPipeline(t, f.ns, f.reader)
+	f.sig, f.fp = testSignal(f.ns, "web")
+	return f
+}
+
+// submit submits the fixture's signal, failing t on an error.
+func (f *fixture) submit(t *testing.T) Result {
+	t.Helper()
+	return submit(t, f.p, f.sig)
 }
 
 func TestFirstSignalCreatesARequestCountedOnce(t *testing.T) {
-	ns := env.Namespace(t)
-	p, _ := newPipeline(t, ns, env.Client)
-	sig, fp := testSignal(ns, "web")
+	f := newFixture(t)
 
-	res := submit(t, p, sig, fp)
-	if res.Outcome != OutcomeCreated || res.OccurrenceCount != 1 || res.Fingerprint != fp {
+	res := f.submit(t)
+	if res.Outcome != OutcomeCreated || res.OccurrenceCount != 1 || res.Fingerprint != f.fp {
 		t.Fatalf("result = %+v, want created with count 1", res)
 	}
-	items := listRRs(t, ns, fp)
+	items := listRRs(t, f.ns, f.fp)
 	if len(items) != 1 {
 		t.Fatalf("%d requests for the fingerprint, want 1", len(items))
 	}
@@ -127,117 +142,96 @@ func TestFirstSignalCreatesARequestCountedOnce(t *testing.T) {
 	if d.OccurrenceCount != 1 || d.FirstSeenAt == nil || d.LastSeenAt == nil {
 		t.Errorf("deduplication status = %+v, want count 1 with both times", d)
 	}
-	if rr.Spec.SignalName != sig.Name || rr.Spec.TargetResource != sig.Target || rr.Spec.SignalType != signal.SignalTypeAlert {
+	if rr.Spec.SignalName != f.sig.Name || rr.Spec.TargetResource != f.sig.Target || rr.Spec.SignalType != signal.SignalTypeAlert {
 		t.Errorf("spec = %+v, not built from the signal", rr.Spec)
 	}
 }
 
 func TestRepeatedSignalIsCountedWithoutARead(t *testing.T) {
-	ns := env.Namespace(t)
-	reader := &countingReader{Reader: env.Client}
-	p, _ := newPipeline(t, ns, reader)
-	sig, fp := testSignal(ns, "web")
+	f := newFixture(t)
 
-	first := submit(t, p, sig, fp)
-	before := reader.reads()
-	second := submit(t, p, sig, fp)
-	if got := reader.reads() - before; got != 0 {
+	first := f.submit(t)
+	before := f.reader.reads()
+	second := f.submit(t)
+	if got := f.reader.reads() - before; got != 0 {
 		t.Errorf("the hot path made %d reads, want 0", got)
 	}
 	if second.Outcome != OutcomeDuplicate || second.OccurrenceCount != 2 || second.RemediationRequest != first.RemediationRequest {
 		t.Errorf("second result = %+v, want duplicate with count 2 on %s", second, first.RemediationRequest)
 	}
-	if n := listRRs(t, ns, fp)[0].Status.GetDeduplication().OccurrenceCount; n != 2 {
+	if n := listRRs(t, f.ns, f.fp)[0].Status.GetDeduplication().OccurrenceCount; n != 2 {
 		t.Errorf("stored occurrenceCount = %d, want 2", n)
 	}
 }
 
 func TestAChangedRequestIsLookedUpAgainAndStillCounted(t *testing.T) {
-	ns := env.Namespace(t)
-	reader := &countingReader{Reader: env.Client}
-	p, m := newPipeline(t, ns, reader)
-	sig, fp := testSignal(ns, "web")
+	f := newFixture(t)
 
-	first := submit(t, p, sig, fp)
+	first := f.submit(t)
 	// The remediation moves on: the remembered resourceVersion is stale.
-	setPhase(t, ns, first.RemediationRequest.Name, v1alpha1.PhaseExecuting)
+	testenv.MustSetPhase(t, env.Client, f.ns, first.RemediationRequest.Name, v1alpha1.PhaseExecuting)
 
-	before := reader.reads()
-	res := submit(t, p, sig, fp)
+	before := f.reader.reads()
+	res := f.submit(t)
 	if res.Outcome != OutcomeDuplicate || res.OccurrenceCount != 2 || res.RemediationRequest != first.RemediationRequest {
 		t.Errorf("result = %+v, want duplicate with count 2 on %s", res, first.RemediationRequest)
 	}
-	if got := counterValue(m.Conflicts); got != 1 {
+	if got := counterValue(f.m.Conflicts); got != 1 {
 		t.Errorf("conflicts = %v, want 1", got)
 	}
-	if reader.reads() == before {
+	if f.reader.reads() == before {
 		t.Error("the pipeline did not read the changed request again")
 	}
-	if rr := listRRs(t, ns, fp)[0]; rr.Status.GetDeduplication().OccurrenceCount != 2 || rr.Status.OverallPhase != v1alpha1.PhaseExecuting {
+	if rr := listRRs(t, f.ns, f.fp)[0]; rr.Status.GetDeduplication().OccurrenceCount != 2 || rr.Status.OverallPhase != v1alpha1.PhaseExecuting {
 		t.Errorf("stored status = %+v, want count 2 and the phase kept", rr.Status)
 	}
 }
 
 func TestAnEndedRequestIsNotCountedOnAndANewOneIsCreated(t *testing.T) {
-	ns := env.Namespace(t)
-	p, _ := newPipeline(t, ns, env.Client)
-	sig, fp := testSignal(ns, "web")
+	f := newFixture(t)
 
-	first := submit(t, p, sig, fp)
-	setPhase(t, ns, first.RemediationRequest.Name, v1alpha1.PhaseCompleted)
+	first := f.submit(t)
+	testenv.MustSetPhase(t, env.Client, f.ns, first.RemediationRequest.Name, v1alpha1.PhaseCompleted)
 
-	res := submit(t, p, sig, fp)
+	res := f.submit(t)
 	if res.Outcome != OutcomeCreated || res.OccurrenceCount != 1 || res.RemediationRequest == first.RemediationRequest {
 		t.Fatalf("result = %+v, want a new request created with count 1", res)
 	}
-	if n := len(listRRs(t, ns, fp)); n != 2 {
+	if n := len(listRRs(t, f.ns, f.fp)); n != 2 {
 		t.Errorf("%d requests, want the ended one and the new one", n)
 	}
 }
 
 func TestTheClaimIsReadBeforeAnyList(t *testing.T) {
-	ns := env.Namespace(t)
-	sig, fp := testSignal(ns, "web")
-	ctx := context.Background()
+	f := newFixture(t)
 
 	// A request created elsewhere, and the webhook's claim naming it.
-	holder := signal.NewRemediationRequest(ns, fp, sig, time.Now())
-	if err := env.Client.Create(ctx, holder); err != nil {
+	holder := signal.NewRemediationRequest(f.ns, f.fp, f.sig, time.Now())
+	if err := env.Client.Create(context.Background(), holder); err != nil {
 		t.Fatal(err)
 	}
-	claim(t, ns, fp, holder.Name)
+	claim(t, f.ns, f.fp, holder.Name)
 
-	reader := &countingReader{Reader: env.Client}
-	p, _ := newPipeline(t, ns, reader)
-	res := submit(t, p, sig, fp)
+	res := f.submit(t)
 	if res.Outcome != OutcomeDuplicate || res.RemediationRequest.Name != holder.Name || res.OccurrenceCount != 1 {
 		t.Errorf("result = %+v, want duplicate with count 1 on the claim's holder %s", res, holder.Name)
 	}
-	if got := reader.lists.Load(); got != 0 {
+	if got := f.reader.lists.Load(); got != 0 {
 		t.Errorf("%d Lists with a claim present, want 0", got)
 	}
 }
 
 func TestConcurrentSignalsOfOneFingerprintAreCoalesced(t *testing.T) {
-	ns := env.Namespace(t)
-	p, m := newPipeline(t, ns, env.Client)
-	sig, fp := testSignal(ns, "web")
+	f := newFixture(t)
 
 	const n = 50
 	results := make([]Result, n)
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			results[i], errs[i] = p.Submit(ctx, sig)
-		})
-	}
-	close(start)
-	wg.Wait()
+	testenv.AtOnce(n, func(i int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		results[i], errs[i] = f.p.Submit(ctx, f.sig)
+	})
 
 	created := 0
 	seen := map[int64]bool{}
@@ -256,27 +250,25 @@ func TestConcurrentSignalsOfOneFingerprintAreCoalesced(t *testing.T) {
 	if created != 1 {
 		t.Errorf("%d signals answered created, want 1", created)
 	}
-	items := listRRs(t, ns, fp)
+	items := listRRs(t, f.ns, f.fp)
 	if len(items) != 1 || items[0].Status.GetDeduplication().OccurrenceCount != n {
 		t.Fatalf("stored: %d requests, want 1 counting %d", len(items), n)
 	}
-	if got := counterValue(m.Coalesced); got == 0 {
+	if got := counterValue(f.m.Coalesced); got == 0 {
 		t.Error("no signal was coalesced onto another's write")
 	}
 }
 
 func TestASignalPastItsDeadlineIsNotCounted(t *testing.T) {
-	ns := env.Namespace(t)
-	p, _ := newPipeline(t, ns, env.Client)
-	sig, fp := testSignal(ns, "web")
+	f := newFixture(t)
 
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
-	_, err := p.Submit(ctx, sig)
+	_, err := f.p.Submit(ctx, f.sig)
 	if !errors.Is(err, ErrDeadline) {
 		t.Fatalf("Submit error = %v, want ErrDeadline", err)
 	}
-	if n := len(listRRs(t, ns, fp)); n != 0 {
+	if n := len(listRRs(t, f.ns, f.fp)); n != 0 {
 		t.Errorf("%d requests written for a signal past its deadline", n)
 	}
 }
@@ -379,7 +371,7 @@ func TestAnEndedRequestKeepsItsSignalsWhileItSuppresses(t *testing.T) {
 			ns := env.Namespace(t)
 			ctx := context.Background()
 			sig, fp := testSignal(ns, "web")
-			first := submit(t, newPipelineOnly(t, ns), sig, fp).RemediationRequest
+			first := submit(t, newPipelineOnly(t, ns), sig).RemediationRequest
 			if claimed {
 				claim(t, ns, fp, first.Name)
 			}
@@ -389,7 +381,7 @@ func TestAnEndedRequestKeepsItsSignalsWhileItSuppresses(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A replica that never saw the fingerprint.
-			if res := submit(t, newPipelineOnly(t, ns), sig, fp); res.Outcome != OutcomeDuplicate || res.RemediationRequest != first || res.OccurrenceCount != 2 {
+			if res := submit(t, newPipelineOnly(t, ns), sig); res.Outcome != OutcomeDuplicate || res.RemediationRequest != first || res.OccurrenceCount != 2 {
 				t.Fatalf("in the backoff window: %+v, want counted second on %s", res, first.Name)
 			}
 			if err := testenv.SetStatus(ctx, env.Client, ns, first.Name, map[string]any{
@@ -397,7 +389,7 @@ func TestAnEndedRequestKeepsItsSignalsWhileItSuppresses(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if res := submit(t, newPipelineOnly(t, ns), sig, fp); res.Outcome != OutcomeCreated || res.RemediationRequest == first {
+			if res := submit(t, newPipelineOnly(t, ns), sig); res.Outcome != OutcomeCreated || res.RemediationRequest == first {
 				t.Fatalf("after the window: %+v, want a new request", res)
 			}
 		})

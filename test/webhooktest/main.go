@@ -18,9 +18,16 @@ const UnguardedLabel = "rrguard.test/unguarded"
 
 // Main runs a package's tests on one control plane with the real webhook
 // registered (every namespace but the unguarded ones) and served; set
-// receives both before the tests run. It exits with the tests' code.
-func Main(m *testing.M, set func(*testenv.Env, *Server)) {
-	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: Configurations()})
+// receives both before the tests run. It exits with the tests' code. The
+// control plane is started with opts, if given, and the webhook
+// registered on top of them.
+func Main(m *testing.M, set func(*testenv.Env, *Server), opts ...testenv.Options) {
+	var o testenv.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.ValidatingWebhooks = Configurations()
+	env, err := testenv.Start(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
