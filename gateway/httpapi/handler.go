@@ -156,7 +156,7 @@ func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 		w = rec
 		if !h.admit(ctx) {
 			writeProblem(w, r, problemThrottled.problem(fmt.Sprintf("%d requests are in flight (--max-requests-inflight) and none finished within %s", h.opts.MaxRequestsInFlight, h.opts.MaxQueueWait)))
-			h.countRequestFailure(source, pipeline.OutcomeRejected)
+			h.countRejected(source)
 			return
 		}
 		defer h.inFlight.Release(1)
@@ -172,12 +172,12 @@ func (h *handler) endpoint(name, source string, next bodyHandler) http.Handler {
 		}
 		if err := h.opts.Auth.Authenticate(r); err != nil {
 			h.refuse(w, r, err)
-			h.countRequestFailure(source, pipeline.OutcomeRejected)
+			h.countRejected(source)
 			return
 		}
 		body, ok := h.readBody(w, r)
 		if !ok {
-			h.countRequestFailure(source, pipeline.OutcomeRejected)
+			h.countRejected(source)
 			return
 		}
 		next(w, r, body)
@@ -237,13 +237,20 @@ func (h *handler) admit(ctx context.Context) bool {
 	return true
 }
 
-// countRequestFailure counts a request refused before any signal in it
-// could be told apart, as one signal of its source (none for a request to
+// countRejected counts a request refused before any signal in it could be
+// told apart, as one rejected signal of its source (none for a request to
 // no endpoint).
-func (h *handler) countRequestFailure(source string, outcome pipeline.Outcome) {
+func (h *handler) countRejected(source string) {
 	if m := h.opts.Metrics; m != nil && source != "" {
-		m.Signals.WithLabelValues(source, string(outcome)).Inc()
+		m.Signals.WithLabelValues(source, string(pipeline.OutcomeRejected)).Inc()
 	}
+}
+
+// refuseUnparsed answers a payload of source that the parser refused, and
+// counts it rejected.
+func (h *handler) refuseUnparsed(w http.ResponseWriter, r *http.Request, source string, err error) {
+	h.countRejected(source)
+	writeProblem(w, r, problemInvalid.problem(err.Error()))
 }
 
 func isJSON(contentType string) bool {
@@ -311,8 +318,7 @@ type MultiStatusResponse struct {
 func (h *handler) alertmanager(w http.ResponseWriter, r *http.Request, body []byte) {
 	am, err := h.opts.Parser.Alertmanager(body)
 	if err != nil {
-		h.countRequestFailure(signal.TypePrometheus, pipeline.OutcomeRejected)
-		writeProblem(w, r, problemInvalid.problem(err.Error()))
+		h.refuseUnparsed(w, r, signal.TypePrometheus, err)
 		return
 	}
 	if am.Message.TruncatedAlerts > 0 {
@@ -403,8 +409,7 @@ func writeMultiStatus(w http.ResponseWriter, r *http.Request, results []AlertRes
 func (h *handler) kubernetesEvent(w http.ResponseWriter, r *http.Request, body []byte) {
 	item, err := h.opts.Parser.KubernetesEvent(body)
 	if err != nil {
-		h.countRequestFailure(signal.TypeKubernetesEvent, pipeline.OutcomeRejected)
-		writeProblem(w, r, problemInvalid.problem(err.Error()))
+		h.refuseUnparsed(w, r, signal.TypeKubernetesEvent, err)
 		return
 	}
 	h.writeSingle(w, r, h.submitItem(r.Context(), signal.TypeKubernetesEvent, 0, item))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -271,18 +272,8 @@ func TestRequestsRefusedBeforeCounting(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			method := tc.method
-			if method == "" {
-				method = http.MethodPost
-			}
-			path := tc.path
-			if path == "" {
-				path = PrometheusPath
-			}
-			ct := tc.contentType
-			if ct == "" {
-				ct = "application/json"
-			}
+			method, path := cmp.Or(tc.method, http.MethodPost), cmp.Or(tc.path, PrometheusPath)
+			ct := cmp.Or(tc.contentType, "application/json")
 			var hdr []string
 			if tc.token != "" {
 				hdr = []string{"Authorization", "Bearer " + tc.token}

@@ -54,8 +54,6 @@ var (
 	problemRejectedByServer = problemKind{"rejected-by-api-server", "The API server rejected the RemediationRequest built from the signal", http.StatusBadRequest}
 )
 
-// invalidProblem is the problem of a signal the parser refused: too large
-// for a RemediationRequest, or otherwise invalid.
 // failureProblem is the problem a signal the Counter did not count is
 // answered with: 4xx where sending it again cannot help, 5xx where it may.
 func failureProblem(err error) problemKind {
@@ -71,6 +69,8 @@ func failureProblem(err error) problemKind {
 	}
 }
 
+// invalidProblem is the problem of a signal the parser refused: too large
+// for a RemediationRequest, or otherwise invalid.
 func invalidProblem(err error) problemKind {
 	if errors.Is(err, signal.ErrTooLarge) {
 		return problemSignalTooLarge

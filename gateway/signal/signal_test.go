@@ -11,59 +11,31 @@ import (
 )
 
 func TestTargetFromLabels(t *testing.T) {
+	type labels = map[string]string
+	target := func(kind, ns, name, apiVersion string) v1alpha1.ResourceIdentifier {
+		return v1alpha1.ResourceIdentifier{Kind: kind, Namespace: ns, Name: name, APIVersion: apiVersion}
+	}
 	tests := map[string]struct {
-		labels  map[string]string
+		labels  labels
 		want    v1alpha1.ResourceIdentifier
 		wantErr string
 	}{
-		"a deployment in its namespace": {
-			labels: map[string]string{"deployment": "api", "namespace": "payments"},
-			want:   v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: "api", Namespace: "payments", APIVersion: "apps/v1"},
-		},
-		"exported_namespace wins over the scrape target's namespace": {
-			labels: map[string]string{"pod": "api-1", "namespace": "monitoring", "exported_namespace": "payments"},
-			want:   v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-1", Namespace: "payments", APIVersion: "v1"},
-		},
-		"a controller label wins over pod": {
-			labels: map[string]string{"statefulset": "db", "pod": "db-0", "namespace": "data"},
-			want:   v1alpha1.ResourceIdentifier{Kind: "StatefulSet", Name: "db", Namespace: "data", APIVersion: "apps/v1"},
-		},
-		"pod wins over the node it runs on": {
-			labels: map[string]string{"pod": "api-1", "node": "worker-1", "namespace": "payments"},
-			want:   v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-1", Namespace: "payments", APIVersion: "v1"},
-		},
-		"job_name is a Job": {
-			labels: map[string]string{"job_name": "backup-28471", "namespace": "ops", "job": "kube-state-metrics"},
-			want:   v1alpha1.ResourceIdentifier{Kind: "Job", Name: "backup-28471", Namespace: "ops", APIVersion: "batch/v1"},
-		},
-		"a node is cluster-scoped and keeps no namespace": {
-			labels: map[string]string{"node": "worker-1", "namespace": "monitoring"},
-			want:   v1alpha1.ResourceIdentifier{Kind: "Node", Name: "worker-1", APIVersion: "v1"},
-		},
-		"a persistentvolumeclaim": {
-			labels: map[string]string{"persistentvolumeclaim": "data-db-0", "namespace": "data"},
-			want:   v1alpha1.ResourceIdentifier{Kind: "PersistentVolumeClaim", Name: "data-db-0", Namespace: "data", APIVersion: "v1"},
-		},
-		"job and instance are scrape labels, never a target": {
-			labels:  map[string]string{"job": "node-exporter", "instance": "10.0.0.1:9100", "namespace": "monitoring"},
-			wantErr: "no label names a target",
-		},
-		"a namespaced target without a namespace": {
-			labels:  map[string]string{"deployment": "api"},
-			wantErr: "neither exported_namespace nor namespace",
-		},
-		"an empty label value names nothing": {
-			labels:  map[string]string{"deployment": "", "namespace": "payments"},
-			wantErr: "no label names a target",
-		},
+		"a deployment in its namespace":                              {labels: labels{"deployment": "api", "namespace": "payments"}, want: target("Deployment", "payments", "api", "apps/v1")},
+		"exported_namespace wins over the scrape target's namespace": {labels: labels{"pod": "api-1", "namespace": "monitoring", "exported_namespace": "payments"}, want: target("Pod", "payments", "api-1", "v1")},
+		"a controller label wins over pod":                           {labels: labels{"statefulset": "db", "pod": "db-0", "namespace": "data"}, want: target("StatefulSet", "data", "db", "apps/v1")},
+		"pod wins over the node it runs on":                          {labels: labels{"pod": "api-1", "node": "worker-1", "namespace": "payments"}, want: target("Pod", "payments", "api-1", "v1")},
+		"job_name is a Job":                                          {labels: labels{"job_name": "backup-28471", "namespace": "ops", "job": "kube-state-metrics"}, want: target("Job", "ops", "backup-28471", "batch/v1")},
+		"a node is cluster-scoped and keeps no namespace":            {labels: labels{"node": "worker-1", "namespace": "monitoring"}, want: target("Node", "", "worker-1", "v1")},
+		"a persistentvolumeclaim":                                    {labels: labels{"persistentvolumeclaim": "data-db-0", "namespace": "data"}, want: target("PersistentVolumeClaim", "data", "data-db-0", "v1")},
+		"job and instance are scrape labels, never a target":         {labels: labels{"job": "node-exporter", "instance": "10.0.0.1:9100", "namespace": "monitoring"}, wantErr: "no label names a target"},
+		"a namespaced target without a namespace":                    {labels: labels{"deployment": "api"}, wantErr: "neither exported_namespace nor namespace"},
+		"an empty label value names nothing":                         {labels: labels{"deployment": "", "namespace": "payments"}, wantErr: "no label names a target"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			got, err := targetFromLabels(tc.labels)
 			if tc.wantErr != "" {
-				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
-				}
+				wantInvalid(t, err, tc.wantErr)
 				return
 			}
 			if err != nil || got != tc.want {
@@ -116,8 +88,10 @@ func TestParseAlertmanagerReadsEveryFieldOfAVersion4Payload(t *testing.T) {
 	if s := am.Items[2].Signal; s == nil || s.Target.Kind != "Node" || s.Target.Namespace != "" {
 		t.Errorf("item 2 = %+v, want a signal about Node worker-3", am.Items[2])
 	}
-	if it := am.Items[3]; it.Signal != nil || !errors.Is(it.Err, ErrInvalid) || !strings.Contains(it.Err.Error(), "alerts[3]") {
-		t.Errorf("item 3 (only scrape labels) = %+v, want an error naming alerts[3]", it)
+	if it := am.Items[3]; it.Signal != nil {
+		t.Errorf("item 3 (only scrape labels) = %+v, want an error", it)
+	} else {
+		wantInvalid(t, it.Err, "alerts[3]")
 	}
 }
 
@@ -141,9 +115,7 @@ func TestParseAlertmanagerRefusesUnusablePayloads(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseAlertmanager([]byte(tc.body))
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error = %v, want ErrInvalid mentioning %q", err, tc.want)
-			}
+			wantInvalid(t, err, tc.want)
 		})
 	}
 }
@@ -165,9 +137,7 @@ func TestAlertsWithProblemsAreReportedOneByOne(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(it.Err, ErrInvalid) || !strings.Contains(it.Err.Error(), want) {
-			t.Errorf("item %d error = %v, want one mentioning %q", i, it.Err, want)
-		}
+		wantInvalid(t, it.Err, want)
 	}
 }
 
@@ -211,9 +181,7 @@ func TestParseKubernetesEvent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			item, err := parseKubernetesEvent([]byte(tc.body))
 			if tc.wantErr != "" {
-				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
-				}
+				wantInvalid(t, err, tc.wantErr)
 				return
 			}
 			if err != nil {
@@ -230,5 +198,18 @@ func TestParseKubernetesEvent(t *testing.T) {
 				t.Errorf("signal = %+v, want about %+v with reason %s", s, tc.want, tc.reason)
 			}
 		})
+	}
+}
+
+// wantInvalid fails t unless err is ErrInvalid and mentions each of want.
+func wantInvalid(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("error = %v, want ErrInvalid", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("error = %v, want one mentioning %q", err, w)
+		}
 	}
 }
