@@ -15,6 +15,8 @@ import (
 	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
+// The command drives a real gateway on one control plane with rrguard's
+// webhook registered and served, and checks the outcome there.
 var env *testenv.Env
 
 func TestMain(m *testing.M) {

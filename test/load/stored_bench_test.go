@@ -9,13 +9,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -112,37 +111,30 @@ func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 // Completed, with 32 writers.
 func fill(b *testing.B, ns string, from, to int) {
 	b.Helper()
-	var next atomic.Int64
-	next.Store(int64(from))
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	for range 32 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= to || failed.Load() != nil {
-					return
-				}
-				t := load.NewTarget("history", fmt.Sprintf("stored-%d", i))
-				rr := storedRR(ns, fmt.Sprintf("stored-%d", i), t.Fingerprint)
-				if err := env.Client.Create(context.Background(), rr); err != nil {
-					failed.Store(err)
-					return
-				}
-				if i%10 == 0 {
-					continue
-				}
-				if err := testenv.SetPhase(context.Background(), env.Client, ns, rr.Name, v1alpha1.PhaseCompleted); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := failed.Load(); err != nil {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	workqueue.ParallelizeUntil(ctx, 32, to-from, func(piece int) {
+		if err := store(ns, from+piece); err != nil {
+			cancel(err)
+		}
+	})
+	if err := context.Cause(ctx); err != nil {
 		b.Fatalf("fill: %v", err)
 	}
+}
+
+// store stores the i-th request of the history, Completed unless i is a
+// multiple of ten.
+func store(ns string, i int) error {
+	t := load.NewTarget("history", fmt.Sprintf("stored-%d", i))
+	rr := storedRR(ns, fmt.Sprintf("stored-%d", i), t.Fingerprint)
+	if err := env.Client.Create(context.Background(), rr); err != nil {
+		return err
+	}
+	if i%10 == 0 {
+		return nil
+	}
+	return testenv.SetPhase(context.Background(), env.Client, ns, rr.Name, v1alpha1.PhaseCompleted)
 }
 
 func storedRR(ns, name, fp string) *v1alpha1.RemediationRequest {
