@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/rrguard/rrguard/test/gatewaytest"
 	"github.com/rrguard/rrguard/test/testenv"
@@ -23,16 +21,12 @@ func TestMain(m *testing.M) {
 	webhooktest.Main(m, func(e *testenv.Env, _ *webhooktest.Server) { env = e })
 }
 
-// kubeconfig writes a kubeconfig for the control plane's administrator.
+// kubeconfig writes the control plane administrator's kubeconfig, as
+// envtest made it, to a file.
 func kubeconfig(t *testing.T) string {
 	t.Helper()
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
-	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData}
-	cfg.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
-	cfg.CurrentContext = "envtest"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+	if err := os.WriteFile(path, env.Environment().KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
