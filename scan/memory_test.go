@@ -12,9 +12,9 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/scan"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
-	"github.com/rrguard/rrguard/scan"
 )
 
 // populate stores n requests in a new unguarded namespace, every

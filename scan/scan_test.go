@@ -23,9 +23,9 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/auditlog"
+	"github.com/rrguard/rrguard/scan"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
-	"github.com/rrguard/rrguard/scan"
 	"github.com/rrguard/rrguard/webhook"
 )
 
