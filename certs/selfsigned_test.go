@@ -29,7 +29,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/test/testenv"
 	rrwebhook "github.com/rrguard/rrguard/webhook"
 )
@@ -471,10 +470,6 @@ func registerReplicas(t *testing.T, ns string, ports []int) string {
 	return cfg.Name
 }
 
-func newRR(ns, name, fingerprint string) *v1alpha1.RemediationRequest {
-	return testenv.RemediationRequest(ns, name, fingerprint)
-}
-
 // End to end: two replicas of rrguard's real webhook, registered so that
 // every create needs both, the API server calling them over TLS with the
 // generated CA, while serving certificates renew every few seconds and the
@@ -504,10 +499,10 @@ func TestSelfSignedAPIServerTrustsEveryReplicaAcrossRotations(t *testing.T) {
 	deadline := time.Now().Add(17 * time.Second)
 	for i := 0; time.Now().Before(deadline); i++ {
 		fp := fmt.Sprintf("%064x", i+1)
-		if err := env.Client.Create(ctx, newRR(ns, fmt.Sprintf("first-%d", i), fp)); err != nil {
+		if err := env.Client.Create(ctx, testenv.RemediationRequest(ns, fmt.Sprintf("first-%d", i), fp)); err != nil {
 			failures = append(failures, fmt.Sprintf("first RR of fingerprint %d: %v", i, err))
 		}
-		err := env.Client.Create(ctx, newRR(ns, fmt.Sprintf("second-%d", i), fp))
+		err := env.Client.Create(ctx, testenv.RemediationRequest(ns, fmt.Sprintf("second-%d", i), fp))
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("first-%d", i)) {
 			failures = append(failures, fmt.Sprintf("second RR of fingerprint %d: want a denial naming first-%d, got %v", i, i, err))
 		}

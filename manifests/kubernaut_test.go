@@ -17,6 +17,7 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/test/testenv"
 )
 
 // ensureNamespace creates ns unless it exists, as kubernaut's install would
@@ -70,7 +71,7 @@ func TestTheKubernautVariantsGatewayRBAC(t *testing.T) {
 	gw := as(t, "rrguard-gateway")
 	run(t, gw, []check{
 		{"create, get, list, watch RRs in kubernaut-system and count on their status", func(ctx context.Context, c client.Client) error {
-			rr := newRR(kubernautNamespace, "by-the-gateway-for-kubernaut")
+			rr := testenv.RemediationRequest(kubernautNamespace, "by-the-gateway-for-kubernaut", anyFingerprint)
 			if err := c.Create(ctx, rr); err != nil {
 				return err
 			}
@@ -92,10 +93,10 @@ func TestTheKubernautVariantsGatewayRBAC(t *testing.T) {
 			return c.Get(ctx, types.NamespacedName{Namespace: kubernautNamespace, Name: "rrclaim-x"}, &coordinationv1.Lease{})
 		}, true},
 		{"create an RR in rrguard-system", func(ctx context.Context, c client.Client) error {
-			return c.Create(ctx, newRR(certs.DefaultNamespace, "not-here"))
+			return c.Create(ctx, testenv.RemediationRequest(certs.DefaultNamespace, "not-here", anyFingerprint))
 		}, false},
 		{"delete an RR in kubernaut-system", func(ctx context.Context, c client.Client) error {
-			return c.Delete(ctx, newRR(kubernautNamespace, "by-the-gateway-for-kubernaut"))
+			return c.Delete(ctx, testenv.RemediationRequest(kubernautNamespace, "by-the-gateway-for-kubernaut", anyFingerprint))
 		}, false},
 	})
 }

@@ -77,9 +77,9 @@ func applyRBAC(t *testing.T) {
 	apply(t, objs)
 }
 
-func newRR(ns, name string) *v1alpha1.RemediationRequest {
-	return testenv.RemediationRequest(ns, name, strings.Repeat("ab", 32))
-}
+// anyFingerprint is a valid fingerprint: RBAC, not deduplication, is under
+// test here.
+var anyFingerprint = strings.Repeat("ab", 32)
 
 // check is one request made as a ServiceAccount, and whether RBAC must let
 // it through.
@@ -187,7 +187,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 	}
 
 	tenant := env.Namespace(t) // a namespace where someone created an RR
-	if err := admin.Create(ctx, newRR(tenant, "rr-of-a-tenant")); err != nil {
+	if err := admin.Create(ctx, testenv.RemediationRequest(tenant, "rr-of-a-tenant", anyFingerprint)); err != nil {
 		t.Fatalf("create RR: %v", err)
 	}
 	claim := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "rrclaim-" + strings.Repeat("ab", 32)},
@@ -290,10 +290,10 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: webhookLeaderElectionID}})
 			}, false},
 			{"create an RR", func(ctx context.Context, c client.Client) error {
-				return c.Create(ctx, newRR(tenant, "by-the-webhook"))
+				return c.Create(ctx, testenv.RemediationRequest(tenant, "by-the-webhook", anyFingerprint))
 			}, false},
 			{"delete an RR", func(ctx context.Context, c client.Client) error {
-				return c.Delete(ctx, newRR(tenant, "rr-of-a-tenant"))
+				return c.Delete(ctx, testenv.RemediationRequest(tenant, "rr-of-a-tenant", anyFingerprint))
 			}, false},
 			{"update an RR's status", updateStatus(tenant, "rr-of-a-tenant"), false},
 			{"read another Secret of its namespace", func(ctx context.Context, c client.Client) error {
@@ -317,7 +317,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 	t.Run("gateway", func(t *testing.T) {
 		run(t, as(t, "rrguard-gateway"), []check{
 			{"create, get, list, watch RRs and count on their status in its namespace", func(ctx context.Context, c client.Client) error {
-				rr := newRR(system, "by-the-gateway")
+				rr := testenv.RemediationRequest(system, "by-the-gateway", anyFingerprint)
 				if err := c.Create(ctx, rr); err != nil {
 					return err
 				}
@@ -370,7 +370,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			}, true},
 
 			{"delete an RR", func(ctx context.Context, c client.Client) error {
-				return c.Delete(ctx, newRR(system, "by-the-gateway"))
+				return c.Delete(ctx, testenv.RemediationRequest(system, "by-the-gateway", anyFingerprint))
 			}, false},
 			{"change an RR's spec", func(ctx context.Context, c client.Client) error {
 				rr := &v1alpha1.RemediationRequest{}
@@ -380,7 +380,9 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				rr.Spec.Severity = "warning"
 				return c.Update(ctx, rr)
 			}, false},
-			{"create an RR in another namespace", func(ctx context.Context, c client.Client) error { return c.Create(ctx, newRR(tenant, "elsewhere")) }, false},
+			{"create an RR in another namespace", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, testenv.RemediationRequest(tenant, "elsewhere", anyFingerprint))
+			}, false},
 			{"list RRs of every namespace", func(ctx context.Context, c client.Client) error {
 				return c.List(ctx, &v1alpha1.RemediationRequestList{})
 			}, false},

@@ -22,7 +22,7 @@ import (
 // with a fingerprint of its own. It returns the namespace.
 func populate(tb testing.TB, n, activeEvery int) string {
 	tb.Helper()
-	ns := webhooktest.UnguardedNamespace(tb, env)
+	ns := webhooktest.UnguardedNamespace(tb, suite.Env)
 	var (
 		next   atomic.Int64
 		failed atomic.Value
@@ -36,10 +36,10 @@ func populate(tb testing.TB, n, activeEvery int) string {
 					return
 				}
 				fp, _ := dedup.Fingerprint(dedup.Target{Namespace: ns, Kind: "Deployment", Name: fmt.Sprintf("app-%d", i)})
-				rr := newRR(ns, fmt.Sprintf("rr-%06d", i), fp)
-				err := env.Client.Create(context.Background(), rr)
+				rr := testenv.RemediationRequest(ns, fmt.Sprintf("rr-%06d", i), fp)
+				err := suite.Client.Create(context.Background(), rr)
 				if err == nil && i%activeEvery != 0 {
-					err = testenv.SetPhase(context.Background(), env.Client, ns, rr.Name, v1alpha1.PhaseCompleted)
+					err = testenv.SetPhase(context.Background(), suite.Client, ns, rr.Name, v1alpha1.PhaseCompleted)
 				}
 				if err != nil {
 					failed.Store(err)
@@ -90,7 +90,7 @@ func (r *peakReader) List(ctx context.Context, list client.ObjectList, opts ...c
 // page) held above what was live before it, and the report.
 func scanPeak(tb testing.TB, ns string, page int64) (uint64, *scan.Report) {
 	tb.Helper()
-	r := &peakReader{Reader: env.Client, base: liveHeap()}
+	r := &peakReader{Reader: suite.Client, base: liveHeap()}
 	rep, err := (&scan.Scanner{Reader: r, Namespace: ns, PageSize: page}).Scan(context.Background(), true)
 	if err != nil {
 		tb.Fatal(err)
@@ -103,7 +103,7 @@ func unpagedPeak(tb testing.TB, ns string) uint64 {
 	tb.Helper()
 	base := liveHeap()
 	list := &v1alpha1.RemediationRequestList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+	if err := suite.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 		tb.Fatal(err)
 	}
 	peak := above(base)
@@ -116,7 +116,7 @@ func pageBytes(tb testing.TB, ns string, page int64) uint64 {
 	tb.Helper()
 	base := liveHeap()
 	list := &v1alpha1.RemediationRequestList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(ns), client.Limit(page)); err != nil {
+	if err := suite.Client.List(context.Background(), list, client.InNamespace(ns), client.Limit(page)); err != nil {
 		tb.Fatal(err)
 	}
 	b := above(base)

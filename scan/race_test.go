@@ -17,6 +17,7 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/scan"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -35,9 +36,9 @@ func createStorm(t *testing.T, ns, fp string, start <-chan struct{}) []string {
 	)
 	for i := range storm {
 		wg.Go(func() {
-			rr := newRR(ns, fmt.Sprintf("storm-%02d", i), fp)
+			rr := testenv.RemediationRequest(ns, fmt.Sprintf("storm-%02d", i), fp)
 			<-start
-			err := env.Client.Create(context.Background(), rr)
+			err := suite.Client.Create(context.Background(), rr)
 			if d, ok := dedup.DenialFromError(err); err != nil && !(ok && d.Reason == dedup.ReasonDuplicate) {
 				t.Errorf("create %s: %v, want admitted or a Duplicate denial", rr.Name, err)
 			}
@@ -59,13 +60,13 @@ func createStorm(t *testing.T, ns, fp string, start <-chan struct{}) []string {
 func TestScanRacingAStormAdoptsOnceAndAdmitsNothing(t *testing.T) {
 	for round := range 3 {
 		t.Run(fmt.Sprint("round", round), func(t *testing.T) {
-			ns := webhooktest.UnguardedNamespace(t, env)
+			ns := webhooktest.UnguardedNamespace(t, suite.Env)
 			fp := newFingerprint(t)
-			mustCreate(t, newRR(ns, "oldest", fp))
-			mustCreate(t, newRR(ns, "younger", fp))
+			mustCreate(t, testenv.RemediationRequest(ns, "oldest", fp))
+			mustCreate(t, testenv.RemediationRequest(ns, "younger", fp))
 			guard(t, ns)
 
-			sc := &scan.Scanner{Reader: env.Client, Adopter: webhook.NewGuard(env.Client, env.Client, webhook.Options{}), Namespace: ns}
+			sc := &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns}
 			start := make(chan struct{})
 			var rep *scan.Report
 			var scanErr error
@@ -84,7 +85,7 @@ func TestScanRacingAStormAdoptsOnceAndAdmitsNothing(t *testing.T) {
 			if len(admitted) != 0 {
 				t.Errorf("admitted %v beside an active duplicate set, want none", admitted)
 			}
-			if got := activeIn(t, ns, fp); !slices.Equal(got, []string{"oldest", "younger"}) {
+			if got := webhooktest.ActiveNames(t, suite.Client, ns, fp); !slices.Equal(got, []string{"oldest", "younger"}) {
 				t.Errorf("active = %v, want oldest and younger only", got)
 			}
 			if h := claimHolder(t, ns, fp); h != "oldest" {
@@ -111,7 +112,7 @@ type blindAdopter struct {
 
 func (b blindAdopter) Adopt(ctx context.Context, ns, fp string) error {
 	l := &coordinationv1.Lease{}
-	err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: dedup.ClaimName(fp)}, l)
+	err := suite.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: dedup.ClaimName(fp)}, l)
 	now := metav1.NowMicro()
 	if apierrors.IsNotFound(err) {
 		l = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dedup.ClaimName(fp),
@@ -127,9 +128,9 @@ func (b blindAdopter) Adopt(ctx context.Context, ns, fp string) error {
 	delete(l.Annotations, dedup.PendingReactivationAnnotation)
 	l.Spec.HolderIdentity, l.Spec.AcquireTime = ptr.To(b.holder.Name), &now
 	if l.ResourceVersion != "" {
-		return env.Client.Update(ctx, l)
+		return suite.Client.Update(ctx, l)
 	}
-	err = env.Client.Create(ctx, l)
+	err = suite.Client.Create(ctx, l)
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
@@ -152,16 +153,16 @@ func TestAdoptionFromAStaleListingAdmitsOneOfAStorm(t *testing.T) {
 	for _, variant := range []string{"scan", "blind"} {
 		for _, delay := range delays {
 			t.Run(fmt.Sprintf("%s/after%s", variant, delay), func(t *testing.T) {
-				ns := webhooktest.UnguardedNamespace(t, env)
+				ns := webhooktest.UnguardedNamespace(t, suite.Env)
 				fp := newFingerprint(t)
-				ended := mustCreate(t, newRR(ns, "ended", fp))
+				ended := mustCreate(t, testenv.RemediationRequest(ns, "ended", fp))
 				guard(t, ns)
-				sc := &scan.Scanner{Reader: env.Client, Adopter: webhook.NewGuard(env.Client, env.Client, webhook.Options{}), Namespace: ns}
+				sc := &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns}
 				snap, err := sc.Collect(context.Background())
 				if err != nil {
 					t.Fatal(err)
 				}
-				setPhase(t, ended, v1alpha1.PhaseCompleted)
+				testenv.MustSetPhase(t, suite.Client, ns, ended.Name, v1alpha1.PhaseCompleted)
 
 				start := make(chan struct{})
 				done := make(chan error, 1)
@@ -182,13 +183,13 @@ func TestAdoptionFromAStaleListingAdmitsOneOfAStorm(t *testing.T) {
 				}
 				// One more create once the adoption has landed, as the
 				// incident's next signal would: the claim decides it.
-				late := newRR(ns, "late", fp)
-				if err := env.Client.Create(context.Background(), late); err == nil {
+				late := testenv.RemediationRequest(ns, "late", fp)
+				if err := suite.Client.Create(context.Background(), late); err == nil {
 					admitted = append(admitted, late.Name)
 				} else if d, ok := dedup.DenialFromError(err); !ok || d.Reason != dedup.ReasonDuplicate {
 					t.Errorf("create late: %v, want admitted or a Duplicate denial", err)
 				}
-				active := activeIn(t, ns, fp)
+				active := webhooktest.ActiveNames(t, suite.Client, ns, fp)
 				if variant == "blind" {
 					if len(active) > 1 {
 						secondActive++

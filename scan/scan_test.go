@@ -33,7 +33,7 @@ import (
 // and records real Events, its metrics registry and its audit output.
 func runner(t *testing.T, ns string) (*scan.Runner, *prometheus.Registry, *testenv.Buffer) {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(env.Config)
+	cs, err := kubernetes.NewForConfig(suite.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,9 +49,9 @@ func runner(t *testing.T, ns string) (*scan.Runner, *prometheus.Registry, *teste
 	reg := prometheus.NewRegistry()
 	audit := &testenv.Buffer{}
 	return &scan.Runner{
-		Scanner:  &scan.Scanner{Reader: env.Client, Adopter: webhook.NewGuard(env.Client, env.Client, webhook.Options{}), Namespace: ns},
+		Scanner:  &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns},
 		Interval: time.Hour,
-		Recorder: b.NewRecorder(env.Scheme, "rrguard-scan"),
+		Recorder: b.NewRecorder(suite.Scheme, "rrguard-scan"),
 		Audit:    auditlog.New(audit),
 		Log:      auditlog.New(&testenv.Buffer{}).WithName("scan"),
 		Metrics:  scan.NewMetrics(reg),
@@ -80,7 +80,7 @@ func scanEvents(t *testing.T, ns string, want int) []eventsv1.Event {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		list := &eventsv1.EventList{}
-		if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		if err := suite.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 			t.Fatal(err)
 		}
 		var out []eventsv1.Event
@@ -103,16 +103,18 @@ func scanEvents(t *testing.T, ns string, want int) []eventsv1.Event {
 // request.
 func TestScanFindsDuplicatesMadeWhileUnguardedAndAdoptsThem(t *testing.T) {
 	ctx := context.Background()
-	ns := webhooktest.UnguardedNamespace(t, env)
+	ns := webhooktest.UnguardedNamespace(t, suite.Env)
 	dupFP, soloFP, doneFP, mixedFP := newFingerprint(t), newFingerprint(t), newFingerprint(t), newFingerprint(t)
-	a := mustCreate(t, newRR(ns, "a", dupFP))
-	mustCreate(t, newRR(ns, "b", dupFP))
-	c := mustCreate(t, newRR(ns, "c", dupFP))
-	setPhase(t, c, v1alpha1.PhaseExecuting)
-	solo := mustCreate(t, newRR(ns, "solo", soloFP))
-	setPhase(t, mustCreate(t, newRR(ns, "done", doneFP)), v1alpha1.PhaseCompleted)
-	setPhase(t, mustCreate(t, newRR(ns, "mixed-old", mixedFP)), v1alpha1.PhaseFailed)
-	mixed := mustCreate(t, newRR(ns, "mixed-new", mixedFP))
+	a := mustCreate(t, testenv.RemediationRequest(ns, "a", dupFP))
+	mustCreate(t, testenv.RemediationRequest(ns, "b", dupFP))
+	c := mustCreate(t, testenv.RemediationRequest(ns, "c", dupFP))
+	testenv.MustSetPhase(t, suite.Client, ns, c.Name, v1alpha1.PhaseExecuting)
+	solo := mustCreate(t, testenv.RemediationRequest(ns, "solo", soloFP))
+	mustCreate(t, testenv.RemediationRequest(ns, "done", doneFP))
+	testenv.MustSetPhase(t, suite.Client, ns, "done", v1alpha1.PhaseCompleted)
+	mustCreate(t, testenv.RemediationRequest(ns, "mixed-old", mixedFP))
+	testenv.MustSetPhase(t, suite.Client, ns, "mixed-old", v1alpha1.PhaseFailed)
+	mixed := mustCreate(t, testenv.RemediationRequest(ns, "mixed-new", mixedFP))
 	guard(t, ns)
 	before := snapshotRRs(t, ns)
 
@@ -138,12 +140,12 @@ func TestScanFindsDuplicatesMadeWhileUnguardedAndAdoptsThem(t *testing.T) {
 		t.Errorf("counts = %d stored, %d active, %d claims; want 7, 5, 0", rep.RemediationRequests, rep.Active, rep.Claims)
 	}
 	for fp, want := range map[string]*v1alpha1.RemediationRequest{dupFP: a, soloFP: solo, mixedFP: mixed} {
-		l := webhooktest.Claim(t, env.Client, ns, fp)
+		l := webhooktest.Claim(t, suite.Client, ns, fp)
 		if l == nil || (dedup.Claim{Lease: l}).HolderName() != want.Name || (dedup.Claim{Lease: l}).HolderUID() != want.UID {
 			t.Errorf("claim of %s = %+v, want held by %s", want.Name, l, want.Name)
 		}
 	}
-	if l := webhooktest.Claim(t, env.Client, ns, doneFP); l != nil {
+	if l := webhooktest.Claim(t, suite.Client, ns, doneFP); l != nil {
 		t.Errorf("a claim for a fingerprint with no active request: %s", l.Name)
 	}
 	if len(rep.Adopted) != 3 {
@@ -199,7 +201,7 @@ func TestScanFindsDuplicatesMadeWhileUnguardedAndAdoptsThem(t *testing.T) {
 func snapshotRRs(t *testing.T, ns string) []string {
 	t.Helper()
 	list := &v1alpha1.RemediationRequestList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+	if err := suite.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	var out []string
@@ -232,48 +234,60 @@ func auditMessages(t *testing.T, audit *testenv.Buffer, msg string) []map[string
 // active request has no claim, shows that the counter does see the List.
 func TestAdoptionGivesTheNextCreateTheClaimPath(t *testing.T) {
 	ctx := context.Background()
-	ns := webhooktest.UnguardedNamespace(t, env)
+	c, reqs := suite.RecordingClient(t)
+	suite.Replace(t, webhooktest.Options{Client: c})
+	ns := webhooktest.UnguardedNamespace(t, suite.Env)
 	adoptedFP, unadoptedFP := newFingerprint(t), newFingerprint(t)
-	holder := mustCreate(t, newRR(ns, "holder", adoptedFP))
-	mustCreate(t, newRR(ns, "holder-dup", adoptedFP))
+	holder := mustCreate(t, testenv.RemediationRequest(ns, "holder", adoptedFP))
+	mustCreate(t, testenv.RemediationRequest(ns, "holder-dup", adoptedFP))
 	guard(t, ns)
-	sc := &scan.Scanner{Reader: env.Client, Adopter: webhook.NewGuard(env.Client, env.Client, webhook.Options{}), Namespace: ns}
+	sc := &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns}
 	if _, err := sc.Scan(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	// Made after the scan, so never adopted.
 	unadopted := unclaimedActive(t, ns, unadoptedFP)
 
-	counts := webhookReads
 	for _, tc := range []struct {
 		fp     string
 		holder string
-		lists  int64
+		lists  int
 	}{
 		{adoptedFP, holder.Name, 0},
 		{unadoptedFP, unadopted.Name, 1},
 	} {
-		counts.rrLists.Store(0)
-		counts.leaseGets.Store(0)
-		err := env.Client.Create(ctx, newRR(ns, "next-"+tc.holder, tc.fp))
+		reqs.Take()
+		err := suite.Client.Create(ctx, testenv.RemediationRequest(ns, "next-"+tc.holder, tc.fp))
 		if d, ok := dedup.DenialFromError(err); !ok || d.Reason != dedup.ReasonDuplicate || d.Holder != tc.holder {
 			t.Errorf("next create of %s: %v, want a Duplicate naming %s", tc.holder, err, tc.holder)
 		}
-		if got := counts.rrLists.Load(); got != tc.lists {
-			t.Errorf("next create of %s's fingerprint: %d Lists, want %d", tc.holder, got, tc.lists)
+		made := reqs.Take()
+		if got := count(made, "list remediationrequests"); got != tc.lists {
+			t.Errorf("next create of %s's fingerprint: %d Lists (%q), want %d", tc.holder, got, made, tc.lists)
 		}
-		if counts.leaseGets.Load() == 0 {
-			t.Errorf("next create of %s's fingerprint: the webhook read no claim", tc.holder)
+		if count(made, "get leases") == 0 {
+			t.Errorf("next create of %s's fingerprint: the webhook read no claim (%q)", tc.holder, made)
 		}
 	}
+}
+
+// count returns how many of reqs are want.
+func count(reqs []string, want string) int {
+	n := 0
+	for _, r := range reqs {
+		if r == want {
+			n++
+		}
+	}
+	return n
 }
 
 // unclaimedActive stores an active request for fp in ns (guarded) and
 // deletes the claim the webhook gave it.
 func unclaimedActive(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
 	t.Helper()
-	rr := mustCreate(t, newRR(ns, "unclaimed", fp))
-	if err := env.Client.Delete(context.Background(), webhooktest.Claim(t, env.Client, ns, fp)); err != nil {
+	rr := mustCreate(t, testenv.RemediationRequest(ns, "unclaimed", fp))
+	if err := suite.Client.Delete(context.Background(), webhooktest.Claim(t, suite.Client, ns, fp)); err != nil {
 		t.Fatal(err)
 	}
 	return rr
@@ -290,7 +304,7 @@ func claimFor(t *testing.T, ns, fp, holder string, uid types.UID, acquired time.
 			Annotations: map[string]string{dedup.FingerprintAnnotation: fp, dedup.HolderUIDAnnotation: string(uid)}},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder), AcquireTime: &at},
 	}
-	if err := env.Client.Create(context.Background(), l); err != nil {
+	if err := suite.Client.Create(context.Background(), l); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -303,20 +317,20 @@ func claimFor(t *testing.T, ns, fp, holder string, uid types.UID, acquired time.
 // in flight is left alone.
 func TestAdoptionHandsOnAClaimWhoseHolderEnded(t *testing.T) {
 	ctx := context.Background()
-	ns := webhooktest.UnguardedNamespace(t, env)
+	ns := webhooktest.UnguardedNamespace(t, suite.Env)
 	adopted, control, inFlight := newFingerprint(t), newFingerprint(t), newFingerprint(t)
 	var actives []*v1alpha1.RemediationRequest
 	for _, fp := range []string{adopted, control} {
-		ended := mustCreate(t, newRR(ns, "ended-"+fp[:8], fp))
-		setPhase(t, ended, v1alpha1.PhaseCompleted)
+		ended := mustCreate(t, testenv.RemediationRequest(ns, "ended-"+fp[:8], fp))
+		testenv.MustSetPhase(t, suite.Client, ns, ended.Name, v1alpha1.PhaseCompleted)
 		claimFor(t, ns, fp, ended.Name, ended.UID, time.Now().Add(-time.Hour))
-		actives = append(actives, mustCreate(t, newRR(ns, "active-"+fp[:8], fp)))
+		actives = append(actives, mustCreate(t, testenv.RemediationRequest(ns, "active-"+fp[:8], fp)))
 	}
-	mustCreate(t, newRR(ns, "beside-ghost", inFlight))
+	mustCreate(t, testenv.RemediationRequest(ns, "beside-ghost", inFlight))
 	claimFor(t, ns, inFlight, "ghost", "0d5e-ghost", time.Now())
 	guard(t, ns)
 
-	g := webhook.NewGuard(env.Client, env.Client, webhook.Options{})
+	g := webhook.NewGuard(suite.Client, suite.Client, webhook.Options{})
 	for fp, want := range map[string]dedup.ClaimAction{adopted: dedup.ClaimTakenOver, inFlight: dedup.ClaimNone} {
 		a, err := g.Adopt(ctx, ns, fp, false)
 		if err != nil || a.Action != want {
@@ -330,14 +344,14 @@ func TestAdoptionHandsOnAClaimWhoseHolderEnded(t *testing.T) {
 		t.Errorf("a claim inside its grace was handed on to %q", h)
 	}
 
-	err := env.Client.Create(ctx, newRR(ns, "next-adopted", adopted))
+	err := suite.Client.Create(ctx, testenv.RemediationRequest(ns, "next-adopted", adopted))
 	if d, ok := dedup.DenialFromError(err); !ok || d.Holder != actives[0].Name {
 		t.Errorf("next create of the adopted fingerprint: %v, want a Duplicate naming %s", err, actives[0].Name)
 	}
-	if err := env.Client.Create(ctx, newRR(ns, "next-control", control)); err != nil {
+	if err := suite.Client.Create(ctx, testenv.RemediationRequest(ns, "next-control", control)); err != nil {
 		t.Fatalf("next create of the control fingerprint: %v (the webhook was expected to take the ended holder's claim over)", err)
 	}
-	if got := activeIn(t, ns, control); len(got) != 2 {
+	if got := webhooktest.ActiveNames(t, suite.Client, ns, control); len(got) != 2 {
 		t.Errorf("control: active %v; without adoption the ended holder's claim lets a second request in", got)
 	}
 }

@@ -134,7 +134,7 @@ func coInstallSlowWebhook(t *testing.T, hold time.Duration) string {
 		if time.Now().After(deadline) {
 			t.Fatal("the API server never called the co-installed webhook")
 		}
-		_ = create(ctx, newRR(ns, "", newFingerprint(t)), true)
+		_ = create(ctx, testenv.RemediationRequest(ns, "", newFingerprint(t)), true)
 		time.Sleep(50 * time.Millisecond)
 	}
 	return ns
@@ -196,15 +196,15 @@ func TestASlowCoInstalledWebhookDoesNotLetADuplicateThrough(t *testing.T) {
 	rs := rules(oldGrace)
 	route := byName{}
 	for _, r := range rs {
-		route[r.prefix] = replica(r.opts)
+		route[r.prefix] = replica(t, r.opts)
 	}
-	replaceServer(t, webhooktest.Options{Handler: route})
+	suite.Replace(t, webhooktest.Options{Handler: route})
 
 	// x's write is admitted and held; it returns when x's claim shows it.
 	writes := map[string]func(t *testing.T, r rule, fp string) (x string, done <-chan error){
 		"create": func(t *testing.T, r rule, fp string) (string, <-chan error) {
 			x := r.prefix + "held-" + fp[:8]
-			done := createAsync(newRR(ns, x, fp))
+			done := createAsync(testenv.RemediationRequest(ns, x, fp))
 			claimedBy(t, ns, fp, x)
 			return x, done
 		},
@@ -212,7 +212,7 @@ func TestASlowCoInstalledWebhookDoesNotLetADuplicateThrough(t *testing.T) {
 			x := completed(t, ns, r.prefix+"revived-"+fp[:8], fp)
 			stored := x.ResourceVersion
 			done := make(chan error, 1)
-			go func() { done <- setPhase(t, x, v1alpha1.PhaseProcessing) }()
+			go func() { done <- updatePhase(x, v1alpha1.PhaseProcessing) }()
 			deadline := time.Now().Add(10 * time.Second)
 			for (dedup.Claim{Lease: webhooktest.Claim(t, env.Client, ns, fp)}).PendingReactivation() != stored {
 				if time.Now().After(deadline) {
@@ -231,7 +231,7 @@ func TestASlowCoInstalledWebhookDoesNotLetADuplicateThrough(t *testing.T) {
 				x, done := write(t, r, fp)
 				time.Sleep(oldGrace + 300*time.Millisecond)
 
-				errY := create(context.Background(), newRR(ns, r.prefix+"y-"+fp[:8], fp), false)
+				errY := create(context.Background(), testenv.RemediationRequest(ns, r.prefix+"y-"+fp[:8], fp), false)
 				if err := <-done; err != nil {
 					t.Fatalf("%s: %v", x, err)
 				}
@@ -245,7 +245,7 @@ func TestASlowCoInstalledWebhookDoesNotLetADuplicateThrough(t *testing.T) {
 // that where it is one, y was denied naming x.
 func wantActive(t *testing.T, ns, fp string, r rule, x string, errY error) {
 	t.Helper()
-	if got := activeWith(t, ns, fp); len(got) != r.active {
+	if got := webhooktest.ActiveNames(t, env.Client, ns, fp); len(got) != r.active {
 		t.Errorf("active RRs %v (y: %v), want %d", got, errY, r.active)
 	}
 	if r.active == 1 {
@@ -281,8 +281,14 @@ func (r byName) Handle(ctx context.Context, req admission.Request) admission.Res
 	return admission.Denied("no replica for " + req.Name)
 }
 
-func replica(o webhooktest.Options) admission.Handler {
-	return webhook.NewHandler(webhooktest.Admitter(env, o), env.Scheme, logr.Discard(), nil)
+// replica returns the real handler of a replica made with o.
+func replica(t *testing.T, o webhooktest.Options) admission.Handler {
+	t.Helper()
+	h, _, err := webhooktest.NewHandler(env, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // Two replicas whose clocks disagree by more than the grace. Replica a
@@ -305,18 +311,18 @@ func TestReplicasWhoseClocksDisagreeDoNotLetADuplicateThrough(t *testing.T) {
 	}
 	route := byName{}
 	for _, tc := range cases {
-		route[tc.prefix+"a-"], route[tc.prefix+"b-"] = replica(tc.a), replica(tc.b)
+		route[tc.prefix+"a-"], route[tc.prefix+"b-"] = replica(t, tc.a), replica(t, tc.b)
 	}
-	replaceServer(t, webhooktest.Options{Handler: route})
+	suite.Replace(t, webhooktest.Options{Handler: route})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fp := newFingerprintFor(t, tc.prefix)
 			x := tc.prefix + "a-held-" + fp[:8]
-			done := createAsync(newRR(ns, x, fp))
+			done := createAsync(testenv.RemediationRequest(ns, x, fp))
 			claimedBy(t, ns, fp, x)
 
-			errY := create(context.Background(), newRR(ns, tc.prefix+"b-y-"+fp[:8], fp), false)
+			errY := create(context.Background(), testenv.RemediationRequest(ns, tc.prefix+"b-y-"+fp[:8], fp), false)
 			if err := <-done; err != nil {
 				t.Fatalf("%s: %v", x, err)
 			}
@@ -348,12 +354,12 @@ func TestAClaimStampedByAReplicaAheadBlocksOnlyForTheGrace(t *testing.T) {
 			if tc.wallClock {
 				o.Age = wallClockAge{clk}
 			}
-			replaceServer(t, o)
+			suite.Replace(t, o)
 			ghostClaim(t, ns, fp, time.Now().Add(time.Hour))
 
-			wantClaimInFlight(t, create(ctx, newRR(ns, "early", fp), false), "ghost")
+			wantClaimInFlight(t, create(ctx, testenv.RemediationRequest(ns, "early", fp), false), "ghost")
 			clk.SetTime(clk.Now().Add(grace))
-			err := create(ctx, newRR(ns, "after", fp), false)
+			err := create(ctx, testenv.RemediationRequest(ns, "after", fp), false)
 			if tc.takenOver != (err == nil) {
 				t.Errorf("create after the grace: %v, want taken over: %v", err, tc.takenOver)
 			}

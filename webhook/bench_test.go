@@ -10,7 +10,9 @@ import (
 
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/test/load"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
+	"github.com/rrguard/rrguard/webhook"
 )
 
 // BenchmarkAdmission measures admission latency on the real API server, as
@@ -22,13 +24,12 @@ import (
 func BenchmarkAdmission(b *testing.B) {
 	b.Run("uncontended", func(b *testing.B) {
 		ns := env.Namespace(b)
-		r, stop := replicas(b, 1)
-		defer stop()
+		r := suite.Replicas(b, 1, webhooktest.Options{})
 		var client []time.Duration
 		b.ResetTimer()
 		for range b.N {
 			start := time.Now()
-			if err := create(context.Background(), newRR(ns, "", newFingerprint(b)), false); err != nil {
+			if err := create(context.Background(), testenv.RemediationRequest(ns, "", newFingerprint(b)), false); err != nil {
 				b.Fatal(err)
 			}
 			client = append(client, time.Since(start))
@@ -43,8 +44,7 @@ func BenchmarkAdmission(b *testing.B) {
 	// alternating): the p99 ratio is what the guarantee costs a creator.
 	b.Run("32-simultaneous-one-fingerprint-2-replicas/vs-no-webhook", func(b *testing.B) {
 		guarded, unguarded := env.Namespace(b), webhooktest.UnguardedNamespace(b, env)
-		r, stop := replicas(b, 2)
-		defer stop()
+		r := suite.Replicas(b, 2, webhooktest.Options{})
 		var rrguard, none []time.Duration
 		b.ResetTimer()
 		for i := range b.N {
@@ -71,12 +71,11 @@ func BenchmarkAdmission(b *testing.B) {
 		opts webhooktest.Options
 	}{
 		{"32-simultaneous-one-fingerprint-2-replicas/coalesced", webhooktest.Options{}},
-		{"32-simultaneous-one-fingerprint-2-replicas/guard-only", webhooktest.Options{GuardOnly: true}},
+		{"32-simultaneous-one-fingerprint-2-replicas/guard-only", webhooktest.Options{Webhook: webhook.Options{GuardOnly: true}}},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			ns := env.Namespace(b)
-			r, stop := replicasWith(b, 2, v.opts)
-			defer stop()
+			r := suite.Replicas(b, 2, v.opts)
 			var client []time.Duration
 			b.ResetTimer()
 			for range b.N {
@@ -106,7 +105,7 @@ func burst(b *testing.B, ns string, want int) []time.Duration {
 		wg.Go(func() {
 			<-gate
 			start := time.Now()
-			err := env.Client.Create(context.Background(), newRR(ns, "", fp))
+			err := env.Client.Create(context.Background(), testenv.RemediationRequest(ns, "", fp))
 			d := time.Since(start)
 			mu.Lock()
 			defer mu.Unlock()
@@ -146,40 +145,6 @@ func logBreakdown(b *testing.B, rs ...*webhooktest.Server) {
 		ds := by[k]
 		b.Logf("%-32s n=%5d p50 %6.1f ms p99 %6.1f ms", k, len(ds),
 			float64(load.Quantile(ds, .5))/1e6, float64(load.Quantile(ds, .99))/1e6)
-	}
-}
-
-// replicas serves n fresh webhook servers behind the proxy.
-func replicas(b *testing.B, n int) ([]*webhooktest.Server, func()) {
-	b.Helper()
-	return replicasWith(b, n, webhooktest.Options{})
-}
-
-// replicasWith serves n fresh webhook servers made with o behind the proxy,
-// in place of the suite's server: stopping it closes the API server's
-// connections to it, so that exactly these n replicas decide.
-func replicasWith(b *testing.B, n int, o webhooktest.Options) ([]*webhooktest.Server, func()) {
-	b.Helper()
-	server.Stop()
-	var rs []*webhooktest.Server
-	for range n {
-		s, err := serveOn(o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rs = append(rs, s)
-	}
-	useBackends(rs...)
-	return rs, func() {
-		for _, s := range rs {
-			s.Stop()
-		}
-		d, err := serveOn(webhooktest.Options{})
-		if err != nil {
-			b.Fatalf("restore the webhook server: %v", err)
-		}
-		server = d
-		useBackends(d)
 	}
 }
 

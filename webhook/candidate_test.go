@@ -28,7 +28,7 @@ func withResourceVersion(t *testing.T, rr []byte, rv string) []byte {
 // A reactivation's candidate carries the resourceVersion of the old object:
 // the request as stored while the update is admitted. A create's carries none.
 func TestCandidateRecordsTheStoredResourceVersionOfAReactivation(t *testing.T) {
-	h, _ := newTestHandler(t)
+	h, _ := newTestHandler(t, Options{})
 	old := withResourceVersion(t, rrJSON(t, "a", "uid-a", goodFP, v1alpha1.PhaseCompleted), "41")
 	obj := withResourceVersion(t, rrJSON(t, "a", "uid-a", goodFP, v1alpha1.PhaseProcessing), "40")
 

@@ -114,22 +114,13 @@ func (e *Enforcer) For(ctx context.Context, ns string) Enforcement {
 	return mode
 }
 
-// WithEnforcer has h apply e's mode to every denial; without one, h denies.
-func (h *Handler) WithEnforcer(e *Enforcer) *Handler {
-	if e != nil && e.metrics == nil {
-		e.metrics = h.metrics
-	}
-	h.enforcer = e
-	return h
-}
-
 // enforce turns resp, a decision made as in deny mode, into what the
 // namespace's mode answers: in warn, a denial (of any reason, an internal
 // error included) becomes an admission with a warning carrying the denial's
 // message, and rec records that. The Guard has run exactly as in deny, dry
 // runs included (they never write).
 func (h *Handler) enforce(ctx context.Context, req admission.Request, resp admission.Response, rec *auditRecord) admission.Response {
-	if resp.Allowed || h.enforcer == nil {
+	if resp.Allowed {
 		return resp
 	}
 	if h.enforcer.For(ctx, req.Namespace) != EnforcementWarn {

@@ -34,8 +34,7 @@ func TestWarnModeWarnsForInvalidRequests(t *testing.T) {
 		"not JSON":              review(admissionv1.Create, "", []byte("{"), nil),
 	} {
 		t.Run(name, func(t *testing.T) {
-			h, audit := newTestHandler(t)
-			h.WithEnforcer(&Enforcer{Default: EnforcementWarn})
+			h, audit := newTestHandler(t, Options{Enforcement: EnforcementWarn})
 			resp := h.Handle(context.Background(), admission.Request{AdmissionRequest: req})
 			if !resp.Allowed || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "enforcement=warn") {
 				t.Fatalf("response = %+v, want allowed with one warning", resp)

@@ -13,10 +13,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/internal/auditlog"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 	"github.com/rrguard/rrguard/webhook"
@@ -46,33 +46,14 @@ func (w *warnings) take() []string {
 
 // warningClient returns a remediationrequests client (no retries) whose
 // warning handler collects into the returned warnings.
-func warningClient(t *testing.T) (rest.Interface, *warnings) {
+func warningClient(t *testing.T) (*testenv.OnceClient, *warnings) {
 	t.Helper()
 	w := &warnings{}
-	c, err := newRRRESTClient(func(cfg *rest.Config) { cfg.WarningHandler = w })
+	c, err := env.OnceClient(func(cfg *rest.Config) { cfg.WarningHandler = w })
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, w
-}
-
-// serveInstead puts a webhook server started with o behind the proxy for the
-// rest of the test, then the suite's server again. The API server's
-// kept-alive connections to the earlier backend are closed both times.
-func serveInstead(t *testing.T, o webhooktest.Options) *webhooktest.Server {
-	t.Helper()
-	s, err := serveOn(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	useBackends(s)
-	proxy.CloseConnections()
-	t.Cleanup(func() {
-		useBackends(server)
-		proxy.CloseConnections()
-		s.Stop()
-	})
-	return s
 }
 
 func withMode(mode webhook.Enforcement) webhooktest.Options {
@@ -135,17 +116,17 @@ func counter(t *testing.T, reg prometheus.Gatherer, name string, labels map[stri
 // "warned" with the reason it would have had.
 func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
 	ctx := context.Background()
-	s := serveInstead(t, withMode(webhook.EnforcementWarn))
+	s := suite.Replace(t, withMode(webhook.EnforcementWarn))
 	c, w := warningClient(t)
 	ns := env.Namespace(t)
 
 	// Duplicate of a claimed holder.
 	fp := newFingerprint(t)
-	first := newRR(ns, "first", fp)
-	if err := createVia(ctx, c, first, false); err != nil || len(w.take()) != 0 {
+	first := testenv.RemediationRequest(ns, "first", fp)
+	if err := c.Create(ctx, first, false); err != nil || len(w.take()) != 0 {
 		t.Fatalf("first create: %v, want admitted without a warning", err)
 	}
-	wantWarned(t, "duplicate", createVia(ctx, c, newRR(ns, "second", fp), false), w, ns+"/first")
+	wantWarned(t, "duplicate", c.Create(ctx, testenv.RemediationRequest(ns, "second", fp), false), w, ns+"/first")
 	wantHolder(t, ns, fp, first)
 
 	// Duplicate of an unclaimed holder: a dry run writes no claim, a
@@ -153,17 +134,17 @@ func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
 	fpU := newFingerprint(t)
 	u := unclaimedActive(t, ns, fpU)
 	w.take()
-	wantWarned(t, "dry-run duplicate", createVia(ctx, c, newRR(ns, "dry", fpU), true), w, ns+"/unclaimed")
+	wantWarned(t, "dry-run duplicate", c.Create(ctx, testenv.RemediationRequest(ns, "dry", fpU), true), w, ns+"/unclaimed")
 	if l := webhooktest.Claim(t, env.Client, ns, fpU); l != nil {
 		t.Errorf("a dry run in warn mode wrote claim %s", l.Name)
 	}
-	wantWarned(t, "duplicate of an unclaimed holder", createVia(ctx, c, newRR(ns, "rebuilds", fpU), false), w, ns+"/unclaimed")
+	wantWarned(t, "duplicate of an unclaimed holder", c.Create(ctx, testenv.RemediationRequest(ns, "rebuilds", fpU), false), w, ns+"/unclaimed")
 	wantHolder(t, ns, fpU, u)
 
 	// ClaimInFlight: a claim whose holder is not stored, inside its grace.
 	fpG := newFingerprint(t)
 	ghost := ghostClaim(t, ns, fpG, time.Now())
-	wantWarned(t, "claim in flight", createVia(ctx, c, newRR(ns, "waits", fpG), false), w, ns+"/ghost")
+	wantWarned(t, "claim in flight", c.Create(ctx, testenv.RemediationRequest(ns, "waits", fpG), false), w, ns+"/ghost")
 	if l := webhooktest.Claim(t, env.Client, ns, fpG); l == nil || l.ResourceVersion != ghost.ResourceVersion {
 		t.Errorf("claim changed by a ClaimInFlight decision in warn mode: %+v", l)
 	}
@@ -171,13 +152,13 @@ func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
 	// A reactivation while another request is active.
 	fpR := newFingerprint(t)
 	old := completed(t, ns, "old", fpR)
-	current := newRR(ns, "current", fpR)
-	if err := createVia(ctx, c, current, false); err != nil {
+	current := testenv.RemediationRequest(ns, "current", fpR)
+	if err := c.Create(ctx, current, false); err != nil {
 		t.Fatal(err)
 	}
 	w.take()
 	old.Status.OverallPhase = v1alpha1.PhaseProcessing
-	wantWarned(t, "reactivation", updateStatusVia(ctx, c, old), w, ns+"/current")
+	wantWarned(t, "reactivation", c.UpdateStatus(ctx, old), w, ns+"/current")
 	wantHolder(t, ns, fpR, current)
 
 	want := map[string]struct{ reason, holder string }{
@@ -209,40 +190,41 @@ func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
 	}
 }
 
-// failing decides nothing: the API server behind it is down, say.
-type failing struct{}
+// unreachable reads nothing: the API server behind it is down, say.
+type unreachable struct{}
 
-func (failing) Admit(context.Context, dedup.Candidate, bool) (dedup.Verdict, error) {
-	return dedup.Verdict{}, errors.New("apiserver unreachable")
+var errUnreachable = errors.New("apiserver unreachable")
+
+func (unreachable) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return errUnreachable
+}
+
+func (unreachable) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return errUnreachable
 }
 
 // An internal error is a denial too (the webhook fails closed); warn mode
 // admits it with the error as the warning. The handler is the real one,
-// deciding with an Admitter that fails.
+// whose reads fail.
 func TestWarnModeAdmitsAnInternalErrorWithAWarning(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []webhook.Enforcement{webhook.EnforcementDeny, webhook.EnforcementWarn} {
 		t.Run(string(mode), func(t *testing.T) {
-			audit := &testenv.Buffer{}
-			reg := prometheus.NewRegistry()
-			h := webhook.NewHandler(failing{}, env.Scheme, auditlog.New(audit), webhook.NewMetrics(reg)).
-				WithEnforcer(&webhook.Enforcer{Default: mode, Namespaces: env.Client})
-			serveInstead(t, webhooktest.Options{Handler: h})
+			s := suite.Replace(t, webhooktest.Options{Reader: unreachable{}, Webhook: webhook.Options{Enforcement: mode}})
 			c, w := warningClient(t)
 			ns := env.Namespace(t)
-			err := createVia(ctx, c, newRR(ns, "errs", newFingerprint(t)), false)
+			err := c.Create(ctx, testenv.RemediationRequest(ns, "errs", newFingerprint(t)), false)
 			if mode == webhook.EnforcementDeny {
 				if !apierrors.IsInternalError(err) {
 					t.Fatalf("deny: %v, want a 500", err)
 				}
 				return
 			}
-			wantWarned(t, "internal error", err, w, "apiserver unreachable")
-			line := string(audit.Bytes())
-			if !strings.Contains(line, `"decision":"warned"`) || !strings.Contains(line, `"reason":"Error"`) {
-				t.Errorf("audit = %s, want decision warned, reason Error", line)
+			wantWarned(t, "internal error", err, w, errUnreachable.Error())
+			if got := auditFor(t, s, ns, "errs"); len(got) != 1 || got[0].Decision != "warned" || got[0].Reason != "Error" {
+				t.Errorf("audit = %+v, want one line: decision warned, reason Error", got)
 			}
-			if got := counter(t, reg, "rrguard_webhook_admissions_total", map[string]string{"decision": "warned", "reason": "Error"}); got != 1 {
+			if got := counter(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "warned", "reason": "Error"}); got != 1 {
 				t.Errorf("warned Error = %v, want 1", got)
 			}
 		})
@@ -267,17 +249,17 @@ func TestNamespaceLabelOverridesTheFlagBothWays(t *testing.T) {
 		{webhook.EnforcementWarn, "Deny", true},
 	} {
 		t.Run(string(tc.flag)+"/"+tc.label, func(t *testing.T) {
-			s := serveInstead(t, withMode(tc.flag))
+			s := suite.Replace(t, withMode(tc.flag))
 			c, w := warningClient(t)
 			ns := env.Namespace(t)
 			if tc.label != "" {
 				ns = labelledNamespace(t, tc.label)
 			}
 			fp := newFingerprint(t)
-			if err := createVia(ctx, c, newRR(ns, "holder", fp), false); err != nil {
+			if err := c.Create(ctx, testenv.RemediationRequest(ns, "holder", fp), false); err != nil {
 				t.Fatal(err)
 			}
-			err := createVia(ctx, c, newRR(ns, "dup", fp), false)
+			err := c.Create(ctx, testenv.RemediationRequest(ns, "dup", fp), false)
 			if tc.wantWarn {
 				wantWarned(t, "duplicate", err, w, ns+"/holder")
 			} else if d, ok := dedup.DenialFromError(err); !ok || d.Reason != dedup.ReasonDuplicate || len(w.take()) != 0 {

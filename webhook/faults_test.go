@@ -15,6 +15,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -43,7 +44,7 @@ func TestClaimOfUnstoredHolderYoungerThanGraceIsRetryable(t *testing.T) {
 	fp := newFingerprint(t)
 	ghostClaim(t, ns, fp, time.Now())
 
-	err := create(context.Background(), newRR(ns, "waits", fp), false)
+	err := create(context.Background(), testenv.RemediationRequest(ns, "waits", fp), false)
 	if !apierrors.IsTooManyRequests(err) {
 		t.Fatalf("err = %v, want 429 TooManyRequests", err)
 	}
@@ -57,7 +58,7 @@ func TestClaimOfUnstoredHolderYoungerThanGraceIsRetryable(t *testing.T) {
 	if d, ok := apierrors.SuggestsClientDelay(err); !ok || d != 1 {
 		t.Errorf("SuggestsClientDelay = %d, %v; want 1s", d, ok)
 	}
-	got := auditFor(t, server, ns, "waits")
+	got := auditFor(t, suite.Server, ns, "waits")
 	if len(got) != 1 || got[0].Reason != "ClaimInFlight" || got[0].Holder != "ghost" || got[0].Decision != "denied" {
 		t.Errorf("audit = %+v, want one ClaimInFlight denial naming ghost", got)
 	}
@@ -69,7 +70,7 @@ func TestClaimOfUnstoredHolderYoungerThanGraceIsRetryable(t *testing.T) {
 func observingReplica(t *testing.T, grace time.Duration) *clocktesting.FakePassiveClock {
 	t.Helper()
 	clock := clocktesting.NewFakePassiveClock(time.Now())
-	replaceServer(t, webhooktest.Options{Clock: clock, Webhook: webhook.Options{ClaimGrace: grace, HolderWait: -1}})
+	suite.Replace(t, webhooktest.Options{Clock: clock, Webhook: webhook.Options{ClaimGrace: grace, HolderWait: -1}})
 	return clock
 }
 
@@ -84,12 +85,12 @@ func TestClaimOfUnstoredHolderIsTakenOverOnceObservedForTheGrace(t *testing.T) {
 	clock := observingReplica(t, grace)
 	ghostClaim(t, ns, fp, time.Now().Add(-time.Hour))
 
-	wantClaimInFlight(t, create(ctx, newRR(ns, "early", fp), false), "ghost")
+	wantClaimInFlight(t, create(ctx, testenv.RemediationRequest(ns, "early", fp), false), "ghost")
 	clock.SetTime(clock.Now().Add(grace - time.Second))
-	wantClaimInFlight(t, create(ctx, newRR(ns, "still-early", fp), false), "ghost")
+	wantClaimInFlight(t, create(ctx, testenv.RemediationRequest(ns, "still-early", fp), false), "ghost")
 	clock.SetTime(clock.Now().Add(time.Second))
 
-	rr := newRR(ns, "takes-over", fp)
+	rr := testenv.RemediationRequest(ns, "takes-over", fp)
 	if err := create(ctx, rr, false); err != nil {
 		t.Fatalf("create after the grace: %v", err)
 	}
@@ -97,7 +98,7 @@ func TestClaimOfUnstoredHolderIsTakenOverOnceObservedForTheGrace(t *testing.T) {
 	if l := webhooktest.Claim(t, env.Client, ns, fp); ptr.Deref(l.Spec.LeaseTransitions, 0) != 1 {
 		t.Errorf("leaseTransitions = %v, want 1", l.Spec.LeaseTransitions)
 	}
-	got := auditFor(t, server, ns, "takes-over")
+	got := auditFor(t, suite.Server, ns, "takes-over")
 	if len(got) != 1 || got[0].ClaimAction != "takenOver" || got[0].Reason != "Unique" {
 		t.Errorf("audit = %+v, want one Unique admission that took the claim over", got)
 	}
@@ -108,7 +109,7 @@ func TestClaimOfUnstoredHolderIsTakenOverOnceObservedForTheGrace(t *testing.T) {
 // registered (or whose claim was lost) looks like.
 func unclaimedActive(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
 	t.Helper()
-	a := newRR(ns, "unclaimed", fp)
+	a := testenv.RemediationRequest(ns, "unclaimed", fp)
 	if err := create(context.Background(), a, false); err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -124,9 +125,9 @@ func TestActiveRequestWithoutClaimIsFoundAndTheClaimRebuilt(t *testing.T) {
 	fp := newFingerprint(t)
 	a := unclaimedActive(t, ns, fp)
 
-	wantDuplicate(t, create(ctx, newRR(ns, "second", fp), false), a, "<none>")
+	wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "second", fp), false), a, "<none>")
 	wantHolder(t, ns, fp, a)
-	got := auditFor(t, server, ns, "second")
+	got := auditFor(t, suite.Server, ns, "second")
 	if len(got) != 1 || got[0].ClaimAction != "created" || got[0].Holder != "unclaimed" {
 		t.Errorf("audit = %+v, want a Duplicate denial that rebuilt the claim for unclaimed", got)
 	}
@@ -165,11 +166,11 @@ func TestStaleClaimOfANeverStoredHolderIsHandedToAnUnclaimedActiveRequest(t *tes
 		t.Fatalf("the Guard without Lists: %+v, %v; it was expected to admit the duplicate", v, err)
 	}
 
-	wantClaimInFlight(t, create(ctx, newRR(ns, "second", fp), false), "ghost")
+	wantClaimInFlight(t, create(ctx, testenv.RemediationRequest(ns, "second", fp), false), "ghost")
 	clock.SetTime(clock.Now().Add(grace))
-	wantDuplicate(t, create(ctx, newRR(ns, "second", fp), false), a, "<none>")
+	wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "second", fp), false), a, "<none>")
 	wantHolder(t, ns, fp, a)
-	got := auditFor(t, server, ns, "second")
+	got := auditFor(t, suite.Server, ns, "second")
 	if len(got) != 2 || got[1].ClaimAction != "takenOver" || got[1].Holder != "unclaimed" || got[1].Reason != "Duplicate" {
 		t.Errorf("audit = %+v, want ClaimInFlight, then a Duplicate denial that handed the claim to unclaimed", got)
 	}
@@ -184,16 +185,16 @@ func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 	}
 	j := &webhook.Janitor{Keeper: keeper(), Namespace: ns}
 	done, active, gone, retaken := newFingerprint(t), newFingerprint(t), newFingerprint(t), newFingerprint(t)
-	doneRR := newRR(ns, "done", done)
-	activeRR := newRR(ns, "active", active)
-	retakenRR := newRR(ns, "retaken-old", retaken)
+	doneRR := testenv.RemediationRequest(ns, "done", done)
+	activeRR := testenv.RemediationRequest(ns, "active", active)
+	retakenRR := testenv.RemediationRequest(ns, "retaken-old", retaken)
 	for _, rr := range []*v1alpha1.RemediationRequest{doneRR, activeRR, retakenRR} {
 		if err := create(ctx, rr, false); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, rr := range []*v1alpha1.RemediationRequest{doneRR, retakenRR} {
-		if err := setPhase(t, rr, v1alpha1.PhaseCompleted); err != nil {
+		if err := updatePhase(rr, v1alpha1.PhaseCompleted); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -214,7 +215,7 @@ func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 	}
 
 	// A new incident takes one of the marked claims over before retention ends.
-	retakenNew := newRR(ns, "retaken-new", retaken)
+	retakenNew := testenv.RemediationRequest(ns, "retaken-new", retaken)
 	if err := create(ctx, retakenNew, false); err != nil {
 		t.Fatalf("create over a marked claim: %v", err)
 	}
@@ -245,7 +246,7 @@ func TestJanitorRemovesClaimsOfLongGoneHolders(t *testing.T) {
 	}
 
 	// Losing a claim is safe: the next incident of "done" rebuilds it.
-	again := newRR(ns, "done-again", done)
+	again := testenv.RemediationRequest(ns, "done-again", done)
 	if err := create(ctx, again, false); err != nil {
 		t.Fatalf("create after the claim was swept: %v", err)
 	}

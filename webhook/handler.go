@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -20,22 +19,16 @@ import (
 const Path = "/validate-kubernaut-ai-v1alpha1-remediationrequest"
 
 // Handler decides RemediationRequest admissions with a dedup.Admitter: a
-// dedup.Coalescer over a dedup.Guard in the webhook (newAdmitter).
+// dedup.Coalescer over a dedup.Guard (NewHandler).
 type Handler struct {
 	admitter dedup.Admitter
 	decoder  admission.Decoder
 	audit    logr.Logger
 	metrics  *Metrics
-	enforcer *Enforcer // nil: deny
+	enforcer *Enforcer
 }
 
 var _ admission.Handler = (*Handler)(nil)
-
-// NewHandler returns a Handler deciding through admitter. audit receives one
-// line per decision; metrics may be nil.
-func NewHandler(admitter dedup.Admitter, scheme *runtime.Scheme, audit logr.Logger, metrics *Metrics) *Handler {
-	return &Handler{admitter: admitter, decoder: admission.NewDecoder(scheme), audit: audit, metrics: metrics}
-}
 
 // Handle admits or denies one request and audits the decision. It never
 // panics: a panic is recovered, answered as an error and audited.
@@ -73,7 +66,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 
 	dryRun := req.DryRun != nil && *req.DryRun
 	v, err := h.admitter.Admit(ctx, *cand, dryRun)
-	if h.metrics != nil && v.Conflicts > 0 {
+	if v.Conflicts > 0 {
 		h.metrics.claimConflicts.Add(float64(v.Conflicts))
 	}
 	rec.claimAction = v.ClaimAction

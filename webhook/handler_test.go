@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,11 +17,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/auditlog"
 	"github.com/rrguard/rrguard/test/testenv"
 )
 
@@ -52,18 +53,28 @@ func review(op admissionv1.Operation, sub string, obj, old []byte) admissionv1.A
 	}
 }
 
-// newTestHandler returns a handler on the fake client (unit tests only;
-// admission itself is proven on the real API server) and its audit output.
-func newTestHandler(t testing.TB) (*Handler, *bytes.Buffer) {
+// newTestHandler returns the handler NewHandler wires with o, deciding on
+// the fake client (unit tests only; admission itself is proven on the real
+// API server), and its audit output.
+func newTestHandler(t testing.TB, o Options) (*Handler, *testenv.Buffer) {
 	t.Helper()
-	scheme := testenv.NewScheme()
-	c := fake.NewClientBuilder().WithScheme(scheme).
+	c := fake.NewClientBuilder().WithScheme(testenv.NewScheme()).
 		WithIndex(&v1alpha1.RemediationRequest{}, v1alpha1.FingerprintField, func(o client.Object) []string {
 			return []string{o.(*v1alpha1.RemediationRequest).Spec.SignalFingerprint}
 		}).Build()
-	var buf bytes.Buffer
-	log := ctrlzap.New(ctrlzap.WriteTo(&buf), ctrlzap.JSONEncoder())
-	return NewHandler(&dedup.Guard{Reader: c, Writer: c}, scheme, log.WithName(AuditLoggerName), nil), &buf
+	return newHandlerOn(t, &dedup.Guard{Reader: c, Writer: c}, o)
+}
+
+// newHandlerOn is newTestHandler deciding with g.
+func newHandlerOn(t testing.TB, g *dedup.Guard, o Options) (*Handler, *testenv.Buffer) {
+	t.Helper()
+	audit := &testenv.Buffer{}
+	o.Audit, o.Registerer = auditlog.New(audit), prometheus.NewRegistry()
+	h, _, err := NewHandler(g, nil, testenv.NewScheme(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, audit
 }
 
 func TestHandlerRequestsItCannotDecideOn(t *testing.T) {
@@ -126,7 +137,7 @@ func TestHandlerRequestsItCannotDecideOn(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			h, audit := newTestHandler(t)
+			h, audit := newTestHandler(t, Options{})
 			resp := h.Handle(context.Background(), admission.Request{AdmissionRequest: tc.req})
 			if resp.Allowed != tc.allowed {
 				t.Fatalf("allowed = %v, want %v (%+v)", resp.Allowed, tc.allowed, resp.Result)
@@ -152,11 +163,8 @@ func TestHandlerRequestsItCannotDecideOn(t *testing.T) {
 }
 
 func TestHandlerRecoversFromAPanicAndAuditsIt(t *testing.T) {
-	scheme := testenv.NewScheme()
-	var buf bytes.Buffer
-	log := ctrlzap.New(ctrlzap.WriteTo(&buf), ctrlzap.JSONEncoder())
 	// A Guard without a reader panics on its first read.
-	h := NewHandler(&dedup.Guard{}, scheme, log.WithName(AuditLoggerName), nil)
+	h, buf := newHandlerOn(t, &dedup.Guard{}, Options{GuardOnly: true})
 	resp := h.Handle(context.Background(), admission.Request{AdmissionRequest: review(admissionv1.Create, "", rrJSON(t, "a", "uid-a", goodFP, ""), nil)})
 	if resp.Allowed || resp.Result.Code != http.StatusInternalServerError || !strings.Contains(resp.Result.Message, "internal error") {
 		t.Fatalf("response = %+v, want a 500 denial", resp)
@@ -186,7 +194,7 @@ func FuzzAdmissionReview(f *testing.F) {
 	}
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`))
 	f.Add([]byte(`{`))
-	h, audit := newTestHandler(f)
+	h, audit := newTestHandler(f, Options{})
 	wh := &admission.Webhook{Handler: h}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		audit.Reset()

@@ -68,9 +68,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) observe(r auditRecord) {
-	if m == nil {
-		return
-	}
 	m.admissions.WithLabelValues(r.decision(), string(r.reason)).Inc()
 	m.latency.WithLabelValues(string(r.reason)).Observe(r.latency.Seconds())
 }

@@ -9,6 +9,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -37,11 +38,11 @@ func admitReactivation(t *testing.T, rr *v1alpha1.RemediationRequest) {
 // completed creates a request through the webhook and completes it.
 func completed(t *testing.T, ns, name, fp string) *v1alpha1.RemediationRequest {
 	t.Helper()
-	rr := newRR(ns, name, fp)
+	rr := testenv.RemediationRequest(ns, name, fp)
 	if err := create(context.Background(), rr, false); err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
-	if err := setPhase(t, rr, v1alpha1.PhaseCompleted); err != nil {
+	if err := updatePhase(rr, v1alpha1.PhaseCompleted); err != nil {
 		t.Fatalf("complete %s: %v", name, err)
 	}
 	return rr
@@ -56,22 +57,6 @@ func wantClaimInFlight(t *testing.T, err error, holder string) {
 	if !ok || d.Reason != dedup.ReasonClaimInFlight || d.Holder != holder {
 		t.Errorf("DenialFromError = %+v, %v; want ClaimInFlight held by %s", d, ok, holder)
 	}
-}
-
-// activeWith lists the names of the active requests with fingerprint fp.
-func activeWith(t *testing.T, ns, fp string) []string {
-	t.Helper()
-	items, err := dedup.ListByFingerprint(context.Background(), env.Client, ns, fp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for i := range items {
-		if dedup.IsActive(&items[i]) {
-			names = append(names, items[i].Name)
-		}
-	}
-	return names
 }
 
 func TestCreateWhileAReactivationIsAdmittedButNotStored(t *testing.T) {
@@ -102,24 +87,24 @@ func TestCreateWhileAReactivationIsAdmittedButNotStored(t *testing.T) {
 			}
 
 			// In the window: b must wait, not take the claim over.
-			wantClaimInFlight(t, create(ctx, newRR(ns, "b", fp), false), a.Name)
+			wantClaimInFlight(t, create(ctx, testenv.RemediationRequest(ns, "b", fp), false), a.Name)
 			wantHolder(t, ns, fp, a)
 
 			// The update is stored (the API server asks the webhook
 			// again, which admits it: a holds the claim): b's retry is a
 			// duplicate of a.
-			if err := setPhase(t, a, v1alpha1.PhaseProcessing); err != nil {
+			if err := updatePhase(a, v1alpha1.PhaseProcessing); err != nil {
 				t.Fatalf("store the reactivation: %v", err)
 			}
-			wantDuplicate(t, create(ctx, newRR(ns, "b", fp), false), a, "Processing")
-			if got := activeWith(t, ns, fp); len(got) != 1 || got[0] != a.Name {
+			wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "b", fp), false), a, "Processing")
+			if got := webhooktest.ActiveNames(t, env.Client, ns, fp); len(got) != 1 || got[0] != a.Name {
 				t.Errorf("active requests %v, want [a]", got)
 			}
 
 			// Once a is done, its resourceVersion has moved past the one
 			// recorded: the next create takes the claim over, and a claim
 			// taken for a create records no pending reactivation.
-			if err := setPhase(t, a, v1alpha1.PhaseCompleted); err != nil {
+			if err := updatePhase(a, v1alpha1.PhaseCompleted); err != nil {
 				t.Fatal(err)
 			}
 			createTakesTheClaim(t, ns, fp, "b", "after the reactivated request completed")
@@ -142,7 +127,7 @@ func TestCreateWhileAReactivationIsAdmittedButNotStored(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		b := newRR(ns, "b", fp)
+		b := testenv.RemediationRequest(ns, "b", fp)
 		if err := create(ctx, b, false); err != nil {
 			t.Fatalf("create in the window: %v; the naive protocol admits it", err)
 		}
@@ -162,17 +147,17 @@ func TestReactivationNeverStoredIsTakenOverAfterGrace(t *testing.T) {
 	clock := observingReplica(t, grace)
 	admitReactivation(t, a)
 
-	wantClaimInFlight(t, create(ctx, newRR(ns, "b", fp), false), a.Name)
+	wantClaimInFlight(t, create(ctx, testenv.RemediationRequest(ns, "b", fp), false), a.Name)
 	clock.SetTime(clock.Now().Add(grace))
 	b := createTakesTheClaim(t, ns, fp, "b", "after the grace of a reactivation never stored")
-	got := auditFor(t, server, ns, "b")
+	got := auditFor(t, suite.Server, ns, "b")
 	if len(got) != 2 || got[1].ClaimAction != "takenOver" || got[1].Reason != "Unique" {
 		t.Errorf("audit = %+v, want ClaimInFlight, then a Unique admission that took the claim over", got)
 	}
 
 	// Reactivating a now, through the webhook, is refused: b is the
 	// incident's request.
-	wantDuplicate(t, setPhase(t, a, v1alpha1.PhaseProcessing), b, "<none>")
+	wantDuplicate(t, updatePhase(a, v1alpha1.PhaseProcessing), b, "<none>")
 }
 
 // createTakesTheClaim creates the request name for fp (when, for messages)
@@ -180,7 +165,7 @@ func TestReactivationNeverStoredIsTakenOverAfterGrace(t *testing.T) {
 // reactivation: that spoke of the previous holder only.
 func createTakesTheClaim(t *testing.T, ns, fp, name, when string) *v1alpha1.RemediationRequest {
 	t.Helper()
-	rr := newRR(ns, name, fp)
+	rr := testenv.RemediationRequest(ns, name, fp)
 	if err := create(context.Background(), rr, false); err != nil {
 		t.Fatalf("create %s: %v", when, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
@@ -18,7 +19,7 @@ func TestAPIRequestsPerDecision(t *testing.T) {
 	ns := env.Namespace(t)
 	fp := newFingerprint(t)
 	c, reqs := env.RecordingClient(t)
-	replaceServer(t, webhooktest.Options{Client: c})
+	suite.Replace(t, webhooktest.Options{Client: c})
 
 	want := func(what string, got []string, want ...string) {
 		t.Helper()
@@ -27,21 +28,21 @@ func TestAPIRequestsPerDecision(t *testing.T) {
 		}
 	}
 
-	a := newRR(ns, "a", fp)
+	a := testenv.RemediationRequest(ns, "a", fp)
 	if err := create(ctx, a, false); err != nil {
 		t.Fatalf("create a: %v", err)
 	}
 	want("a fresh fingerprint", reqs.Take(), "create leases", "list remediationrequests")
 
-	wantDuplicate(t, create(ctx, newRR(ns, "b", fp), false), a, "<none>")
+	wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "b", fp), false), a, "<none>")
 	want("a duplicate, the claim known to this replica", reqs.Take(), "get leases", "get remediationrequests")
 
-	if err := setPhase(t, a, v1alpha1.PhaseCompleted); err != nil {
+	if err := updatePhase(a, v1alpha1.PhaseCompleted); err != nil {
 		t.Fatal(err)
 	}
 	want("a status update that does not reactivate (never sent to the webhook)", reqs.Take())
 
-	next := newRR(ns, "next", fp)
+	next := testenv.RemediationRequest(ns, "next", fp)
 	if err := create(ctx, next, false); err != nil {
 		t.Fatalf("create next: %v", err)
 	}
@@ -49,8 +50,8 @@ func TestAPIRequestsPerDecision(t *testing.T) {
 
 	// Another replica, which has never seen this claim.
 	c2, reqs2 := env.RecordingClient(t)
-	replaceServer(t, webhooktest.Options{Client: c2})
-	wantDuplicate(t, create(ctx, newRR(ns, "d", fp), false), next, "<none>")
+	suite.Replace(t, webhooktest.Options{Client: c2})
+	wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "d", fp), false), next, "<none>")
 	want("a duplicate, the claim new to this replica", reqs2.Take(),
 		"create leases", "get leases", "get remediationrequests")
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -14,18 +13,10 @@ import (
 	"github.com/rrguard/rrguard/scan"
 )
 
-// setupEnforcer returns the Enforcer of o.Enforcement, reading namespace
-// labels from a metadata-only informer on mgr's cache (added here, so that
-// /readyz waits for it), and from the API server for a namespace the cache
-// has not seen yet.
-func setupEnforcer(mgr manager.Manager, o Options) (*Enforcer, error) {
-	mode := o.Enforcement
-	if mode == "" {
-		mode = EnforcementDeny
-	}
-	if _, err := ParseEnforcement(string(mode)); err != nil {
-		return nil, fmt.Errorf("webhook setup: %w", err)
-	}
+// namespaceReader returns what the Enforcer reads namespace labels with: a
+// metadata-only informer on mgr's cache (added here, so that /readyz waits
+// for it), and the API server for a namespace the cache has not seen yet.
+func namespaceReader(mgr manager.Manager) (client.Reader, error) {
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(namespaceGVK)
 	inf, err := mgr.GetCache().GetInformer(context.Background(), ns)
@@ -40,11 +31,7 @@ func setupEnforcer(mgr manager.Manager, o Options) (*Enforcer, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("add namespace readiness check: %w", err)
 	}
-	return &Enforcer{
-		Default:    mode,
-		Namespaces: cacheThenAPI{cache: mgr.GetCache(), api: mgr.GetAPIReader()},
-		Log:        o.Log.WithName("enforcement"),
-	}, nil
+	return cacheThenAPI{cache: mgr.GetCache(), api: mgr.GetAPIReader()}, nil
 }
 
 // cacheThenAPI reads from cache, and from api where the cache misses (a
@@ -65,8 +52,8 @@ func (r cacheThenAPI) List(ctx context.Context, list client.ObjectList, opts ...
 // newScanRunner returns the leader's scan (package scan), run every
 // o.ScanInterval: it adopts with NewGuard's Guard, so with the webhook's
 // own reads and grace, lists through the API reader in pages, and records
-// its Events as "rrguard-scan".
-func newScanRunner(mgr manager.Manager, o Options, audit logr.Logger) *scan.Runner {
+// its Events as "rrguard-scan", and its audit lines to o.Audit.
+func newScanRunner(mgr manager.Manager, o Options) *scan.Runner {
 	return &scan.Runner{
 		Scanner: &scan.Scanner{
 			Reader:         mgr.GetAPIReader(),
@@ -75,7 +62,7 @@ func newScanRunner(mgr manager.Manager, o Options, audit logr.Logger) *scan.Runn
 		},
 		Interval: o.ScanInterval,
 		Recorder: mgr.GetEventRecorder("rrguard-scan"),
-		Audit:    audit,
+		Audit:    o.Audit,
 		Log:      o.Log.WithName("scan"),
 		Metrics:  scan.NewMetrics(o.Registerer),
 	}

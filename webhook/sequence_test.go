@@ -10,6 +10,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
@@ -50,51 +51,45 @@ func wantDuplicate(t *testing.T, err error, holder *v1alpha1.RemediationRequest,
 	}
 }
 
-func setPhase(t *testing.T, rr *v1alpha1.RemediationRequest, p v1alpha1.Phase) error {
-	t.Helper()
-	rr.Status.OverallPhase = p
-	return updateStatus(context.Background(), rr)
-}
-
 func TestAdmissionSequence(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	fp, other := newFingerprint(t), newFingerprint(t)
 
 	// 1. The first request of an incident is admitted and takes the claim.
-	a := newRR(ns, "incident-a", fp)
+	a := testenv.RemediationRequest(ns, "incident-a", fp)
 	if err := create(ctx, a, false); err != nil {
 		t.Fatalf("first create: %v", err)
 	}
 	wantHolder(t, ns, fp, a)
 
 	// 2. A second one is denied, naming the holder.
-	b := newRR(ns, "incident-b", fp)
+	b := testenv.RemediationRequest(ns, "incident-b", fp)
 	wantDuplicate(t, create(ctx, b, false), a, "<none>")
 
 	// 3. Ordinary status updates never reach the webhook (matchConditions).
-	before := len(auditLines(t, server))
-	if err := setPhase(t, a, v1alpha1.PhaseExecuting); err != nil {
+	before := len(auditLines(t, suite.Server))
+	if err := updatePhase(a, v1alpha1.PhaseExecuting); err != nil {
 		t.Fatalf("status update to Executing: %v", err)
 	}
-	wantDuplicate(t, create(ctx, newRR(ns, "incident-b2", fp), false), a, "Executing")
-	if err := setPhase(t, a, v1alpha1.PhaseCompleted); err != nil {
+	wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "incident-b2", fp), false), a, "Executing")
+	if err := updatePhase(a, v1alpha1.PhaseCompleted); err != nil {
 		t.Fatalf("status update to Completed: %v", err)
 	}
-	if got := len(auditLines(t, server)) - before; got != 1 {
+	if got := len(auditLines(t, suite.Server)) - before; got != 1 {
 		t.Errorf("%d audit lines across two status updates and one create, want 1: status updates must not be sent to the webhook", got)
 	}
 
 	// 4. The holder has completed: the next incident is admitted and takes
 	// the claim over (two Gets, no List).
-	c := newRR(ns, "incident-c", fp)
+	c := testenv.RemediationRequest(ns, "incident-c", fp)
 	if err := create(ctx, c, false); err != nil {
 		t.Fatalf("create after the holder completed: %v", err)
 	}
 	wantHolder(t, ns, fp, c)
 
 	// 5. Another fingerprint is another incident.
-	d := newRR(ns, "other-d", other)
+	d := testenv.RemediationRequest(ns, "other-d", other)
 	if err := create(ctx, d, false); err != nil {
 		t.Fatalf("create with another fingerprint: %v", err)
 	}
@@ -102,23 +97,23 @@ func TestAdmissionSequence(t *testing.T) {
 	// 6. A dry run decides without writing: no claim for a new fingerprint,
 	// and a duplicate is still refused.
 	fresh := newFingerprint(t)
-	if err := create(ctx, newRR(ns, "dry", fresh), true); err != nil {
+	if err := create(ctx, testenv.RemediationRequest(ns, "dry", fresh), true); err != nil {
 		t.Fatalf("dry-run create: %v", err)
 	}
 	if l := webhooktest.Claim(t, env.Client, ns, fresh); l != nil {
 		t.Errorf("dry run wrote claim %s", l.Name)
 	}
-	wantDuplicate(t, create(ctx, newRR(ns, "dry-dup", fp), true), c, "<none>")
+	wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "dry-dup", fp), true), c, "<none>")
 
 	// 7. Re-activating the completed request while c is active is denied.
-	wantDuplicate(t, setPhase(t, a, v1alpha1.PhaseProcessing), c, "<none>")
+	wantDuplicate(t, updatePhase(a, v1alpha1.PhaseProcessing), c, "<none>")
 
 	// 8. Once c is done, re-activating a takes the claim back.
-	if err := setPhase(t, c, v1alpha1.PhaseFailed); err != nil {
+	if err := updatePhase(c, v1alpha1.PhaseFailed); err != nil {
 		t.Fatalf("status update to Failed: %v", err)
 	}
 	a.Status.OverallPhase = v1alpha1.PhaseCompleted
-	if err := setPhase(t, a, v1alpha1.PhaseProcessing); err != nil {
+	if err := updatePhase(a, v1alpha1.PhaseProcessing); err != nil {
 		t.Fatalf("re-activation with no other active request: %v", err)
 	}
 	wantHolder(t, ns, fp, a)
@@ -135,7 +130,7 @@ func TestAdmissionSequence(t *testing.T) {
 		"incident-b2": {{"CREATE", "", "denied", "Duplicate", "incident-a", "none"}},
 	}
 	for name, ws := range wants {
-		got := auditFor(t, server, ns, name)
+		got := auditFor(t, suite.Server, ns, name)
 		if len(got) != len(ws) {
 			t.Errorf("%s: %d audit lines, want %d: %+v", name, len(got), len(ws), got)
 			continue

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -48,6 +49,19 @@ type Options struct {
 	// ScanInterval is the time between the leader's scans (package
 	// scan); 0 disables them.
 	ScanInterval time.Duration
+	// GuardOnly has the handler decide with the bare Guard, without the
+	// dedup.Coalescer in front of it. It is a seam for the benchmark that
+	// measures what coalescing buys (webhook/bench_test.go); no flag sets
+	// it, and a deployment never should.
+	GuardOnly bool
+}
+
+// withDefaults returns o with the audit logger set.
+func (o Options) withDefaults() Options {
+	if o.Audit.GetSink() == nil {
+		o.Audit = auditlog.New(os.Stderr)
+	}
+	return o
 }
 
 // NewGuard returns the Guard a webhook decides with: reads straight from the
@@ -61,30 +75,54 @@ func NewKeeper(reader client.Reader, writer client.Writer, o Options) *dedup.Cla
 	return &dedup.ClaimKeeper{Reader: reader, Writer: writer, Retention: o.ClaimRetention, Grace: o.ClaimGrace}
 }
 
-// newAdmitter returns what the webhook's handler decides with: NewGuard's
-// Guard behind a dedup.Coalescer, so that the simultaneous admissions of one
-// fingerprint on this replica share one round of claim reads.
-func newAdmitter(reader client.Reader, writer client.Writer, o Options) dedup.Admitter {
-	return dedup.NewCoalescer(NewGuard(reader, writer, o))
+// NewHandler returns the handler a replica serves, as Setup wires it, and
+// the metrics it counts in (registered with o.Registerer): it decides with g
+// behind a dedup.Coalescer (o.GuardOnly aside), so that the simultaneous
+// admissions of one fingerprint on the replica share one round of claim
+// reads; it applies o.Enforcement, or a namespace's EnforcementLabel read
+// through namespaces, to every denial; it writes one audit line per
+// decision to o.Audit. g is NewGuard's in the binary; a test may set its
+// Clock or Age first, to play a replica whose clock is off.
+func NewHandler(g *dedup.Guard, namespaces client.Reader, scheme *runtime.Scheme, o Options) (*Handler, *Metrics, error) {
+	if o.Registerer == nil {
+		return nil, nil, fmt.Errorf("webhook setup: no metrics registerer")
+	}
+	mode := o.Enforcement
+	if mode == "" {
+		mode = EnforcementDeny
+	}
+	if _, err := ParseEnforcement(string(mode)); err != nil {
+		return nil, nil, fmt.Errorf("webhook setup: %w", err)
+	}
+	o = o.withDefaults()
+	var admitter dedup.Admitter = dedup.NewCoalescer(g)
+	if o.GuardOnly {
+		admitter = g
+	}
+	metrics := NewMetrics(o.Registerer)
+	return &Handler{
+		admitter: admitter,
+		decoder:  admission.NewDecoder(scheme),
+		audit:    o.Audit,
+		metrics:  metrics,
+		enforcer: &Enforcer{Default: mode, Namespaces: namespaces, Log: o.Log.WithName("enforcement"), metrics: metrics},
+	}, metrics, nil
 }
 
 // Setup registers the handler on mgr's webhook server at Path and adds the
 // leader-elected janitor. Every read goes through mgr.GetAPIReader(), never
-// the cache; claims are written with mgr.GetClient().
+// the cache; claims are written with mgr.GetClient(); namespace labels are
+// read from the cache (namespaceReader).
 func Setup(mgr manager.Manager, o Options) error {
-	if o.Registerer == nil {
-		return fmt.Errorf("webhook setup: no metrics registerer")
-	}
-	metrics := NewMetrics(o.Registerer)
-	audit := o.Audit
-	if audit.GetSink() == nil {
-		audit = auditlog.New(os.Stderr)
-	}
-	enforcer, err := setupEnforcer(mgr, o)
+	o = o.withDefaults()
+	namespaces, err := namespaceReader(mgr)
 	if err != nil {
 		return err
 	}
-	h := NewHandler(newAdmitter(mgr.GetAPIReader(), mgr.GetClient(), o), mgr.GetScheme(), audit, metrics).WithEnforcer(enforcer)
+	h, metrics, err := NewHandler(NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o), namespaces, mgr.GetScheme(), o)
+	if err != nil {
+		return err
+	}
 	mgr.GetWebhookServer().Register(Path, &admission.Webhook{Handler: h})
 	j := &Janitor{
 		Keeper:   NewKeeper(mgr.GetAPIReader(), mgr.GetClient(), o),
@@ -95,7 +133,7 @@ func Setup(mgr manager.Manager, o Options) error {
 		return fmt.Errorf("add claim janitor: %w", err)
 	}
 	if o.ScanInterval > 0 {
-		if err := mgr.Add(newScanRunner(mgr, o, audit)); err != nil {
+		if err := mgr.Add(newScanRunner(mgr, o)); err != nil {
 			return fmt.Errorf("add scan: %w", err)
 		}
 	}

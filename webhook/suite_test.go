@@ -7,15 +7,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/client-go/rest"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
@@ -24,13 +18,13 @@ import (
 )
 
 // The suite's control plane calls the webhook over TLS at envtest's
-// registered localhost port, where proxy listens and forwards to whichever
-// webhook servers a test puts behind it: one real server by default.
+// registered localhost port, where the suite's proxy listens and forwards
+// to whichever webhook servers a test puts behind it: one real server by
+// default.
 var (
+	suite  = &webhooktest.Suite{Proxied: true}
 	env    *testenv.Env
-	proxy  *webhooktest.Proxy
-	server *webhooktest.Server
-	rrREST rest.Interface
+	rrREST *testenv.OnceClient
 )
 
 func TestMain(m *testing.M) {
@@ -39,36 +33,11 @@ func TestMain(m *testing.M) {
 		// The fuzz targets are unit-level; their workers need no control plane.
 		os.Exit(m.Run())
 	}
-	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = e
-	code := func() int {
-		wio := env.WebhookInstallOptions()
-		proxy, err = webhooktest.NewProxy(net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort)))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer proxy.Close()
-		server, err = serveOn(webhooktest.Options{})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer func() { server.Stop() }() // the one serving then: tests replace it
-		useBackends(server)
-		rrREST, err = newRRRESTClient()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
-	_ = env.Stop()
-	os.Exit(code)
+	suite.Main(m, func(s *webhooktest.Suite) (err error) {
+		env = s.Env
+		rrREST, err = env.OnceClient()
+		return err
+	})
 }
 
 // fuzzing reports whether this process runs a fuzz target (as the
@@ -82,92 +51,16 @@ func fuzzing() bool {
 	return false
 }
 
-// serveOn starts a webhook server on a free port.
-func serveOn(o webhooktest.Options) (*webhooktest.Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	o.Port = ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	return webhooktest.Serve(env, o)
-}
-
-// replaceServer stops the suite's webhook server and serves one made with o
-// in its place until the test ends. Stopping the old server closes the API
-// server's connections to it, so every admission from now on reaches the
-// new one.
-func replaceServer(t *testing.T, o webhooktest.Options) *webhooktest.Server {
-	t.Helper()
-	server.Stop()
-	s, err := serveOn(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = s
-	useBackends(s)
-	t.Cleanup(func() {
-		server.Stop()
-		d, err := serveOn(webhooktest.Options{})
-		if err != nil {
-			t.Fatalf("restore the webhook server: %v", err)
-		}
-		server = d
-		useBackends(d)
-	})
-	return s
-}
-
-func backendAddr(s *webhooktest.Server) string {
-	return net.JoinHostPort(env.WebhookInstallOptions().LocalServingHost, strconv.Itoa(s.Port))
-}
-
-func useBackends(ss ...*webhooktest.Server) {
-	addrs := make([]string, len(ss))
-	for i, s := range ss {
-		addrs[i] = backendAddr(s)
-	}
-	proxy.SetBackends(addrs...)
-}
-
-// newRRRESTClient returns a REST client for remediationrequests whose
-// requests are not retried: client-go retries a 429 with Retry-After by
-// itself, and the tests must see each admission answer as it was given.
-// adjust, if given, changes the config first (a warning handler, say).
-func newRRRESTClient(adjust ...func(*rest.Config)) (rest.Interface, error) {
-	cfg := rest.CopyConfig(env.Config)
-	for _, a := range adjust {
-		a(cfg)
-	}
-	cfg.GroupVersion = &v1alpha1.GroupVersion
-	cfg.APIPath = "/apis"
-	cfg.NegotiatedSerializer = serializer.NewCodecFactory(env.Scheme).WithoutConversion()
-	return rest.RESTClientFor(cfg)
-}
-
 // create creates rr once, without client-side retries.
 func create(ctx context.Context, rr *v1alpha1.RemediationRequest, dryRun bool) error {
-	return createVia(ctx, rrREST, rr, dryRun)
+	return rrREST.Create(ctx, rr, dryRun)
 }
 
-// createVia is create through c.
-func createVia(ctx context.Context, c rest.Interface, rr *v1alpha1.RemediationRequest, dryRun bool) error {
-	req := c.Post().Namespace(rr.Namespace).Resource(v1alpha1.Resource).Body(rr).MaxRetries(0)
-	if dryRun {
-		req = req.Param("dryRun", metav1.DryRunAll)
-	}
-	return req.Do(ctx).Into(rr)
-}
-
-// updateStatus writes rr's status once, without client-side retries.
-func updateStatus(ctx context.Context, rr *v1alpha1.RemediationRequest) error {
-	return updateStatusVia(ctx, rrREST, rr)
-}
-
-// updateStatusVia is updateStatus through c.
-func updateStatusVia(ctx context.Context, c rest.Interface, rr *v1alpha1.RemediationRequest) error {
-	return c.Put().Namespace(rr.Namespace).Resource(v1alpha1.Resource).Name(rr.Name).
-		SubResource("status").Body(rr).MaxRetries(0).Do(ctx).Into(rr)
+// updatePhase writes rr's status with phase p once, without client-side
+// retries: a move back to an active phase goes through the webhook.
+func updatePhase(rr *v1alpha1.RemediationRequest, p v1alpha1.Phase) error {
+	rr.Status.OverallPhase = p
+	return rrREST.UpdateStatus(context.Background(), rr)
 }
 
 var fpSeq int
@@ -181,10 +74,6 @@ func newFingerprint(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return fp
-}
-
-func newRR(ns, name, fp string) *v1alpha1.RemediationRequest {
-	return testenv.RemediationRequest(ns, name, fp)
 }
 
 // auditLine is one line of the audit log, decoded.

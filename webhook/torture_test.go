@@ -9,6 +9,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
@@ -47,7 +48,7 @@ func storm(t *testing.T, ns string, rounds, width int) stormResult {
 		for range width {
 			wg.Go(func() {
 				<-start
-				err := create(context.Background(), newRR(ns, "", fp), false)
+				err := create(context.Background(), testenv.RemediationRequest(ns, "", fp), false)
 				mu.Lock()
 				defer mu.Unlock()
 				switch _, denied := dedup.DenialFromError(err); {
@@ -74,18 +75,7 @@ func TestTortureTwoReplicas(t *testing.T) {
 		t.Skip("torture test")
 	}
 	ns := env.Namespace(t)
-	r1, err := serveOn(webhooktest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r1.Stop()
-	r2, err := serveOn(webhooktest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r2.Stop()
-	useBackends(r1, r2)
-	defer useBackends(server)
+	rs := suite.Replicas(t, 2, webhooktest.Options{})
 
 	res := storm(t, ns, tortureRounds, tortureWidth)
 
@@ -102,8 +92,8 @@ func TestTortureTwoReplicas(t *testing.T) {
 	}
 	// Both replicas decided: the proxy spread connections over both, and
 	// both audited decisions.
-	for i, r := range []*webhooktest.Server{r1, r2} {
-		if n := proxy.Connections(backendAddr(r)); n == 0 {
+	for i, r := range rs {
+		if n := suite.Proxy.Connections(r.Addr); n == 0 {
 			t.Errorf("replica %d got no connection", i+1)
 		}
 		if n := len(auditLines(t, r)); n == 0 {
@@ -135,7 +125,7 @@ func TestTortureTwoReplicas(t *testing.T) {
 	// simultaneous decision instead of reads of their own. (Were it never
 	// to coalesce, this test would prove only the bare Guard.)
 	coalesced := 0
-	for _, r := range []*webhooktest.Server{r1, r2} {
+	for _, r := range rs {
 		for _, l := range auditLines(t, r) {
 			if l.Coalesced != nil && *l.Coalesced {
 				coalesced++
@@ -149,7 +139,7 @@ func TestTortureTwoReplicas(t *testing.T) {
 		t.Errorf("no verdict was coalesced under %d simultaneous creates", tortureWidth)
 	}
 	t.Logf("claim protocol: %d rounds x %d simultaneous creates over 2 replicas: %d admitted, %d denied (%d of them coalesced), connections %d/%d",
-		tortureRounds, tortureWidth, listed, res.denied, coalesced, proxy.Connections(backendAddr(r1)), proxy.Connections(backendAddr(r2)))
+		tortureRounds, tortureWidth, listed, res.denied, coalesced, suite.Proxy.Connections(rs[0].Addr), suite.Proxy.Connections(rs[1].Addr))
 }
 
 // queryOnly is the webhook a user writes first: List the fingerprint's
@@ -184,19 +174,7 @@ func TestTortureQueryOnlyAdmitsDuplicates(t *testing.T) {
 		t.Skip("torture test")
 	}
 	ns := env.Namespace(t)
-	naive := queryOnly{decoder: admission.NewDecoder(env.Scheme)}
-	r1, err := serveOn(webhooktest.Options{Handler: naive})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r1.Stop()
-	r2, err := serveOn(webhooktest.Options{Handler: naive})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r2.Stop()
-	useBackends(r1, r2)
-	defer useBackends(server)
+	suite.Replicas(t, 2, webhooktest.Options{Handler: queryOnly{decoder: admission.NewDecoder(env.Scheme)}})
 
 	res := storm(t, ns, tortureRounds, tortureWidth)
 	for _, err := range res.errs {

@@ -37,7 +37,10 @@ func fingerprint(t testing.TB, name string) string {
 	return fp
 }
 
-func newRR(ns, name, fp string) *v1alpha1.RemediationRequest {
+// filledRR is testenv.RemediationRequest with the optional fields kubernaut's
+// gateway fills set too (labels, provider data, payload), for the schema to
+// store as given.
+func filledRR(ns, name, fp string) *v1alpha1.RemediationRequest {
 	rr := testenv.RemediationRequest(ns, name, fp)
 	rr.Spec.SignalLabels = map[string]string{"alertname": "KubePodCrashLooping"}
 	rr.Spec.ProviderData = `{"namespace":"payments","labels":{"alertname":"KubePodCrashLooping"}}`
@@ -203,7 +206,7 @@ func TestSchemaIsAFaithfulSubsetOfKubernauts(t *testing.T) {
 func TestCreateAndReadBack(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
-	rr := newRR(ns, "rr-1", fingerprint(t, "api"))
+	rr := filledRR(ns, "rr-1", fingerprint(t, "api"))
 	if err := env.Client.Create(ctx, rr); err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -266,7 +269,7 @@ func TestSchemaRefusesBadFingerprints(t *testing.T) {
 	}
 	for name, fp := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := env.Client.Create(context.Background(), newRR(ns, "bad-"+strings.ReplaceAll(name, " ", "-"), fp))
+			err := env.Client.Create(context.Background(), filledRR(ns, "bad-"+strings.ReplaceAll(name, " ", "-"), fp))
 			if !apierrors.IsInvalid(err) {
 				t.Fatalf("create with fingerprint %q: err = %v, want Invalid", fp, err)
 			}
@@ -303,7 +306,7 @@ func TestSchemaRefusesWhatKubernautsRefuses(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			rr := newRR(ns, "", fp)
+			rr := filledRR(ns, "", fp)
 			tc.change(rr)
 			err := env.Client.Create(context.Background(), rr)
 			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.field) {
@@ -312,7 +315,7 @@ func TestSchemaRefusesWhatKubernautsRefuses(t *testing.T) {
 		})
 	}
 	// At the limits, it is accepted.
-	rr := newRR(ns, "", fp)
+	rr := filledRR(ns, "", fp)
 	rr.Spec.Severity = strings.Repeat("s", v1alpha1.MaxSeverityLength)
 	rr.Spec.SignalName = strings.Repeat("n", v1alpha1.MaxSignalNameLength)
 	rr.Spec.SignalSource = strings.Repeat("s", v1alpha1.MaxSignalSourceLength)
@@ -325,7 +328,7 @@ func TestSchemaRefusesWhatKubernautsRefuses(t *testing.T) {
 func TestSpecIsImmutable(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
-	rr := newRR(ns, "immutable", fingerprint(t, "api"))
+	rr := filledRR(ns, "immutable", fingerprint(t, "api"))
 	if err := env.Client.Create(ctx, rr); err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -363,7 +366,7 @@ func TestFieldSelectorThroughUncachedReader(t *testing.T) {
 	for i := range fps {
 		fps[i] = fingerprint(t, fmt.Sprintf("workload-%d", i))
 		for j := range each {
-			if err := env.Client.Create(ctx, newRR(ns, fmt.Sprintf("rr-%d-%d", i, j), fps[i])); err != nil {
+			if err := env.Client.Create(ctx, filledRR(ns, fmt.Sprintf("rr-%d-%d", i, j), fps[i])); err != nil {
 				t.Fatalf("create: %v", err)
 			}
 		}

@@ -15,10 +15,10 @@ import (
 // requests go through f.
 func startFaultyGateway(t *testing.T, ns string, f *testenv.FaultyWrites, requestTimeout, callTimeout time.Duration) *gatewaytest.Instance {
 	t.Helper()
-	cfg := rest.CopyConfig(env.Config)
+	cfg := rest.CopyConfig(suite.Config)
 	cfg.Wrap(f.Wrap)
 	return gatewaytest.StartForTest(t, gatewaytest.Options{
-		Config: cfg, Scheme: env.Scheme, Namespace: ns, WebhookGuarded: true,
+		Config: cfg, Scheme: suite.Scheme, Namespace: ns, WebhookGuarded: true,
 		RequestTimeout: requestTimeout, CallTimeout: callTimeout,
 	})
 }
@@ -29,7 +29,7 @@ func startFaultyGateway(t *testing.T, ns string, f *testenv.FaultyWrites, reques
 // storm of repeats hits three incidents. Every signal answered 2xx is
 // counted exactly once, and so is every other one once re-sent.
 func TestAStormWhoseStatusWriteAnswersAreLostIsCountedExactly(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := suite.Namespace(t)
 	kinds := []testenv.WriteFault{testenv.AnswerLost, testenv.AnswerTimeout, testenv.SentTwice, testenv.LandsAfterTimeout, testenv.NotSent}
 	f := &testenv.FaultyWrites{Fault: func(n int64) testenv.WriteFault {
 		if n%3 != 0 {
@@ -48,7 +48,7 @@ func TestAStormWhoseStatusWriteAnswersAreLostIsCountedExactly(t *testing.T) {
 // answered, counted or not, before the signal API's write timeout cuts it
 // off, and the count is exactly the 2xx answers.
 func TestAStormOnAnAPIServerAnsweringJustInsideTheCallTimeoutIsCountedExactly(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := suite.Namespace(t)
 	const request, call = time.Second, 400 * time.Millisecond
 	f := &testenv.FaultyWrites{Delay: call * 8 / 10}
 	gws := []string{startFaultyGateway(t, ns, f, request, call).URL, startFaultyGateway(t, ns, f, request, call).URL}

@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -32,7 +28,7 @@ import (
 // update does not pass the webhook). Once the webhook is back, every
 // signal answered 503 is sent again and counted exactly once.
 func TestWebhookStoppedMidStormIsA503WritingNothingAndResentSignalsAreCountedExactly(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := suite.Namespace(t)
 	gw := startGateway(t, ns)
 	known := load.NewTarget("payments", "known")
 	if r := load.Send(context.Background(), httpClient, gw.URL, "", known, load.Payload(known)); r.Code != http.StatusCreated {
@@ -49,16 +45,8 @@ func TestWebhookStoppedMidStormIsA503WritingNothingAndResentSignalsAreCountedExa
 		return load.NewTarget("payments", fmt.Sprintf("wh-%d", i/8))
 	})
 	s.waitFor(t, 100, time.Time{}, "signals counted with the webhook up", isOK)
-	hook.Stop()
+	up := suite.Down(t)
 	stopped := time.Now()
-	restored := false
-	t.Cleanup(func() {
-		if !restored {
-			if s, err := webhooktest.Serve(env); err == nil {
-				hook = s
-			}
-		}
-	})
 	s.waitFor(t, 40, stopped, "answers 503 with the webhook down", func(x sent) bool { return x.resp.Code == http.StatusServiceUnavailable })
 	s.waitFor(t, 10, stopped, "repeats of the known incident counted with the webhook down", func(x sent) bool {
 		return x.target == known && x.resp.OK()
@@ -83,7 +71,7 @@ func TestWebhookStoppedMidStormIsA503WritingNothingAndResentSignalsAreCountedExa
 	// Writes nothing: an incident none of whose signals was counted has
 	// no request at all.
 	rrs := &v1alpha1.RemediationRequestList{}
-	if err := env.Client.List(context.Background(), rrs, client.InNamespace(ns)); err != nil {
+	if err := suite.Client.List(context.Background(), rrs, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	stored := map[string]int{}
@@ -105,11 +93,7 @@ func TestWebhookStoppedMidStormIsA503WritingNothingAndResentSignalsAreCountedExa
 	verify(t, ns, first, log)
 
 	// The webhook comes back; the senders send again what got 503.
-	s2, err := webhooktest.Serve(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hook, restored = s2, true
+	up()
 	ok, failed := split(log)
 	again := resend(t, gw.URL, failed)
 	c := verify(t, ns, first, ok, again)
@@ -122,7 +106,7 @@ func TestWebhookStoppedMidStormIsA503WritingNothingAndResentSignalsAreCountedExa
 // The gateway's /readyz goes false while it is down and true again after,
 // and the same gateway process counts again without a restart.
 func TestAPIServerRestartedMidStormGatewayTurnsUnreadyAndRecoversWithoutRestart(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := suite.Namespace(t)
 	gw := startGateway(t, ns)
 	if !gw.Ready() {
 		t.Fatal("gateway not ready before the restart")
@@ -206,30 +190,15 @@ func hasFalse(states []bool) bool {
 	return false
 }
 
-// restartAPIServer stops kube-apiserver and starts it again on the same
-// port, etcd and certificates: envtest deletes a generated certificate
-// folder on Stop, so the folder is copied first and the copy reused.
+// restartAPIServer restarts kube-apiserver on the same port, etcd and
+// certificates.
 func restartAPIServer(t *testing.T) {
 	t.Helper()
-	as := env.Environment().ControlPlane.APIServer
-	saved, err := os.MkdirTemp("", "rrguard-apiserver-")
+	stop, start, err := suite.RestartAPIServer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanups = append(cleanups, func() { _ = os.RemoveAll(saved) })
-	if err := os.CopyFS(saved, os.DirFS(as.CertDir)); err != nil {
-		t.Fatalf("copy the API server's certificates: %v", err)
-	}
-	start := time.Now()
-	if err := as.Stop(); err != nil {
-		t.Fatalf("stop the API server: %v", err)
-	}
-	stopped := time.Now()
-	as.CertDir = saved
-	if err := as.Start(); err != nil {
-		t.Fatalf("start the API server again: %v", err)
-	}
-	t.Logf("API server stopped in %s, started again in %s", stopped.Sub(start).Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
+	t.Logf("API server stopped in %s, started again in %s", stop.Round(time.Millisecond), start.Round(time.Millisecond))
 }
 
 // A gateway replica is killed in the middle of a storm spread over three:
@@ -237,7 +206,7 @@ func restartAPIServer(t *testing.T) {
 // senders move to the survivors, which carry on; nothing is counted twice,
 // and the signals that never reached a gateway are counted once re-sent.
 func TestGatewayKilledMidStormSurvivorsCarryOnAndNothingIsDoubleCounted(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := suite.Namespace(t)
 	gws := []string{}
 	var victim = startGateway(t, ns)
 	gws = append(gws, victim.URL, startGateway(t, ns).URL, startGateway(t, ns).URL)
@@ -297,18 +266,20 @@ func crashAfterClaim(real admission.Handler) admission.Handler {
 func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention(t *testing.T) {
 	const grace, retention = 2 * time.Second, time.Second
 	ctx := context.Background()
-	ns := env.Namespace(t)
-	opts := webhook.Options{ClaimGrace: grace, Registerer: prometheus.NewRegistry()}
-	real := webhook.NewHandler(webhook.NewGuard(env.Client, env.Client, opts), env.Scheme, logr.Discard(), webhook.NewMetrics(opts.Registerer))
-	replaceWebhook(t, webhooktest.Options{Webhook: opts, Handler: crashAfterClaim(real)})
+	ns := suite.Namespace(t)
+	real, _, err := webhooktest.NewHandler(suite.Env, webhooktest.Options{Webhook: webhook.Options{ClaimGrace: grace}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	suite.Replace(t, webhooktest.Options{Handler: crashAfterClaim(real)})
 
 	taken, swept := load.NewTarget("payments", "taken"), load.NewTarget("payments", "swept")
 	for _, tg := range []load.Target{taken, swept} {
-		err := env.Client.Create(ctx, newRR(ns, "crash-"+tg.Deployment, tg.Fingerprint))
+		err := suite.Client.Create(ctx, testenv.RemediationRequest(ns, "crash-"+tg.Deployment, tg.Fingerprint))
 		if err == nil || !strings.Contains(err.Error(), "crashed after taking the claim") {
 			t.Fatalf("create crash-%s: %v, want the crash", tg.Deployment, err)
 		}
-		if l := webhooktest.Claim(t, env.Client, ns, tg.Fingerprint); l == nil || *l.Spec.HolderIdentity != "crash-"+tg.Deployment {
+		if l := webhooktest.Claim(t, suite.Client, ns, tg.Fingerprint); l == nil || *l.Spec.HolderIdentity != "crash-"+tg.Deployment {
 			t.Fatalf("no claim left behind by crash-%s: %+v", tg.Deployment, l)
 		}
 	}
@@ -316,52 +287,52 @@ func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention
 
 	// Inside the grace period the claim's holder may still be on its way
 	// to storage: the next create is told to retry.
-	err := createOnce(ctx, newRR(ns, "next-early", taken.Fingerprint))
+	err = createOnce(ctx, testenv.RemediationRequest(ns, "next-early", taken.Fingerprint))
 	if d, ok := dedup.DenialFromError(err); !ok || d.Reason != dedup.ReasonClaimInFlight {
 		t.Fatalf("create inside the grace period: %v, want a ClaimInFlight denial", err)
 	}
 	time.Sleep(time.Until(crashed.Add(grace + 200*time.Millisecond)))
-	next := newRR(ns, "next", taken.Fingerprint)
-	if err := env.Client.Create(ctx, next); err != nil {
+	next := testenv.RemediationRequest(ns, "next", taken.Fingerprint)
+	if err := suite.Client.Create(ctx, next); err != nil {
 		t.Fatalf("create after the grace period: %v", err)
 	}
-	if l := webhooktest.Claim(t, env.Client, ns, taken.Fingerprint); l == nil || *l.Spec.HolderIdentity != "next" || string(next.UID) != l.Annotations[dedup.HolderUIDAnnotation] {
+	if l := webhooktest.Claim(t, suite.Client, ns, taken.Fingerprint); l == nil || *l.Spec.HolderIdentity != "next" || string(next.UID) != l.Annotations[dedup.HolderUIDAnnotation] {
 		t.Fatalf("claim after the take-over: %+v, want it held by next (%s)", l, next.UID)
 	}
-	err = createOnce(ctx, newRR(ns, "dup", taken.Fingerprint))
+	err = createOnce(ctx, testenv.RemediationRequest(ns, "dup", taken.Fingerprint))
 	if d, ok := dedup.DenialFromError(err); !ok || d.Reason != dedup.ReasonDuplicate || d.Holder != "next" {
 		t.Fatalf("a second create: %v, want a Duplicate denial naming next", err)
 	}
 
 	// The janitor, as the webhook runs it, with a short retention.
 	jctx, stop := context.WithCancel(ctx)
-	j := &webhook.Janitor{Keeper: webhook.NewKeeper(env.Client, env.Client, webhook.Options{ClaimGrace: grace, ClaimRetention: retention}),
+	j := &webhook.Janitor{Keeper: webhook.NewKeeper(suite.Client, suite.Client, webhook.Options{ClaimGrace: grace, ClaimRetention: retention}),
 		Namespace: ns, Interval: 200 * time.Millisecond, Log: logr.Discard()}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = j.Start(jctx) })
 	defer func() { stop(); wg.Wait() }()
 	deadline := time.Now().Add(15 * time.Second)
-	for webhooktest.Claim(t, env.Client, ns, swept.Fingerprint) != nil {
+	for webhooktest.Claim(t, suite.Client, ns, swept.Fingerprint) != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("the janitor left the claim of the crashed crash-swept for 15s with a %s retention and a %s grace", retention, grace)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("claim of crash-swept removed %s after the crash", time.Since(crashed).Round(100*time.Millisecond))
-	if l := webhooktest.Claim(t, env.Client, ns, taken.Fingerprint); l == nil || *l.Spec.HolderIdentity != "next" {
+	if l := webhooktest.Claim(t, suite.Client, ns, taken.Fingerprint); l == nil || *l.Spec.HolderIdentity != "next" {
 		t.Errorf("the janitor touched the claim of the active next: %+v", l)
 	}
 
 	// With its claim gone, the fingerprint is decided by the List again.
-	again := newRR(ns, "swept-again", swept.Fingerprint)
-	if err := env.Client.Create(ctx, again); err != nil {
+	again := testenv.RemediationRequest(ns, "swept-again", swept.Fingerprint)
+	if err := suite.Client.Create(ctx, again); err != nil {
 		t.Fatalf("create after the sweep: %v", err)
 	}
-	if l := webhooktest.Claim(t, env.Client, ns, swept.Fingerprint); l == nil || *l.Spec.HolderIdentity != "swept-again" {
+	if l := webhooktest.Claim(t, suite.Client, ns, swept.Fingerprint); l == nil || *l.Spec.HolderIdentity != "swept-again" {
 		t.Errorf("claim after the sweep: %+v, want it rebuilt for swept-again", l)
 	}
 	for _, fp := range []string{taken.Fingerprint, swept.Fingerprint} {
-		rrs, err := dedup.ListByFingerprint(ctx, env.Client, ns, fp)
+		rrs, err := dedup.ListByFingerprint(ctx, suite.Client, ns, fp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,22 +342,12 @@ func TestClaimLeftByACrashedAdmissionIsTakenOverAfterGraceAndSweptAfterRetention
 	}
 }
 
-func newRR(ns, name, fp string) *v1alpha1.RemediationRequest {
-	rr := testenv.RemediationRequest(ns, name, fp)
-	rr.Spec.TargetResource.Name = name
-	return rr
-}
-
 // createOnce creates rr without client-go's retry of a 429 with
 // Retry-After, so the test sees the admission answer as given.
 func createOnce(ctx context.Context, rr *v1alpha1.RemediationRequest) error {
-	cfg := rest.CopyConfig(env.Config)
-	cfg.GroupVersion = &v1alpha1.GroupVersion
-	cfg.APIPath = "/apis"
-	cfg.NegotiatedSerializer = serializer.NewCodecFactory(env.Scheme).WithoutConversion()
-	c, err := rest.RESTClientFor(cfg)
+	c, err := suite.OnceClient()
 	if err != nil {
 		return err
 	}
-	return c.Post().Namespace(rr.Namespace).Resource(v1alpha1.Resource).Body(rr).MaxRetries(0).Do(ctx).Into(rr)
+	return c.Create(ctx, rr, false)
 }

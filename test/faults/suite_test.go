@@ -2,9 +2,7 @@ package faults_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -12,67 +10,18 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/test/gatewaytest"
 	"github.com/rrguard/rrguard/test/load"
-	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 )
 
 // The suite's control plane has rrguard's webhook registered (failurePolicy
-// Fail) and served by hook; tests that stop or replace it restore it.
-var (
-	env  *testenv.Env
-	hook *webhooktest.Server
-	// cleanups run after the control plane has stopped.
-	cleanups []func()
-)
+// Fail) and served; tests that stop or replace it get it back.
+var suite = &webhooktest.Suite{}
 
-func TestMain(m *testing.M) {
-	e, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = e
-	code := func() int {
-		hook, err = webhooktest.Serve(env)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer func() { hook.Stop() }()
-		return m.Run()
-	}()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop control plane:", err)
-	}
-	for _, f := range cleanups {
-		f()
-	}
-	os.Exit(code)
-}
-
-// replaceWebhook stops the webhook server and serves one with opts on the
-// registered port; the test's cleanup brings the default one back.
-func replaceWebhook(t *testing.T, opts webhooktest.Options) {
-	t.Helper()
-	hook.Stop()
-	s, err := webhooktest.Serve(env, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hook = s
-	t.Cleanup(func() {
-		hook.Stop()
-		s, err := webhooktest.Serve(env)
-		if err != nil {
-			t.Fatalf("restore the webhook: %v", err)
-		}
-		hook = s
-	})
-}
+func TestMain(m *testing.M) { suite.Main(m, nil) }
 
 func startGateway(t *testing.T, ns string) *gatewaytest.Instance {
 	t.Helper()
-	return gatewaytest.StartForTest(t, gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
+	return gatewaytest.StartForTest(t, gatewaytest.Options{Config: suite.Config, Scheme: suite.Scheme, Namespace: ns})
 }
 
 var httpClient = &http.Client{
@@ -239,7 +188,7 @@ func counted(logs ...[]sent) map[string]int64 {
 // active requests, every stored count equal to the 2xx answers for it.
 func verify(t *testing.T, ns string, logs ...[]sent) load.Check {
 	t.Helper()
-	c, err := load.Verify(context.Background(), env.Client, ns, counted(logs...))
+	c, err := load.Verify(context.Background(), suite.Client, ns, counted(logs...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,13 @@ func (b *Buffer) Bytes() []byte {
 	return bytes.Clone(b.buf.Bytes())
 }
 
+// Reset forgets everything written so far.
+func (b *Buffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
 // String returns everything written so far.
 func (b *Buffer) String() string { return string(b.Bytes()) }
 

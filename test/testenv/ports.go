@@ -6,35 +6,38 @@ import (
 	"testing"
 )
 
-// FreeAddr returns a loopback address ("127.0.0.1:port") that nothing
-// listened on a moment ago, for a server that takes an address rather than
-// a listener.
-func FreeAddr() (string, error) {
+// FreeTCPPort returns a loopback port that nothing listened on a moment
+// ago, for a server that takes a port or an address rather than a listener.
+func FreeTCPPort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	defer ln.Close()
-	return ln.Addr().String(), nil
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// MustFreeAddr is FreeAddr, failing t when there is none.
-func MustFreeAddr(t testing.TB) string {
-	t.Helper()
-	addr, err := FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-// FreePort is MustFreeAddr's port.
+// FreePort is FreeTCPPort, failing t when there is none.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	_, port, _ := net.SplitHostPort(MustFreeAddr(t))
-	p, err := strconv.Atoi(port)
+	p, err := FreeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
+
+// FreeAddr returns the loopback address ("127.0.0.1:port") of a
+// FreeTCPPort.
+func FreeAddr() (string, error) {
+	p, err := FreeTCPPort()
+	return loopback(p), err
+}
+
+// MustFreeAddr is FreeAddr, failing t when there is none.
+func MustFreeAddr(t testing.TB) string {
+	t.Helper()
+	return loopback(FreePort(t))
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

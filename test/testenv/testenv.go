@@ -45,6 +45,8 @@ type Env struct {
 	Client client.WithWatch
 	// Scheme knows the core types and RemediationRequest.
 	Scheme *k8sruntime.Scheme
+	// leftovers are folders the control plane uses until it stops.
+	leftovers []string
 }
 
 // ErrNoAssets is returned when KUBEBUILDER_ASSETS does not name the built
@@ -117,7 +119,13 @@ func Start(opts Options) (*Env, error) {
 }
 
 // Stop stops the control plane.
-func (e *Env) Stop() error { return e.env.Stop() }
+func (e *Env) Stop() error {
+	err := e.env.Stop()
+	for _, dir := range e.leftovers {
+		_ = os.RemoveAll(dir)
+	}
+	return err
+}
 
 // Environment is the underlying envtest environment, for tests that need its
 // control plane (to restart the API server, say).
@@ -142,13 +150,22 @@ func (e *Env) Namespace(t testing.TB) string {
 // Main runs a package's tests on one control plane shared by them all: it
 // starts env, runs m, stops env and exits. set receives the running Env.
 func Main(m *testing.M, opts Options, set func(*Env)) {
+	Run(opts, func(e *Env) int {
+		set(e)
+		return m.Run()
+	})
+}
+
+// Run starts a control plane, calls run with it (a TestMain's body, which
+// returns m.Run()'s code after whatever it serves around the tests), stops
+// it and exits with run's code.
+func Run(opts Options, run func(*Env) int) {
 	env, err := Start(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
 		os.Exit(1)
 	}
-	set(env)
-	code := m.Run()
+	code := run(env)
 	if err := env.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "testenv: stop:", err)
 	}

@@ -25,3 +25,20 @@ func Claim(t testing.TB, r client.Reader, ns, fp string) *coordinationv1.Lease {
 	}
 	return l
 }
+
+// ActiveNames returns the names of the active requests with fingerprint fp
+// in ns, as r reads them now.
+func ActiveNames(t testing.TB, r client.Reader, ns, fp string) []string {
+	t.Helper()
+	items, err := dedup.ListByFingerprint(context.Background(), r, ns, fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for i := range items {
+		if dedup.IsActive(&items[i]) {
+			names = append(names, items[i].Name)
+		}
+	}
+	return names
+}

@@ -3,6 +3,9 @@ package webhooktest
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -45,16 +48,13 @@ type Options struct {
 	// Webhook options (claim grace and so on). Registerer defaults to a
 	// fresh registry.
 	Webhook webhook.Options
-	// Handler replaces the real handler (for a naive variant to compare).
+	// Handler replaces the real handler: a naive variant to compare, or
+	// real handlers (NewHandler) routed or wrapped by a test.
 	Handler admission.Handler
-	// GuardOnly has the real handler decide with the bare dedup.Guard, no
-	// dedup.Coalescer in front of it (to measure what coalescing buys).
-	GuardOnly bool
 	// Client is what the real handler reads and writes the API server
 	// with; defaults to the Env's client.
 	Client client.Client
-	// Reader replaces Client for the real handler's reads only (to count
-	// them).
+	// Reader replaces Client for the real handler's reads only.
 	Reader client.Reader
 	// Clock is the replica's clock (dedup.Guard.Clock); defaults to the
 	// real one.
@@ -65,11 +65,10 @@ type Options struct {
 
 // Server is a running webhook server.
 type Server struct {
-	// Port it listens on.
+	// Port it listens on, and Addr, its host:port.
 	Port int
-	// Metrics of the real handler; nil with Options.Handler.
-	Metrics *webhook.Metrics
-	// Registry holds the metrics.
+	Addr string
+	// Registry holds the real handler's metrics.
 	Registry *prometheus.Registry
 
 	audit   *testenv.Buffer
@@ -109,10 +108,14 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 	o.Webhook.Log = ctrlzap.New(ctrlzap.WriteTo(audit), ctrlzap.JSONEncoder())
 	o.Webhook.Audit = auditlog.New(audit)
 
-	s := &Server{Port: port, Registry: reg, audit: audit, done: make(chan error, 1)}
+	s := &Server{Port: port, Addr: net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(port)), Registry: reg, audit: audit, done: make(chan error, 1)}
 	h := o.Handler
 	if h == nil {
-		h = s.realHandler(env, o)
+		real, _, err := NewHandler(env, o)
+		if err != nil {
+			return nil, err
+		}
+		h = real
 	}
 	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
 		Host: wio.LocalServingHost, Port: port, CertDir: wio.LocalServingCertDir,
@@ -139,22 +142,15 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 	}
 }
 
-// realHandler returns the webhook's own handler on env, with an Enforcer
-// (namespace labels read straight from the API server) when
-// o.Webhook.Enforcement is set.
-func (s *Server) realHandler(env *testenv.Env, o Options) *webhook.Handler {
-	s.Metrics = webhook.NewMetrics(o.Webhook.Registerer)
-	h := webhook.NewHandler(Admitter(env, o), env.Scheme, o.Webhook.Audit, s.Metrics)
-	if o.Webhook.Enforcement != "" {
-		h.WithEnforcer(&webhook.Enforcer{Default: o.Webhook.Enforcement, Namespaces: env.Client, Log: o.Webhook.Log.WithName("enforcement")})
-	}
-	return h
-}
-
-// Admitter returns what the real handler of a replica made with o decides
-// with: the Guard of o's options, behind a dedup.Coalescer unless
-// o.GuardOnly.
-func Admitter(env *testenv.Env, o Options) dedup.Admitter {
+// NewHandler returns the real handler of a replica made with o on env, as
+// webhook.Setup wires it (webhook.NewHandler): its Guard (webhook.NewGuard)
+// reads through o.Reader or o.Client and writes through o.Client
+// (env.Client by default), with o.Clock and o.Age; its Enforcer reads
+// namespace labels through env.Client, where the binary reads its cache (no
+// request per decision, so none to count). Unless o.Webhook sets them, its
+// metrics go to a fresh registry and its audit lines (through
+// auditlog.New, as in the binary) nowhere.
+func NewHandler(env *testenv.Env, o Options) (*webhook.Handler, *webhook.Metrics, error) {
 	c := o.Client
 	if c == nil {
 		c = env.Client
@@ -165,10 +161,13 @@ func Admitter(env *testenv.Env, o Options) dedup.Admitter {
 	}
 	g := webhook.NewGuard(reader, c, o.Webhook)
 	g.Clock, g.Age = o.Clock, o.Age
-	if o.GuardOnly {
-		return g
+	if o.Webhook.Registerer == nil {
+		o.Webhook.Registerer = prometheus.NewRegistry()
 	}
-	return dedup.NewCoalescer(g)
+	if o.Webhook.Audit.GetSink() == nil {
+		o.Webhook.Audit = auditlog.New(io.Discard)
+	}
+	return webhook.NewHandler(g, env.Client, env.Scheme, o.Webhook)
 }
 
 // quietLog drops controller-runtime's per-request debug logging; the audit
