@@ -13,8 +13,8 @@
 // uses), and returns a Report. It never creates, changes or deletes a
 // RemediationRequest.
 //
-// A Runner is the scan as the webhook's leader runs it every interval: it
-// publishes each Report as the rrguard_duplicate_active_fingerprints gauge,
+// A Runner is the scan as the webhook's leader runs it every interval
+// (webhook.Setup schedules it): it publishes each Report as the rrguard_duplicate_active_fingerprints gauge,
 // one Event on each request of a duplicate set naming the others, and one
 // audit line per set. cmd/rrguard-scan runs a Scanner on demand and prints
 // the Report as a table or JSON.

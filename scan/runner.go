@@ -9,9 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 )
@@ -26,43 +24,18 @@ const (
 // holds 1 kB.
 const maxNamed = 10
 
-// Runner runs a Scanner every Interval on the webhook's leader and publishes
-// each Report: the metrics, one Event on each request of a duplicate set
-// naming the others, and one audit line per duplicate set and per adopted
-// claim.
+// Runner runs a Scanner and publishes each Report: the metrics, one Event on
+// each request of a duplicate set naming the others, and one audit line per
+// duplicate set and per adopted claim. The webhook's leader runs it every
+// interval (webhook.Setup).
 type Runner struct {
 	Scanner *Scanner
-	// Interval between scans; the first runs at once.
-	Interval time.Duration
 	// Recorder records the Events (events.k8s.io/v1); nil records none.
 	Recorder events.EventRecorder
 	// Audit receives the audit lines (internal/auditlog).
 	Audit   logr.Logger
 	Log     logr.Logger
 	Metrics *Metrics
-}
-
-var (
-	_ manager.Runnable               = (*Runner)(nil)
-	_ manager.LeaderElectionRunnable = (*Runner)(nil)
-)
-
-// NeedLeaderElection is true: one replica scans at a time.
-func (r *Runner) NeedLeaderElection() bool { return true }
-
-// Start scans at once, then every Interval (10 minutes if unset) until ctx
-// ends.
-func (r *Runner) Start(ctx context.Context) error {
-	interval := r.Interval
-	if interval <= 0 {
-		interval = 10 * time.Minute
-	}
-	wait.NonSlidingUntilWithContext(ctx, func(ctx context.Context) {
-		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			r.Log.Error(err, "scan failed; will retry", "interval", interval)
-		}
-	}, interval)
-	return nil
 }
 
 // RunOnce runs one scan (adopting, never a dry run) and publishes its

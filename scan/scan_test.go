@@ -50,7 +50,6 @@ func runner(t *testing.T, ns string) (*scan.Runner, *prometheus.Registry, *teste
 	audit := &testenv.Buffer{}
 	return &scan.Runner{
 		Scanner:  &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns},
-		Interval: time.Hour,
 		Recorder: b.NewRecorder(suite.Scheme, "rrguard-scan"),
 		Audit:    auditlog.New(audit),
 		Log:      auditlog.New(&testenv.Buffer{}).WithName("scan"),

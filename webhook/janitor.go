@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rrguard/rrguard/dedup"
 )
@@ -31,29 +29,24 @@ type Janitor struct {
 	Metrics  *Metrics
 }
 
-var (
-	_ manager.Runnable               = (*Janitor)(nil)
-	_ manager.LeaderElectionRunnable = (*Janitor)(nil)
-)
+// Start sweeps at once, then every Interval, until ctx ends: the job Setup
+// runs on the elected leader.
+func (j *Janitor) Start(ctx context.Context) error { return j.job().Start(ctx) }
 
-// NeedLeaderElection is true: one janitor sweeps at a time.
-func (j *Janitor) NeedLeaderElection() bool { return true }
-
-func (j *Janitor) interval() time.Duration {
-	if j.Interval > 0 {
-		return j.Interval
+func (j *Janitor) job() leaderJob {
+	interval := j.Interval
+	if interval <= 0 {
+		interval = min(max(j.Keeper.RetentionPeriod()/24, 10*time.Second), 10*time.Minute)
 	}
-	return min(max(j.Keeper.RetentionPeriod()/24, 10*time.Second), 10*time.Minute)
-}
-
-// Start sweeps at once, then every Interval, until ctx ends.
-func (j *Janitor) Start(ctx context.Context) error {
-	wait.NonSlidingUntilWithContext(ctx, func(ctx context.Context) {
-		if _, err := j.Sweep(ctx); err != nil {
-			j.Log.Error(err, "claim sweep failed; will retry", "interval", j.interval())
-		}
-	}, j.interval())
-	return nil
+	return leaderJob{
+		interval: interval,
+		run: func(ctx context.Context) error {
+			_, err := j.Sweep(ctx)
+			return err
+		},
+		log:    j.Log,
+		failed: "claim sweep failed; will retry",
+	}
 }
 
 // Sweep makes one pass over every claim and returns how many it removed.

@@ -49,21 +49,29 @@ func (r cacheThenAPI) List(ctx context.Context, list client.ObjectList, opts ...
 	return r.api.List(ctx, list, opts...)
 }
 
-// newScanRunner returns the leader's scan (package scan), run every
+// newScanJob returns the leader's scan (package scan), run every
 // o.ScanInterval: it adopts with NewGuard's Guard, so with the webhook's
-// own reads and grace, lists through the API reader in pages, and records
-// its Events as "rrguard-scan", and its audit lines to o.Audit.
-func newScanRunner(mgr manager.Manager, o Options) *scan.Runner {
-	return &scan.Runner{
+// own reads and grace, lists through the API reader in pages, records its
+// Events as "rrguard-scan", and its audit lines to o.Audit.
+func newScanJob(mgr manager.Manager, o Options) leaderJob {
+	r := &scan.Runner{
 		Scanner: &scan.Scanner{
 			Reader:         mgr.GetAPIReader(),
 			Adopter:        NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o),
 			ClaimRetention: o.ClaimRetention,
 		},
-		Interval: o.ScanInterval,
 		Recorder: mgr.GetEventRecorder("rrguard-scan"),
 		Audit:    o.Audit,
 		Log:      o.Log.WithName("scan"),
 		Metrics:  scan.NewMetrics(o.Registerer),
+	}
+	return leaderJob{
+		interval: o.ScanInterval,
+		run: func(ctx context.Context) error {
+			_, err := r.RunOnce(ctx)
+			return err
+		},
+		log:    r.Log,
+		failed: "scan failed; will retry",
 	}
 }

@@ -129,11 +129,11 @@ func Setup(mgr manager.Manager, o Options) error {
 		Interval: o.JanitorInterval,
 		Log:      o.Log.WithName("janitor"), Metrics: metrics,
 	}
-	if err := mgr.Add(j); err != nil {
+	if err := mgr.Add(j.job()); err != nil {
 		return fmt.Errorf("add claim janitor: %w", err)
 	}
 	if o.ScanInterval > 0 {
-		if err := mgr.Add(newScanRunner(mgr, o)); err != nil {
+		if err := mgr.Add(newScanJob(mgr, o)); err != nil {
 			return fmt.Errorf("add scan: %w", err)
 		}
 	}
