@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -231,16 +232,18 @@ func TestWarnModeAdmitsAnInternalErrorWithAWarning(t *testing.T) {
 	}
 }
 
-// The namespace label overrides the flag both ways, and an unknown value
-// falls back to the flag (never silently open) with a log line and a
-// metric.
+// The namespace label overrides the flag both ways, the flag unset
+// included, and an unknown value falls back to the flag (never silently
+// open) with a log line and a metric.
 func TestNamespaceLabelOverridesTheFlagBothWays(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
-		flag     webhook.Enforcement
-		label    string // "" for none
+		flag     webhook.Enforcement // "" for unset: deny
+		label    string              // "" for none
 		wantWarn bool
 	}{
+		{"", "", false},
+		{"", "warn", true},
 		{webhook.EnforcementDeny, "", false},
 		{webhook.EnforcementDeny, "warn", true},
 		{webhook.EnforcementWarn, "", true},
@@ -248,7 +251,7 @@ func TestNamespaceLabelOverridesTheFlagBothWays(t *testing.T) {
 		{webhook.EnforcementDeny, "audit", false},
 		{webhook.EnforcementWarn, "Deny", true},
 	} {
-		t.Run(string(tc.flag)+"/"+tc.label, func(t *testing.T) {
+		t.Run(cmp.Or(string(tc.flag), "unset")+"/"+tc.label, func(t *testing.T) {
 			s := suite.Replace(t, withMode(tc.flag))
 			c, w := warningClient(t)
 			ns := env.Namespace(t)
