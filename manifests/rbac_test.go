@@ -43,6 +43,53 @@ func updateStatus(ns, name string) func(context.Context, client.Client) error {
 	}
 }
 
+// countsOn is the check of what the gateway does with RRs in ns: create
+// one named name, get it, list and watch them, and patch its count.
+func countsOn(ns, name string) func(context.Context, client.Client) error {
+	return func(ctx context.Context, c client.Client) error {
+		rr := testenv.RemediationRequest(ns, name, anyFingerprint)
+		if err := c.Create(ctx, rr); err != nil {
+			return err
+		}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(rr), rr); err != nil {
+			return err
+		}
+		if err := c.List(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(ns),
+			client.MatchingFields{v1alpha1.FingerprintField: rr.Spec.SignalFingerprint}); err != nil {
+			return err
+		}
+		w, err := c.(client.WithWatch).Watch(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(ns))
+		if err != nil {
+			return err
+		}
+		w.Stop()
+		return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
+	}
+}
+
+// servingCertChecks are what a binary may do with its serving certificate
+// in system: read its cert-manager Certificate, create and update its
+// self-signed Secret.
+func servingCertChecks(certificateName, secretName string) []check {
+	key := types.NamespacedName{Namespace: system, Name: secretName}
+	return []check{
+		{"read its cert-manager Certificate", func(ctx context.Context, c client.Client) error {
+			return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, certificateName)), certificate(system, certificateName))
+		}, true},
+		{"create its self-signed Secret", func(ctx context.Context, c client.Client) error {
+			return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}})
+		}, true},
+		{"get and update its self-signed Secret", func(ctx context.Context, c client.Client) error {
+			s := &corev1.Secret{}
+			if err := c.Get(ctx, key, s); err != nil {
+				return err
+			}
+			s.Data = map[string][]byte{"ca.crt": []byte("x")}
+			return c.Update(ctx, s)
+		}, true},
+	}
+}
+
 // as returns a client that impersonates the ServiceAccount sa of
 // rrguard-system, with the groups the API server gives a ServiceAccount.
 func as(t *testing.T, sa string) client.Client {
@@ -193,7 +240,6 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 	claim := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "rrclaim-" + strings.Repeat("ab", 32)},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("rr-of-a-tenant")}}
 	secretKey := types.NamespacedName{Namespace: system, Name: certs.DefaultSecretName}
-	gatewaySecretKey := types.NamespacedName{Namespace: system, Name: gateway.DefaultSecretName}
 	// Leases that are not claims, as a cluster has them: a node's
 	// heartbeat, a control-plane component's leader election, a tenant's.
 	heartbeat := existingLease(t, "kube-node-lease", "node-1")
@@ -205,7 +251,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 	waitRefused(t, func() error { return renew(ctx, webhookSA, heartbeat) })
 
 	t.Run("webhook", func(t *testing.T) {
-		run(t, webhookSA, []check{
+		run(t, webhookSA, append([]check{
 			{"get an RR in any namespace", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "rr-of-a-tenant"}, &v1alpha1.RemediationRequest{})
 			}, true},
@@ -253,20 +299,6 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenant}},
 					client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`)))
 			}, false},
-			{"read its cert-manager Certificate", func(ctx context.Context, c client.Client) error {
-				return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, certs.DefaultCertificateName)), certificate(system, certs.DefaultCertificateName))
-			}, true},
-			{"create its self-signed Secret", func(ctx context.Context, c client.Client) error {
-				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: certs.DefaultSecretName}})
-			}, true},
-			{"get and update its self-signed Secret", func(ctx context.Context, c client.Client) error {
-				s := &corev1.Secret{}
-				if err := c.Get(ctx, secretKey, s); err != nil {
-					return err
-				}
-				s.Data = map[string][]byte{"ca.crt": []byte("x")}
-				return c.Update(ctx, s)
-			}, true},
 			{"inject the CA bundle into its own webhook configuration", func(ctx context.Context, c client.Client) error {
 				return c.Patch(ctx, vwc.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"injected":"yes"}}}`)))
 			}, true},
@@ -311,30 +343,12 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"patch another webhook configuration", func(ctx context.Context, c client.Client) error {
 				return c.Patch(ctx, other.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"injected":"yes"}}}`)))
 			}, false},
-		})
+		}, servingCertChecks(certs.DefaultCertificateName, certs.DefaultSecretName)...))
 	})
 
 	t.Run("gateway", func(t *testing.T) {
-		run(t, as(t, "rrguard-gateway"), []check{
-			{"create, get, list, watch RRs and count on their status in its namespace", func(ctx context.Context, c client.Client) error {
-				rr := testenv.RemediationRequest(system, "by-the-gateway", anyFingerprint)
-				if err := c.Create(ctx, rr); err != nil {
-					return err
-				}
-				if err := c.Get(ctx, client.ObjectKeyFromObject(rr), rr); err != nil {
-					return err
-				}
-				if err := c.List(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(system),
-					client.MatchingFields{"spec.signalFingerprint": rr.Spec.SignalFingerprint}); err != nil {
-					return err
-				}
-				w, err := c.(client.WithWatch).Watch(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(system))
-				if err != nil {
-					return err
-				}
-				w.Stop()
-				return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
-			}, true},
+		run(t, as(t, "rrguard-gateway"), append([]check{
+			{"create, get, list, watch RRs and count on their status in its namespace", countsOn(system, "by-the-gateway"), true},
 			{"update an RR's status (the gateway only patches its count)", updateStatus(system, "by-the-gateway"), false},
 			{"read a claim", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: system, Name: "rrclaim-x"}, &coordinationv1.Lease{})
@@ -345,20 +359,6 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"create a SubjectAccessReview", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "someone",
 					NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/api/v1/signals/prometheus", Verb: "post"}}})
-			}, true},
-			{"read its cert-manager Certificate", func(ctx context.Context, c client.Client) error {
-				return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, gateway.DefaultCertificateName)), certificate(system, gateway.DefaultCertificateName))
-			}, true},
-			{"create its self-signed Secret", func(ctx context.Context, c client.Client) error {
-				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: system, Name: gateway.DefaultSecretName}})
-			}, true},
-			{"get and update its self-signed Secret", func(ctx context.Context, c client.Client) error {
-				s := &corev1.Secret{}
-				if err := c.Get(ctx, gatewaySecretKey, s); err != nil {
-					return err
-				}
-				s.Data = map[string][]byte{"ca.crt": []byte("x")}
-				return c.Update(ctx, s)
 			}, true},
 			{"read a Pod's, ReplicaSet's and Job's metadata in any namespace", func(ctx context.Context, c client.Client) error {
 				for _, m := range []*metav1.PartialObjectMetadata{metadataOf("v1", "Pod"), metadataOf("apps/v1", "ReplicaSet"), metadataOf("batch/v1", "Job")} {
@@ -406,7 +406,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"create a Secret in another namespace", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "gw"}})
 			}, false},
-		})
+		}, servingCertChecks(gateway.DefaultCertificateName, gateway.DefaultSecretName)...))
 	})
 
 	// The example binding lets Alertmanager's ServiceAccount post signals,

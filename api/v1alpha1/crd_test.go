@@ -48,6 +48,16 @@ func filledRR(ns, name, fp string) *v1alpha1.RemediationRequest {
 	return rr
 }
 
+// stored creates a filledRR named name in a fresh namespace.
+func stored(t *testing.T, name string) *v1alpha1.RemediationRequest {
+	t.Helper()
+	rr := filledRR(env.Namespace(t), name, fingerprint(t, "api"))
+	if err := env.Client.Create(context.Background(), rr); err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	return rr
+}
+
 func getCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
 	crd := &apiextensionsv1.CustomResourceDefinition{}
@@ -205,11 +215,7 @@ func TestSchemaIsAFaithfulSubsetOfKubernauts(t *testing.T) {
 
 func TestCreateAndReadBack(t *testing.T) {
 	ctx := context.Background()
-	ns := env.Namespace(t)
-	rr := filledRR(ns, "rr-1", fingerprint(t, "api"))
-	if err := env.Client.Create(ctx, rr); err != nil {
-		t.Fatalf("create: %v", err)
-	}
+	rr := stored(t, "rr-1")
 	rr.Status.OverallPhase = v1alpha1.PhaseProcessing
 	rr.Status.Deduplication = &v1alpha1.DeduplicationStatus{FirstSeenAt: &rr.CreationTimestamp, LastSeenAt: &rr.CreationTimestamp, OccurrenceCount: 3}
 	if err := env.Client.Status().Update(ctx, rr); err != nil {
@@ -327,11 +333,7 @@ func TestSchemaRefusesWhatKubernautsRefuses(t *testing.T) {
 
 func TestSpecIsImmutable(t *testing.T) {
 	ctx := context.Background()
-	ns := env.Namespace(t)
-	rr := filledRR(ns, "immutable", fingerprint(t, "api"))
-	if err := env.Client.Create(ctx, rr); err != nil {
-		t.Fatalf("create: %v", err)
-	}
+	rr := stored(t, "immutable")
 	changes := map[string]func(*v1alpha1.RemediationRequestSpec){
 		"fingerprint": func(s *v1alpha1.RemediationRequestSpec) { s.SignalFingerprint = fingerprint(t, "other") },
 		"severity":    func(s *v1alpha1.RemediationRequestSpec) { s.Severity = "warning" },
