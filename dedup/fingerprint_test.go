@@ -15,34 +15,13 @@ func TestFingerprint(t *testing.T) {
 		want    string
 		wantErr error
 	}{
-		"a namespaced target with a cluster ID hashes all four parts": {
-			target: Target{ClusterID: "prod-eu", Namespace: "payments", Kind: "Deployment", Name: "api"},
-			want:   "e307b5cb842cd7d355704bfaeaf8edfccbc76c740cab618af187c417058690c1",
-		},
-		"without a cluster ID the prefix is left out": {
-			target: Target{Namespace: "payments", Kind: "Deployment", Name: "api"},
-			want:   "90c5375f2830cbd56431459d314af87e810ef05c5eccc4d66b50373682befa9b",
-		},
-		"a cluster-scoped target keeps the empty namespace slot": {
-			target: Target{Kind: "Node", Name: "worker-1"},
-			want:   "5811a14c33e6ea55be7f43355c2cffd48201fcbf3fc51c48a3f58e375e6f7ccc",
-		},
-		"a cluster-scoped target with a cluster ID": {
-			target: Target{ClusterID: "c1", Kind: "Node", Name: "worker-1"},
-			want:   "e27eff132f2826af9160e0500db7d58701fbe1f8770872ddebd692ef2722acb6",
-		},
-		"no kind is refused": {
-			target:  Target{Namespace: "payments", Name: "api"},
-			wantErr: ErrIncompleteTarget,
-		},
-		"no name is refused": {
-			target:  Target{Namespace: "payments", Kind: "Deployment"},
-			wantErr: ErrIncompleteTarget,
-		},
-		"a name may hold ':', as RBAC names do": {
-			target: Target{Kind: "ClusterRole", Name: "system:controller:job-controller"},
-			want:   "00b9cec5dfb1a90f9bc19fd5ecf352c38e2430faedad03935f8eb153cedb6f50",
-		},
+		"a namespaced target with a cluster ID hashes all four parts": {target: Target{ClusterID: "prod-eu", Namespace: "payments", Kind: "Deployment", Name: "api"}, want: "e307b5cb842cd7d355704bfaeaf8edfccbc76c740cab618af187c417058690c1"},
+		"without a cluster ID the prefix is left out":                 {target: Target{Namespace: "payments", Kind: "Deployment", Name: "api"}, want: "90c5375f2830cbd56431459d314af87e810ef05c5eccc4d66b50373682befa9b"},
+		"a cluster-scoped target keeps the empty namespace slot":      {target: Target{Kind: "Node", Name: "worker-1"}, want: "5811a14c33e6ea55be7f43355c2cffd48201fcbf3fc51c48a3f58e375e6f7ccc"},
+		"a cluster-scoped target with a cluster ID":                   {target: Target{ClusterID: "c1", Kind: "Node", Name: "worker-1"}, want: "e27eff132f2826af9160e0500db7d58701fbe1f8770872ddebd692ef2722acb6"},
+		"no kind is refused":                          {target: Target{Namespace: "payments", Name: "api"}, wantErr: ErrIncompleteTarget},
+		"no name is refused":                          {target: Target{Namespace: "payments", Kind: "Deployment"}, wantErr: ErrIncompleteTarget},
+		"a name may hold ':', as RBAC names do":       {target: Target{Kind: "ClusterRole", Name: "system:controller:job-controller"}, want: "00b9cec5dfb1a90f9bc19fd5ecf352c38e2430faedad03935f8eb153cedb6f50"},
 		"a name with a path in it is refused":         {target: Target{Namespace: "payments", Kind: "Pod", Name: "api/../../secrets/x"}, wantErr: ErrInvalidTarget},
 		"the name '..' is refused":                    {target: Target{Namespace: "payments", Kind: "Pod", Name: ".."}, wantErr: ErrInvalidTarget},
 		"a name over 253 characters is refused":       {target: Target{Namespace: "payments", Kind: "Pod", Name: strings.Repeat("a", 254)}, wantErr: ErrInvalidTarget},
