@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -23,32 +22,20 @@ import (
 func populate(tb testing.TB, n, activeEvery int) string {
 	tb.Helper()
 	ns := webhooktest.UnguardedNamespace(tb, suite.Env)
-	var (
-		next   atomic.Int64
-		failed atomic.Value
-		wg     sync.WaitGroup
-	)
-	for range 16 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || failed.Load() != nil {
-					return
-				}
-				fp, _ := dedup.Fingerprint(dedup.Target{Namespace: ns, Kind: "Deployment", Name: fmt.Sprintf("app-%d", i)})
-				rr := testenv.RemediationRequest(ns, fmt.Sprintf("rr-%06d", i), fp)
-				err := suite.Client.Create(context.Background(), rr)
-				if err == nil && i%activeEvery != 0 {
-					err = testenv.SetPhase(context.Background(), suite.Client, ns, rr.Name, v1alpha1.PhaseCompleted)
-				}
-				if err != nil {
-					failed.Store(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := failed.Load(); err != nil {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	workqueue.ParallelizeUntil(ctx, 16, n, func(i int) {
+		fp, _ := dedup.Fingerprint(dedup.Target{Namespace: ns, Kind: "Deployment", Name: fmt.Sprintf("app-%d", i)})
+		rr := testenv.RemediationRequest(ns, fmt.Sprintf("rr-%06d", i), fp)
+		err := suite.Client.Create(ctx, rr)
+		if err == nil && i%activeEvery != 0 {
+			err = testenv.SetPhase(ctx, suite.Client, ns, rr.Name, v1alpha1.PhaseCompleted)
+		}
+		if err != nil {
+			cancel(err)
+		}
+	})
+	if err := context.Cause(ctx); err != nil {
 		tb.Fatalf("populate: %v", err)
 	}
 	return ns
