@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/rrguard/rrguard/internal/coalesce"
@@ -105,7 +106,7 @@ func (s *Coalescer) round(key string, batch []*admission) []*admission {
 	}
 	clk := s.guard.clock()
 	start := clk.Now()
-	v, err := s.guard.Admit(lead.ctx, lead.c, false)
+	v, err := s.admitLead(lead)
 	if err != nil && lead.ctx.Err() != nil {
 		// The lead gave up; that says nothing about the others.
 		lead.result <- admitted{v: v, err: err}
@@ -139,6 +140,19 @@ func (s *Coalescer) round(key string, batch []*admission) []*admission {
 		f.a.result <- f.r
 	}
 	return next
+}
+
+// admitLead decides the lead of a round, a panic turned into an error (so
+// every candidate of the round fails closed): a round runs on a goroutine
+// of the Group's, where the handler's recovery does not reach, and a panic
+// there would end the replica.
+func (s *Coalescer) admitLead(lead *admission) (v Verdict, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error deciding fingerprint %s: %v", lead.c.Fingerprint, p)
+		}
+	}()
+	return s.guard.Admit(lead.ctx, lead.c, false)
 }
 
 // awaitLead waits, until deadline at the latest, for the admitted lead to

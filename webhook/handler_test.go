@@ -163,8 +163,9 @@ func TestHandlerRequestsItCannotDecideOn(t *testing.T) {
 }
 
 func TestHandlerRecoversFromAPanicAndAuditsIt(t *testing.T) {
-	// A Guard without a reader panics on its first read.
-	h, buf := newHandlerOn(t, &dedup.Guard{}, Options{GuardOnly: true})
+	// A Guard without a reader panics on its first read, on a goroutine
+	// of the Coalescer in front of it.
+	h, buf := newHandlerOn(t, &dedup.Guard{}, Options{})
 	resp := h.Handle(context.Background(), admission.Request{AdmissionRequest: review(admissionv1.Create, "", rrJSON(t, "a", "uid-a", goodFP, ""), nil)})
 	if resp.Allowed || resp.Result.Code != http.StatusInternalServerError || !strings.Contains(resp.Result.Message, "internal error") {
 		t.Fatalf("response = %+v, want a 500 denial", resp)
