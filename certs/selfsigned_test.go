@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -246,19 +245,13 @@ func raceReplicas(t *testing.T, syncFn syncer, rounds, replicas int) (bad int) {
 		vwc := newWebhookConfiguration(t, "no-such-namespace", "https://localhost:1/a", "https://localhost:1/b")
 		secretName := fmt.Sprintf("webhook-cert-%d", round)
 		dirs := make([]string, replicas)
-		start := make(chan struct{})
-		errs := make(chan error, replicas)
-		var wg sync.WaitGroup
+		opts := make([]Options, replicas)
 		for i := range replicas {
-			opts := testOptions(t, ns, secretName, vwc)
-			dirs[i] = opts.CertDir
-			wg.Go(func() {
-				<-start
-				errs <- syncFn(ctx, opts)
-			})
+			opts[i] = testOptions(t, ns, secretName, vwc)
+			dirs[i] = opts[i].CertDir
 		}
-		close(start)
-		wg.Wait()
+		errs := make(chan error, replicas)
+		testenv.AtOnce(replicas, func(i int) { errs <- syncFn(ctx, opts[i]) })
 		close(errs)
 		for err := range errs {
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,25 +24,9 @@ import (
 
 // warnings collects the warnings a client's responses carried, as kubectl
 // would print them.
-type warnings struct {
-	mu    sync.Mutex
-	texts []string
-}
+type warnings struct{ testenv.Recorder[string] }
 
-func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.texts = append(w.texts, text)
-}
-
-// take returns the warnings since the last take.
-func (w *warnings) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.texts
-	w.texts = nil
-	return out
-}
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) { w.Add(text) }
 
 // warningClient returns a remediationrequests client (no retries) whose
 // warning handler collects into the returned warnings.
@@ -76,7 +59,7 @@ func labelledNamespace(t *testing.T, value string) string {
 // warning came with it, naming holder.
 func wantWarned(t *testing.T, what string, err error, w *warnings, holder string) {
 	t.Helper()
-	got := w.take()
+	got := w.Take()
 	if err != nil {
 		t.Errorf("%s: %v, want admitted with a warning", what, err)
 		return
@@ -124,7 +107,7 @@ func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
 	// Duplicate of a claimed holder.
 	fp := newFingerprint(t)
 	first := testenv.RemediationRequest(ns, "first", fp)
-	if err := c.Create(ctx, first, false); err != nil || len(w.take()) != 0 {
+	if err := c.Create(ctx, first, false); err != nil || len(w.Take()) != 0 {
 		t.Fatalf("first create: %v, want admitted without a warning", err)
 	}
 	wantWarned(t, "duplicate", c.Create(ctx, testenv.RemediationRequest(ns, "second", fp), false), w, ns+"/first")
@@ -134,7 +117,7 @@ func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
 	// create rebuilds it for the holder (step C3), as in deny.
 	fpU := newFingerprint(t)
 	u := unclaimedActive(t, ns, fpU)
-	w.take()
+	w.Take()
 	wantWarned(t, "dry-run duplicate", c.Create(ctx, testenv.RemediationRequest(ns, "dry", fpU), true), w, ns+"/unclaimed")
 	if l := webhooktest.Claim(t, env.Client, ns, fpU); l != nil {
 		t.Errorf("a dry run in warn mode wrote claim %s", l.Name)
@@ -157,7 +140,7 @@ func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
 	if err := c.Create(ctx, current, false); err != nil {
 		t.Fatal(err)
 	}
-	w.take()
+	w.Take()
 	old.Status.OverallPhase = v1alpha1.PhaseProcessing
 	wantWarned(t, "reactivation", c.UpdateStatus(ctx, old), w, ns+"/current")
 	wantHolder(t, ns, fpR, current)
@@ -265,7 +248,7 @@ func TestNamespaceLabelOverridesTheFlagBothWays(t *testing.T) {
 			err := c.Create(ctx, testenv.RemediationRequest(ns, "dup", fp), false)
 			if tc.wantWarn {
 				wantWarned(t, "duplicate", err, w, ns+"/holder")
-			} else if d, ok := dedup.DenialFromError(err); !ok || d.Reason != dedup.ReasonDuplicate || len(w.take()) != 0 {
+			} else if d, ok := dedup.DenialFromError(err); !ok || d.Reason != dedup.ReasonDuplicate || len(w.Take()) != 0 {
 				t.Errorf("duplicate: %v, want a Duplicate denial without a warning", err)
 			}
 			known := map[string]bool{"": true, "deny": true, "warn": true}[tc.label]

@@ -43,26 +43,19 @@ func storm(t *testing.T, ns string, rounds, width int) stormResult {
 	var mu sync.Mutex
 	for round := range rounds {
 		fp := newFingerprint(t)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for range width {
-			wg.Go(func() {
-				<-start
-				err := create(context.Background(), testenv.RemediationRequest(ns, "", fp), false)
-				mu.Lock()
-				defer mu.Unlock()
-				switch _, denied := dedup.DenialFromError(err); {
-				case err == nil:
-					res.admittedPerRound[round]++
-				case denied:
-					res.denied++
-				default:
-					res.errs = append(res.errs, err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
+		testenv.AtOnce(width, func(int) {
+			err := create(context.Background(), testenv.RemediationRequest(ns, "", fp), false)
+			mu.Lock()
+			defer mu.Unlock()
+			switch _, denied := dedup.DenialFromError(err); {
+			case err == nil:
+				res.admittedPerRound[round]++
+			case denied:
+				res.denied++
+			default:
+				res.errs = append(res.errs, err)
+			}
+		})
 	}
 	return res
 }
