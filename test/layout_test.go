@@ -3,7 +3,13 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -119,5 +125,90 @@ func TestTheLayoutRulesCatchUpwardArrows(t *testing.T) {
 	}
 	if !layoutRules[0].applies("cmd/webhook") || layoutRules[0].applies("cmd/rrguard-load") || layoutRules[0].applies("test/load") {
 		t.Error("the test/ rule covers the wrong importers")
+	}
+}
+
+// maxFunctionLines bounds a non-test function, literals included: past it a
+// function does several things, and each should have a name.
+const maxFunctionLines = 60
+
+// TestNoFunctionIsLongerThanSixtyLines walks every non-test, non-generated
+// Go file of the module (tools/ holds separate modules) and names each
+// function whose declaration spans more than maxFunctionLines lines.
+func TestNoFunctionIsLongerThanSixtyLines(t *testing.T) {
+	root := testenv.RepoRoot()
+	fset := token.NewFileSet()
+	files := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (name == "tools" || name == "bin" || name == "testdata" || strings.HasPrefix(name, ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || strings.HasPrefix(d.Name(), "zz_generated") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, long := range longFunctions(fset, f) {
+			rel, _ := filepath.Rel(root, path)
+			t.Errorf("%s:%s", rel, long)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 100 {
+		t.Fatalf("read %d Go files under %s: not the module", files, root)
+	}
+}
+
+// longFunctions names f's functions and function literals longer than
+// maxFunctionLines, with their line and length.
+func longFunctions(fset *token.FileSet, f *ast.File) []string {
+	var long []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		var body *ast.BlockStmt
+		name := "func literal"
+		switch fn := n.(type) {
+		case *ast.FuncDecl:
+			body, name = fn.Body, fn.Name.Name
+		case *ast.FuncLit:
+			body = fn.Body
+		}
+		if body == nil {
+			return true
+		}
+		start, end := fset.Position(n.Pos()).Line, fset.Position(body.Rbrace).Line
+		if lines := end - start + 1; lines > maxFunctionLines {
+			long = append(long, fmt.Sprintf("%d %s is %d lines", start, name, lines))
+		}
+		return true
+	})
+	return long
+}
+
+// TestLongFunctionsAreFound shows the length check firing on a function one
+// line too long, and not on one exactly at the bound.
+func TestLongFunctionsAreFound(t *testing.T) {
+	src := func(name string, lines int) string {
+		return "func " + name + "() {\n" + strings.Repeat("\t_ = 0\n", lines-2) + "}\n"
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "x.go", "package x\n"+src("atTheBound", maxFunctionLines)+src("tooLong", maxFunctionLines+1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := longFunctions(fset, f)
+	if want := fmt.Sprintf("%d tooLong is %d lines", 2+maxFunctionLines, maxFunctionLines+1); len(got) != 1 || got[0] != want {
+		t.Errorf("long functions %q, want only %q", got, want)
 	}
 }
