@@ -18,6 +18,9 @@ type Metrics struct {
 	// Settled counts the count writes whose answer was a Conflict or was
 	// lost, by what settling them found: landed, not_landed or unknown.
 	Settled *prometheus.CounterVec
+	// Panics counts the batches whose counting panicked: their signals were
+	// answered as failed, and the gateway kept serving.
+	Panics prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics with reg.
@@ -41,5 +44,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rrguard_gateway_settled_writes_total",
 			Help: "Deduplication status writes answered with a conflict or not answered at all, by whether they had landed: landed, not_landed, unknown (the signal was answered 503).",
 		}, []string{"verdict"}),
+		Panics: f.NewCounter(prometheus.CounterOpts{
+			Name: "rrguard_gateway_batch_panics_total",
+			Help: "Batches whose counting panicked (a bug): their signals were answered 503 and the gateway kept serving the other fingerprints.",
+		}),
 	}
 }

@@ -241,7 +241,7 @@ func (p *Pipeline) countBatch(fp string, batch []*pendingSignal) {
 	if m := p.opts.Metrics; m != nil {
 		m.Coalesced.Add(float64(len(batch) - 1))
 	}
-	c, err := p.count(newRun(fp, batch))
+	c, err := p.countRecovered(fp, batch)
 	for i, w := range batch {
 		if err != nil {
 			w.done <- outcome{err: err}
@@ -259,6 +259,24 @@ func (p *Pipeline) countBatch(fp string, batch []*pendingSignal) {
 		}
 		w.done <- outcome{res: res}
 	}
+}
+
+// countRecovered counts batch, a panic turned into an error for the batch:
+// a batch runs on a goroutine of the coalescer's, out of reach of the HTTP
+// server's recovery, where a panic would end the gateway and fail every
+// signal in flight on it, again at each resend of the signal that caused
+// it. Like a crash, it leaves the batch's fate unknown if a write had been
+// sent; unlike one, it costs only this fingerprint.
+func (p *Pipeline) countRecovered(fp string, batch []*pendingSignal) (c counted, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: internal error counting fingerprint %s: %v", ErrUnavailable, fp, r)
+			if m := p.opts.Metrics; m != nil {
+				m.Panics.Inc()
+			}
+		}
+	}()
+	return p.count(newRun(fp, batch))
 }
 
 // call runs one API call, with CallTimeout, unless r's deadline has passed:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -415,5 +416,44 @@ func claim(t *testing.T, ns, fp, name string) {
 	}
 	if err := env.Client.Create(context.Background(), lease); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// panickingReader panics on a read of anything named for fp, as a bug
+// would on one signal.
+type panickingReader struct {
+	client.Reader
+	fp string
+}
+
+func (r panickingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if strings.Contains(key.Name, r.fp) {
+		panic("a bug met while counting " + r.fp)
+	}
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+// TestAPanicCountingOneFingerprintFailsOnlyItsSignals: before the recovery,
+// the panic ended the test binary (the gateway process), taking every
+// fingerprint's signals with it.
+func TestAPanicCountingOneFingerprintFailsOnlyItsSignals(t *testing.T) {
+	ns := env.Namespace(t)
+	poisoned, poisonedFP := testSignal(ns, "poisoned")
+	p, m := newPipeline(t, ns, panickingReader{Reader: env.Client, fp: poisonedFP})
+
+	for range 2 {
+		if _, err := p.Submit(context.Background(), poisoned); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Submit of the poisoned signal: %v, want ErrUnavailable", err)
+		}
+	}
+	healthy, healthyFP := testSignal(ns, "healthy")
+	if res := submit(t, p, healthy); res.Outcome != OutcomeCreated || res.Fingerprint != healthyFP {
+		t.Errorf("the other fingerprint: %+v, want created", res)
+	}
+	if got := counterValue(m.Panics); got != 2 {
+		t.Errorf("panics counted %v, want 2", got)
+	}
+	if n := len(listRRs(t, ns, poisonedFP)); n != 0 {
+		t.Errorf("%d requests written for the poisoned signal", n)
 	}
 }
