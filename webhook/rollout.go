@@ -31,11 +31,17 @@ func namespaceReader(mgr manager.Manager) (client.Reader, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("add namespace readiness check: %w", err)
 	}
-	return cacheThenAPI{cache: mgr.GetCache(), api: mgr.GetAPIReader()}, nil
+	return NamespaceReader(mgr.GetCache(), mgr.GetAPIReader()), nil
 }
 
-// cacheThenAPI reads from cache, and from api where the cache misses (a
-// namespace created a moment ago) or is not started yet.
+// NamespaceReader is how the webhook reads namespace labels: from cache
+// (an informer, no request per decision), and from api where the cache
+// misses (a namespace created a moment ago) or is not started yet.
+func NamespaceReader(cache, api client.Reader) client.Reader {
+	return cacheThenAPI{cache: cache, api: api}
+}
+
+// cacheThenAPI is NamespaceReader's reader.
 type cacheThenAPI struct{ cache, api client.Reader }
 
 func (r cacheThenAPI) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {

@@ -7,13 +7,16 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -61,6 +64,11 @@ type Options struct {
 	Clock clock.PassiveClock
 	// Age replaces the replica's judge of a claim's age (dedup.Guard.Age).
 	Age dedup.AgeJudge
+	// Namespaces is what the Enforcer reads namespace labels through;
+	// defaults to the Env's client, one API request per denial, where the
+	// binary reads its informer (webhook.NamespaceReader). Benchmarks pass
+	// NamespaceCache's, so that they measure what the binary costs.
+	Namespaces client.Reader
 }
 
 // Server is a running webhook server.
@@ -167,7 +175,41 @@ func NewHandler(env *testenv.Env, o Options) (*webhook.Handler, *webhook.Metrics
 	if o.Webhook.Audit.GetSink() == nil {
 		o.Webhook.Audit = auditlog.New(io.Discard)
 	}
-	return webhook.NewHandler(g, env.Client, env.Scheme, o.Webhook)
+	var namespaces client.Reader = env.Client
+	if o.Namespaces != nil {
+		namespaces = o.Namespaces
+	}
+	return webhook.NewHandler(g, namespaces, env.Scheme, o.Webhook)
+}
+
+// NamespaceCache returns namespace labels read as the binary reads them
+// (webhook.NamespaceReader: an informer, the API server where it misses),
+// until t ends. It is not the default because the suites that restart the
+// API server would find the informer's watch holding it up.
+func NamespaceCache(t testing.TB, env *testenv.Env) client.Reader {
+	t.Helper()
+	c, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if _, err := c.GetInformer(context.Background(), ns); err != nil {
+		t.Fatalf("namespace informer: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("namespace cache: %v", err)
+		}
+	})
+	if !c.WaitForCacheSync(ctx) {
+		t.Fatal("the namespace informer did not sync")
+	}
+	return webhook.NamespaceReader(c, env.Client)
 }
 
 // quietLog drops controller-runtime's per-request debug logging; the audit
