@@ -89,7 +89,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Log is the operational log. Defaults to the manager's logger named
 	// "gateway". Audit receives one line per signal decision; defaults to
-	// auditlog.New(os.Stderr): JSON, never sampled, named "audit".
+	// auditlog.New(os.Stderr): JSON, never sampled, named "audit". A
+	// logger without a sink, logr.Discard() included, is unset: the audit
+	// is never off by accident; auditlog.New(io.Discard) drops it.
 	Log   logr.Logger
 	Audit logr.Logger
 }

@@ -42,6 +42,8 @@ type Options struct {
 	Log logr.Logger
 	// Audit receives one line per admission decision. Defaults to
 	// auditlog.New(os.Stderr): JSON, never sampled, named AuditLoggerName.
+	// A logger without a sink, logr.Discard() included, is unset: the audit
+	// is never off by accident; auditlog.New(io.Discard) drops it.
 	Audit logr.Logger
 	// Enforcement is the mode of namespaces without an EnforcementLabel.
 	// Defaults to deny.

@@ -145,7 +145,10 @@ func (i *Instance) setup(mgr ctrl.Manager, ln net.Listener, o Options) error {
 		WebhookGuarded: o.WebhookGuarded,
 		Reader:         o.Reader,
 		Registerer:     i.Registry,
-		Audit:          logr.Discard(),
+		// Encoded as the binary encodes them, then dropped: gateway.Options
+		// takes a logger without a sink (logr.Discard()) for unset and
+		// would write to stderr.
+		Audit: auditlog.New(io.Discard),
 	}
 	if opts.Auth == "" {
 		opts.Auth = gateway.AuthNone
