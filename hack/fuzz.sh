@@ -17,15 +17,17 @@ trap 'rm -f "$log"' EXIT
 # inputs counts the failing inputs kept for a target.
 inputs() { { find "$1" -type f 2>/dev/null || true; } | wc -l; }
 
+run() { go test -run '^$' -fuzz "^${2}\$" -fuzztime "$fuzztime" "$1"; }
+
 fuzz() {
   local pkg=$1 target=$2 corpus=$3 before
   before=$(inputs "$corpus")
-  if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1 | tee "$log"; then
+  if run "$pkg" "$target" 2>&1 | tee "$log"; then
     return 0
   fi
   if [[ $(inputs "$corpus") == "$before" ]] && grep -q 'context deadline exceeded' "$log"; then
     echo ">> $target: no failing input written, a deadline at the -fuzztime boundary (go.dev/issue/75804); once more"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+    run "$pkg" "$target"
     return
   fi
   return 1

@@ -438,25 +438,18 @@ func (h *handler) submitItem(ctx context.Context, source string, index int, item
 		h.audit(ctx, source, res, time.Since(start))
 	}()
 
-	switch {
-	case item.Err != nil:
-		res.problem = invalidProblem(item.Err)
-		res.Status, res.Code, res.Error = pipeline.OutcomeRejected, res.problem.status, item.Err.Error()
-		return res
-	case item.Signal == nil:
+	if item.Signal == nil && item.Err == nil {
 		res.Status, res.Code, res.Reason = pipeline.OutcomeIgnored, http.StatusOK, item.Ignored
 		return res
 	}
-
-	counted, err := h.opts.Counter.Submit(ctx, item.Signal)
-	res.Fingerprint = counted.Fingerprint
+	err := item.Err
+	var counted pipeline.Result
+	if err == nil {
+		counted, err = h.opts.Counter.Submit(ctx, item.Signal)
+		res.Fingerprint = counted.Fingerprint
+	}
 	if err != nil {
-		res.Error = err.Error()
-		res.problem = failureProblem(err)
-		res.Status, res.Code, res.Retryable = pipeline.OutcomeFailed, res.problem.status, true
-		if res.problem.status < http.StatusInternalServerError {
-			res.Status, res.Retryable = pipeline.OutcomeRejected, false
-		}
+		res.fail(err)
 		return res
 	}
 	res.Status, res.Code = counted.Outcome, http.StatusAccepted
@@ -469,6 +462,18 @@ func (h *handler) submitItem(ctx context.Context, source string, index int, item
 	}
 	res.OccurrenceCount = counted.OccurrenceCount
 	return res
+}
+
+// fail records why the signal was not counted: rejected where sending it
+// again cannot help (a 4xx: the parser's refusal, or the Counter's), failed
+// and retryable otherwise.
+func (r *AlertResult) fail(err error) {
+	r.Error, r.problem = err.Error(), failureProblem(err)
+	r.Code = r.problem.status
+	r.Status, r.Retryable = pipeline.OutcomeFailed, true
+	if r.Code < http.StatusInternalServerError {
+		r.Status, r.Retryable = pipeline.OutcomeRejected, false
+	}
 }
 
 // audit writes the one audit line of a signal decision.

@@ -238,7 +238,7 @@ func startAlertmanager(t *testing.T, bin string, gw gatewayServer, tokenFile str
 	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), written, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	addr := testenv.MustFreeAddr(t)
 	out := &testenv.Buffer{}
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=debug")
