@@ -7,21 +7,20 @@ import (
 	"net/http"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rrguard/rrguard/scan"
 )
 
-// namespaceReader returns what the Enforcer reads namespace labels with: a
-// metadata-only informer on mgr's cache (added here, so that /readyz waits
-// for it), and the API server for a namespace the cache has not seen yet.
+// namespaceReader returns what the Enforcer reads namespace labels with,
+// NamespaceReader on mgr's cache and API reader, and adds a readiness check
+// that waits for the informer.
 func namespaceReader(mgr manager.Manager) (client.Reader, error) {
-	ns := &metav1.PartialObjectMetadata{}
-	ns.SetGroupVersionKind(namespaceGVK)
-	inf, err := mgr.GetCache().GetInformer(context.Background(), ns)
+	r, inf, err := NamespaceReader(mgr.GetCache(), mgr.GetAPIReader())
 	if err != nil {
-		return nil, fmt.Errorf("namespace informer for %s: %w", EnforcementLabel, err)
+		return nil, err
 	}
 	if err := mgr.AddReadyzCheck("namespaces", func(*http.Request) error {
 		if !inf.HasSynced() {
@@ -31,14 +30,21 @@ func namespaceReader(mgr manager.Manager) (client.Reader, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("add namespace readiness check: %w", err)
 	}
-	return NamespaceReader(mgr.GetCache(), mgr.GetAPIReader()), nil
+	return r, nil
 }
 
-// NamespaceReader is how the webhook reads namespace labels: from cache
-// (an informer, no request per decision), and from api where the cache
-// misses (a namespace created a moment ago) or is not started yet.
-func NamespaceReader(cache, api client.Reader) client.Reader {
-	return cacheThenAPI{cache: cache, api: api}
+// NamespaceReader is how the webhook reads namespace labels: it adds a
+// metadata-only namespace informer to c and reads from c (no request per
+// decision), and from api where c misses (a namespace created a moment
+// ago) or is not started yet. The informer is returned for readiness.
+func NamespaceReader(c cache.Cache, api client.Reader) (client.Reader, cache.Informer, error) {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(namespaceGVK)
+	inf, err := c.GetInformer(context.Background(), ns)
+	if err != nil {
+		return nil, nil, fmt.Errorf("namespace informer for %s: %w", EnforcementLabel, err)
+	}
+	return cacheThenAPI{cache: c, api: api}, inf, nil
 }
 
 // cacheThenAPI is NamespaceReader's reader.

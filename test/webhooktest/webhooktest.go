@@ -13,7 +13,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -192,10 +191,9 @@ func NamespaceCache(t testing.TB, env *testenv.Env) client.Reader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := &metav1.PartialObjectMetadata{}
-	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if _, err := c.GetInformer(context.Background(), ns); err != nil {
-		t.Fatalf("namespace informer: %v", err)
+	r, _, err := webhook.NamespaceReader(c, env.Client)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -209,7 +207,7 @@ func NamespaceCache(t testing.TB, env *testenv.Env) client.Reader {
 	if !c.WaitForCacheSync(ctx) {
 		t.Fatal("the namespace informer did not sync")
 	}
-	return webhook.NamespaceReader(c, env.Client)
+	return r
 }
 
 // quietLog drops controller-runtime's per-request debug logging; the audit
