@@ -67,6 +67,9 @@ type variant struct {
 	// requests is the namespace the gateway creates RemediationRequests
 	// in, and holds its namespaced RBAC; rrguard-system when empty.
 	requests string
+	// kubernautCreators: the webhook denies kubernaut's gateway and API
+	// frontend AlreadyExists (--count-denied-creators).
+	kubernautCreators bool
 }
 
 // kubernautNamespace is where kubernaut's orchestrator watches for
@@ -77,7 +80,7 @@ var variants = []variant{
 	{dir: "default", crd: true, certManager: true},
 	{dir: "without-crd", crd: false, certManager: true},
 	{dir: "self-signed", crd: true, certManager: false},
-	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace},
+	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, kubernautCreators: true},
 }
 
 // requestsNamespace is where v's gateway writes.
