@@ -12,8 +12,10 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -179,4 +181,33 @@ func TestTheKubernautVariantsLetTheWebhookCount(t *testing.T) {
 			return c.Create(ctx, testenv.RemediationRequest(ns, "by-the-webhook", anyFingerprint))
 		}, false},
 	})
+}
+
+// kubernaut-webhook is the kubernaut variant without rrguard's gateway:
+// every other object is the same, the webhook's registration guarding every
+// namespace and its counting of kubernaut's creators included.
+func TestTheKubernautWebhookVariantIsTheKubernautVariantWithoutTheGateway(t *testing.T) {
+	id := func(u *unstructured.Unstructured) string {
+		return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+	}
+	alone := map[string]*unstructured.Unstructured{}
+	for _, u := range build(t, "kubernaut-webhook") {
+		alone[id(u)] = u
+	}
+	for _, u := range build(t, "kubernaut") {
+		gatewaysOwn := strings.Contains(u.GetName(), "gateway") || strings.Contains(u.GetName(), "signal-sender")
+		got, ok := alone[id(u)]
+		switch {
+		case gatewaysOwn && ok:
+			t.Errorf("%s: the gateway's, still installed", id(u))
+		case !gatewaysOwn && !ok:
+			t.Errorf("%s: missing", id(u))
+		case ok && !equality.Semantic.DeepEqual(got.Object, u.Object):
+			t.Errorf("%s differs from the kubernaut variant's", id(u))
+		}
+		delete(alone, id(u))
+	}
+	for k := range alone {
+		t.Errorf("%s: not in the kubernaut variant", k)
+	}
 }
