@@ -51,7 +51,9 @@ var (
 
 // Client is what the pipeline writes with: RemediationRequests, their
 // status, and a watch that settles a status write whose answer was lost.
-// It must reach the API server directly. It never writes claims.
+// It must reach the API server directly, through a transport wrapped with
+// CountSends: without it, every Conflict to a count write is settled as if
+// client-go had sent the write twice. It never writes claims.
 type Client interface {
 	client.Writer
 	client.StatusClient
