@@ -26,7 +26,7 @@ const (
 const AuditLoggerName = auditlog.Name
 
 // auditRecord is one admission decision. Its fields are the audit schema,
-// documented in the README.
+// documented in docs/reference.md.
 type auditRecord struct {
 	req         admissionv1.AdmissionRequest
 	name        string

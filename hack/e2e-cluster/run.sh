@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make e2e-cluster: rrguard installed the way users install it, on a real
-# one-node cluster built and started here, then torn down. See README.md
-# ("End to end on a real cluster") for what it proves.
+# one-node cluster built and started here, then torn down. See
+# hack/e2e-cluster/README.md for what it proves.
 #
 #   hack/e2e-cluster/run.sh            build what is missing, up, checks, down
 #   E2E_KEEP=1 hack/e2e-cluster/run.sh leave the cluster running (down.sh stops it)
