@@ -34,8 +34,8 @@ type Adoption struct {
 // holder ended while another request of the incident is still active.
 //
 // Adopt runs the webhook's own steps (docs/design.md, steps S3 and S4): the
-// Resolver's reads, then the compare-and-swap create of step C3 or the
-// conditioned update of step C6. So it is safe beside any number of
+// Resolver's reads (steps C3 and C4), then the compare-and-swap create of
+// step C1 or the conditioned update of step C10. So it is safe beside any number of
 // concurrent admissions: each write either wins or loses (AlreadyExists,
 // Conflict) and starts again from fresh reads, exactly as an admission
 // does. It never writes a RemediationRequest, and a dry run writes

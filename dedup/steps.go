@@ -160,7 +160,10 @@ func (d *decision) createClaim(ctx context.Context, h HolderRef) error {
 	return nil
 }
 
-// held decides against a claim that exists: steps C5 to C8.
+// held decides against a claim that exists: step C5 (heldBySelf), step C6
+// (an active holder: the candidate is its duplicate), step C7 (a holder
+// stored and inactive: the incident is over, the claim is taken over) and
+// step C8 (inFlight).
 func (d *decision) held(ctx context.Context, res Resolution) (Verdict, bool, error) {
 	claim := *res.Claim
 	if claim.HolderName() == d.c.Name {

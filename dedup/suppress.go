@@ -19,7 +19,7 @@ import (
 // while one is suppressing is still admitted by the webhook.
 
 // Suppresses reports whether rr keeps a new RemediationRequest for its
-// fingerprint from being created at now, for the gateway: rr is active, or
+// fingerprint from being created at now, for the gateway (step G3): rr is active, or
 // it is terminal and suppressing (isSuppressing). A request being deleted
 // keeps nothing.
 func Suppresses(rr *v1alpha1.RemediationRequest, now time.Time) bool {

@@ -61,6 +61,9 @@ func (r *Runner) RunOnce(ctx context.Context) (*Report, error) {
 	return rep, err
 }
 
+// publish reports rep: its duplicate sets (step S2: the gauge, an audit
+// line per set, an Event on each member), its adoptions and the other
+// metrics.
 func (r *Runner) publish(rep *Report) {
 	if m := r.Metrics; m != nil {
 		m.duplicates.Set(float64(len(rep.Duplicates)))

@@ -109,7 +109,8 @@ func (s *Scanner) Scan(ctx context.Context, dryRun bool) (*Report, error) {
 	return s.Settle(ctx, snap, dryRun)
 }
 
-// Collect lists the claims, then every RemediationRequest, in pages. The
+// Collect lists the claims, then every RemediationRequest, in pages (step
+// S1). The
 // claims come first so that a claim taken after its listing cannot make a
 // request stored before it look unclaimed: a holder listed after its claim
 // is seen as it is now.
@@ -188,7 +189,7 @@ func (snap *Snapshot) addRequest(rr *v1alpha1.RemediationRequest) {
 
 // Settle adopts the fingerprints whose claim vouches for none of their
 // active requests (none in a dry run, or without an Adopter) and builds the
-// Report. A fingerprint whose claim names one of its active requests costs
+// Report. Adoption's claim writes are all it writes (step S6). A fingerprint whose claim names one of its active requests costs
 // no request at all; the others cost Adopt's fresh reads.
 func (s *Scanner) Settle(ctx context.Context, snap *Snapshot, dryRun bool) (*Report, error) {
 	r := &Report{
@@ -232,7 +233,7 @@ func (s *Scanner) Settle(ctx context.Context, snap *Snapshot, dryRun bool) (*Rep
 	return r, errors.Join(errs...)
 }
 
-// stale reports claim c as the janitor sees it: a holder gone or inactive
+// stale reports claim c as the janitor sees it (step S5): a holder gone or inactive
 // is marked, and the claim removed once marked for the retention.
 func (s *Scanner) stale(k key, c *claimState, at time.Time) (StaleClaim, bool) {
 	if c.holderActive || c.handedOn {

@@ -33,7 +33,8 @@ const (
 // opens a namespace silently.
 const EnforcementLabel = "rrguard.kubernaut.ai/enforcement"
 
-// ParseEnforcement parses a mode; anything but deny or warn is an error.
+// ParseEnforcement parses a mode; anything but deny or warn is an error, and
+// the flag refuses to start the process with it (step E1).
 func ParseEnforcement(s string) (Enforcement, error) {
 	switch e := Enforcement(s); e {
 	case EnforcementDeny, EnforcementWarn:
@@ -81,7 +82,8 @@ func (e *Enforcer) defaultMode() Enforcement {
 	return e.Default
 }
 
-// For returns the enforcement of namespace ns. A namespace it cannot read,
+// For returns the enforcement of namespace ns, from its label as the
+// informer last saw it (step E5). A namespace it cannot read,
 // or whose label it does not know, gets Default.
 func (e *Enforcer) For(ctx context.Context, ns string) Enforcement {
 	if e == nil {
@@ -115,7 +117,7 @@ func (e *Enforcer) For(ctx context.Context, ns string) Enforcement {
 }
 
 // enforce turns resp, a decision made as in deny mode, into what the
-// namespace's mode answers: in warn, a denial (of any reason, an internal
+// namespace's mode answers (steps E2 and E3): in warn, a denial (of any reason, an internal
 // error included) becomes an admission with a warning carrying the denial's
 // message, and rec records that. The Guard has run exactly as in deny, dry
 // runs included (they never write).

@@ -110,7 +110,7 @@ func (p *Pipeline) target(r *run) (rr *v1alpha1.RemediationRequest, created bool
 }
 
 // lookup returns the request that holds r's fingerprint for the gateway, or
-// nil when a new one may be created. Where the webhook guards, the index
+// nil when a new one may be created (step G4). Where the webhook guards, the index
 // answers without an API request (Options.WebhookGuarded says why that is
 // safe); elsewhere the claim and, without one, the List, on the API server.
 func (p *Pipeline) lookup(r *run) (*v1alpha1.RemediationRequest, error) {
@@ -184,7 +184,7 @@ func (p *Pipeline) create(r *run) (*v1alpha1.RemediationRequest, bool, error) {
 	return nil, false, nil
 }
 
-// land counts r's batch on rr: one status write conditioned on the
+// land counts r's batch on rr (step G6): one status write conditioned on the
 // resourceVersion rr was read at, and after a conflict, the same with rr
 // read again. A request created for the batch keeps it whatever happens to
 // it meanwhile; any other must still hold the fingerprint when read again,

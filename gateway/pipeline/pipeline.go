@@ -207,7 +207,9 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 }
 
 // Submit resolves sig's target (Options.Targets), fingerprints it, counts
-// it, and says where. ctx's deadline is the signal's; once Submit has
+// it, and says where (step G1: what a signal could make the cluster refuse
+// is refused before it joins a batch; step G2: it joins its fingerprint's
+// batch). ctx's deadline is the signal's; once Submit has
 // queued the signal it waits for the outcome even if ctx is cancelled,
 // because the signal may already be part of a write in flight and its
 // caller must learn whether it was counted. The wait is bounded by the
@@ -289,7 +291,8 @@ func (p *Pipeline) countRecovered(fp string, batch []*pendingSignal) (c counted,
 	return p.countRun(newRun(fp, batch))
 }
 
-// call runs one API call, with CallTimeout, unless r's deadline has passed:
+// call runs one API call, with CallTimeout, unless r's deadline has passed
+// (step G9):
 // the deadline is checked before every call, so that a signal is answered
 // at most one call after it.
 func (p *Pipeline) call(r *run, f func(context.Context) error) error {
@@ -325,7 +328,7 @@ func (p *Pipeline) get(r *run, key types.NamespacedName) (*v1alpha1.RemediationR
 }
 
 // lastCounted returns the request fp was last counted on, if it still holds fp
-// as last read; the hot path writes to it without a read.
+// as last read; the hot path writes to it without a read (step G7).
 func (p *Pipeline) lastCounted(fp string, now time.Time) *v1alpha1.RemediationRequest {
 	v, ok := p.remembered.Get(fp)
 	if !ok {

@@ -99,7 +99,8 @@ func DeduplicationPatch(resourceVersion string, count int64, firstSeen, lastSeen
 	return client.RawPatch(types.MergePatchType, b)
 }
 
-// send sends w once and returns the request as stored after it.
+// send sends w once, the status write of step G5, and returns the request
+// as stored after it.
 func (p *Pipeline) send(ctx context.Context, w *countWrite) (*v1alpha1.RemediationRequest, error) {
 	out := &v1alpha1.RemediationRequest{ObjectMeta: metav1.ObjectMeta{Namespace: w.on.Namespace, Name: w.on.Name}}
 	if err := p.client.Status().Patch(ctx, out, w.patch()); err != nil {
@@ -192,7 +193,7 @@ func (w *countWrite) verdict(cur *v1alpha1.RemediationRequest) verdict {
 }
 
 // settle finds out whether w landed after its send failed with cause, in at
-// most settleCalls API calls. At most one write conditioned on w's
+// most settleCalls API calls (step G8). At most one write conditioned on w's
 // resourceVersion can land, and if one did, it is the first change stored
 // after that version. So: read the request; if it still is at that
 // version, send w again, which either lands (then it is the count) or
