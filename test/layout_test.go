@@ -45,6 +45,33 @@ var layoutRules = []struct {
 		forbidden: func(_, q string) bool { return !under(q, "api") && !under(q, "internal") },
 	},
 	{
+		rule:      "the gateway never imports the webhook",
+		applies:   func(p string) bool { return under(p, "gateway") },
+		forbidden: func(_, q string) bool { return under(q, "webhook") },
+	},
+	{
+		rule: "the webhook imports nothing of the gateway but the counting of gateway/pipeline",
+		// The webhook counts a denied create on its holder as the gateway
+		// counts (pipeline.HolderCounter, pipeline.NewClient).
+		applies:   func(p string) bool { return under(p, "webhook") },
+		forbidden: func(_, q string) bool { return under(q, "gateway") && q != "gateway/pipeline" },
+	},
+	{
+		rule:      "signal parsing (gateway/signal) imports no other part of the gateway",
+		applies:   func(p string) bool { return under(p, "gateway/signal") },
+		forbidden: func(_, q string) bool { return under(q, "gateway") && !under(q, "gateway/signal") },
+	},
+	{
+		rule:      "the pipeline never imports the HTTP layer or the gateway's wiring",
+		applies:   func(p string) bool { return under(p, "gateway/pipeline") },
+		forbidden: func(_, q string) bool { return q == "gateway" || under(q, "gateway/httpapi") },
+	},
+	{
+		rule:      "the scan never imports the webhook or the gateway",
+		applies:   func(p string) bool { return under(p, "scan") },
+		forbidden: func(_, q string) bool { return under(q, "webhook") || under(q, "gateway") },
+	},
+	{
 		rule:      "no package imports a binary",
 		applies:   func(string) bool { return true },
 		forbidden: func(_, q string) bool { return under(q, "cmd") },
@@ -111,7 +138,12 @@ func TestTheLayoutRulesCatchUpwardArrows(t *testing.T) {
 		"only rigs, cmd/rrguard-dev and cmd/rrguard-load import test/":                       {"gateway", "test/testenv"},
 		"internal/ is shared code beneath every library: it imports only api/ and internal/": {"internal/kube", "webhook"},
 		"dedup is the one decision core beneath the gateway, the webhook and the scan":       {"dedup", "gateway/signal"},
-		"no package imports a binary": {"test/devenv", "cmd/webhook"},
+		"the gateway never imports the webhook":                                              {"gateway/httpapi", "webhook"},
+		"the webhook imports nothing of the gateway but the counting of gateway/pipeline":    {"webhook", "gateway/signal"},
+		"signal parsing (gateway/signal) imports no other part of the gateway":               {"gateway/signal", "gateway/pipeline"},
+		"the pipeline never imports the HTTP layer or the gateway's wiring":                  {"gateway/pipeline", "gateway/httpapi"},
+		"the scan never imports the webhook or the gateway":                                  {"scan", "webhook"},
+		"no package imports a binary":                                                        {"test/devenv", "cmd/webhook"},
 	}
 	for _, r := range layoutRules {
 		arrow, ok := upward[r.rule]
