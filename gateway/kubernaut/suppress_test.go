@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/test/gatewaytest"
 	"github.com/rrguard/rrguard/test/load"
 )
 
@@ -136,5 +137,42 @@ func TestTheWebhookAdmitsACreateBesideASuppressingRequest(t *testing.T) {
 	}
 	if err := env.Client.Create(context.Background(), rr); err != nil {
 		t.Fatalf("create beside a suppressing request: %v; the webhook must admit it", err)
+	}
+}
+
+// Any ended request of the fingerprint suppresses, not only the latest: the
+// first request ended and a second was created and ended well, and only
+// then did the orchestrator write the first one's review or backoff window
+// (its effectiveness assessment writes a window on a request long
+// finished). A repeat is counted on the first request — by a replica that
+// counted on the second and remembers it, by a replica new to the
+// fingerprint, and by one without the webhook, whose claim names the
+// second.
+func TestAnOlderEndedRequestSuppresses(t *testing.T) {
+	cases := map[string]map[string]any{
+		"for manual review": {"completionStatus": map[string]any{"outcome": "ManualReviewRequired"}},
+		"in backoff":        {"routingStatus": map[string]any{"nextAllowedExecution": stamp(time.Now().Add(time.Hour))}},
+	}
+	for name, late := range cases {
+		t.Run(name, func(t *testing.T) {
+			ns := env.Namespace(t)
+			knows, fresh := startGateway(t, ns), startGateway(t, ns)
+			unguarded := gatewaytest.StartForTest(t, gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
+			target := load.NewTarget("payments", "api")
+			first := mustSend(t, knows.URL, target, http.StatusCreated).Counted
+			orchestrate(t, ns, first, map[string]any{"overallPhase": "Failed", "completionStatus": map[string]any{"failurePhase": "WorkflowExecution"}})
+			second := mustSend(t, knows.URL, target, http.StatusCreated).Counted
+			orchestrate(t, ns, second, map[string]any{"overallPhase": "Completed", "completionStatus": map[string]any{"outcome": "Remediated"}})
+			orchestrate(t, ns, first, late)
+
+			for replica, url := range map[string]string{"remembering the second": knows.URL, "new to the fingerprint": fresh.URL, "without the webhook": unguarded.URL} {
+				if r := mustSend(t, url, target, http.StatusAccepted); r.Counted != first {
+					t.Errorf("the replica %s counted on %s, want the first, %s", replica, r.Counted, first)
+				}
+			}
+			if got := occurrences(t, ns, first); got != 4 {
+				t.Errorf("the first request counts %d, want 4", got)
+			}
+		})
 	}
 }
