@@ -67,6 +67,9 @@ type variant struct {
 	// requests is the namespace the gateway creates RemediationRequests
 	// in, and holds its namespaced RBAC; rrguard-system when empty.
 	requests string
+	// managedScope: the gateway counts only signals in kubernaut's
+	// management scope (--require-managed-label), as kubernaut's gateway.
+	managedScope bool
 }
 
 // kubernautNamespace is where kubernaut's orchestrator watches for
@@ -77,7 +80,7 @@ var variants = []variant{
 	{dir: "default", crd: true, certManager: true},
 	{dir: "without-crd", crd: false, certManager: true},
 	{dir: "self-signed", crd: true, certManager: false},
-	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace},
+	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, managedScope: true},
 }
 
 // requestsNamespace is where v's gateway writes.
@@ -249,6 +252,9 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 				if ns := u.GetNamespace(); ns != "" && ns != want {
 					t.Errorf("%s %s is in namespace %s, want %s", u.GetKind(), u.GetName(), ns, want)
 				}
+			}
+			if got := hasArg(gw.Spec.Template.Spec.Containers[0], "--require-managed-label"); got != v.managedScope {
+				t.Errorf("gateway --require-managed-label = %v, want %v", got, v.managedScope)
 			}
 			if v.requests != "" && !hasArg(gw.Spec.Template.Spec.Containers[0], "--namespace="+v.requests) {
 				t.Errorf("gateway args %v lack --namespace=%s", gw.Spec.Template.Spec.Containers[0].Args, v.requests)

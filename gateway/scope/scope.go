@@ -38,6 +38,16 @@ var objectKinds = map[string]string{
 	"Job": "batch", "CronJob": "batch",
 }
 
+// ObjectKinds returns the kinds whose own label Check reads, Namespace
+// among them: the gateway's ClusterRole grants get on each.
+func ObjectKinds() []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, 0, len(objectKinds))
+	for kind, group := range objectKinds {
+		out = append(out, schema.GroupVersionKind{Group: group, Version: "v1", Kind: kind})
+	}
+	return out
+}
+
 // clusterScoped are the kinds of objectKinds that no namespace holds.
 var clusterScoped = map[string]bool{"Node": true, "Namespace": true, "PersistentVolume": true}
 
