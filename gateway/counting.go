@@ -65,7 +65,7 @@ func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
 		WebhookGuarded: o.WebhookGuarded,
 	}
 	if o.RequireManagedLabel {
-		po.Scope = scope.Checker{Reader: o.Reader}
+		po.Scope = scope.Checker{Reader: o.Reader, ClusterID: o.ClusterID}
 	}
 	if o.WebhookGuarded {
 		idx, err := pipeline.NewIndex(mgr.GetConfig(), pipeline.IndexOptions{

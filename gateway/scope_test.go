@@ -71,6 +71,8 @@ func TestRequireManagedLabel(t *testing.T) {
 	rs := newObject(t, ctx, managedNS, "ReplicaSet", "apps/v1", "opted-out-5d8f7", optedOut)
 	pod := newObject(t, ctx, managedNS, "Pod", "v1", "opted-out-5d8f7-x2x4z", rs)
 	labelManaged(t, pod, "true")
+	federated := alert(managedNS, "api")
+	federated.Labels["cluster"] = "prod-eu"
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{GenerateName: "worker-"}}
 	if err := env.Client.Create(ctx, node); err != nil {
 		t.Fatal(err)
@@ -90,6 +92,7 @@ func TestRequireManagedLabel(t *testing.T) {
 		{name: "a workload in a refused namespace", body: alertmanagerPayload(alert(refusedNS, "api")), reason: "namespace " + refusedNS + " is labelled kubernaut.ai/managed=false"},
 		{name: "a workload labelled false in a managed namespace", body: alertmanagerPayload(alert(managedNS, "opted-out")), reason: "Deployment " + managedNS + "/opted-out is labelled kubernaut.ai/managed=false"},
 		{name: "a Pod labelled true of a workload labelled false", body: alertmanagerPayload(podAlert(managedNS, pod.Name)), reason: "Deployment " + managedNS + "/opted-out is labelled kubernaut.ai/managed=false"},
+		{name: "a federated alert: its cluster's labels are not read here", body: alertmanagerPayload(federated), reason: `is in cluster "prod-eu"`},
 		{
 			name: "an unlabelled Node's event", path: httpapi.KubernetesEventPath,
 			body:   fmt.Appendf(nil, `{"type":"Warning","reason":"NodeNotReady","involvedObject":{"kind":"Node","name":%q,"namespace":%q}}`, node.Name, managedNS),
@@ -133,7 +136,7 @@ func TestRequireManagedLabel(t *testing.T) {
 			}
 		}
 	}
-	if ignored != 5 {
-		t.Errorf("%d ignored audit lines, want 5", ignored)
+	if ignored != 6 {
+		t.Errorf("%d ignored audit lines, want 6", ignored)
 	}
 }

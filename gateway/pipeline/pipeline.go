@@ -73,7 +73,7 @@ var _ Targets = (*signal.OwnerResolver)(nil)
 // Scope decides whether a resolved target is in kubernaut's management
 // scope; *scope.Checker reads kubernaut's kubernaut.ai/managed label.
 type Scope interface {
-	Check(ctx context.Context, target v1alpha1.ResourceIdentifier) (scope.Verdict, error)
+	Check(ctx context.Context, clusterID string, target v1alpha1.ResourceIdentifier) (scope.Verdict, error)
 }
 
 var _ Scope = scope.Checker{}
@@ -242,7 +242,7 @@ func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, erro
 		return Result{}, err
 	}
 	if p.opts.Scope != nil {
-		v, err := p.opts.Scope.Check(ctx, sig.Target)
+		v, err := p.opts.Scope.Check(ctx, sig.ClusterID, sig.Target)
 		if err != nil {
 			return Result{Fingerprint: fp}, readFailed(ctx, "check scope", err)
 		}

@@ -55,6 +55,11 @@ var clusterScoped = map[string]bool{"Node": true, "Namespace": true, "Persistent
 // must read the API server directly.
 type Checker struct {
 	Reader client.Reader
+	// ClusterID is the cluster Reader reads (the gateway's --cluster-id;
+	// empty for the local cluster). A target in any other cluster is out
+	// of scope: its labels cannot be read here, and kubernaut's gateway
+	// refuses to decide such a target without a fleet adapter.
+	ClusterID string
 }
 
 // Check decides target's scope by kubernaut's rules: the target's own
@@ -62,9 +67,12 @@ type Checker struct {
 // cluster-scoped target without the label, or a namespace without it, is
 // out of scope. A target that no longer exists is decided by its
 // namespace. An error means the labels could not be read; nothing is
-// decided then.
-func (c Checker) Check(ctx context.Context, target v1alpha1.ResourceIdentifier) (Verdict, error) {
+// decided then. clusterID is the signal's cluster.
+func (c Checker) Check(ctx context.Context, clusterID string, target v1alpha1.ResourceIdentifier) (Verdict, error) {
 	what := describe(target)
+	if clusterID != c.ClusterID {
+		return Verdict{Reason: fmt.Sprintf("%s is in cluster %q, and this gateway reads the %s labels of cluster %q only", what, clusterID, ManagedLabel, c.ClusterID)}, nil
+	}
 	if gvk, ok := objectGVK(target); ok {
 		managed, set, err := c.label(ctx, gvk, client.ObjectKey{Namespace: target.Namespace, Name: target.Name})
 		if err != nil {

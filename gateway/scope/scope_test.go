@@ -81,6 +81,7 @@ func TestCheck(t *testing.T) {
 
 	tests := map[string]struct {
 		target  v1alpha1.ResourceIdentifier
+		cluster string // the signal's; the checker reads cluster ""
 		managed bool
 		reason  string // what the reason must name
 	}{
@@ -106,11 +107,14 @@ func TestCheck(t *testing.T) {
 		"a cluster-scoped kind it does not read": {target: v1alpha1.ResourceIdentifier{Kind: "ClusterRole", Name: "admin"}, reason: "never in scope"},
 		"a managed namespace itself":             {target: v1alpha1.ResourceIdentifier{Kind: "Namespace", Name: in}, managed: true, reason: "Namespace " + in + " is labelled"},
 		"an unlabelled namespace itself":         {target: v1alpha1.ResourceIdentifier{Kind: "Namespace", Name: plain}, reason: "inherits no namespace"},
+		// A federated alert's target lives elsewhere, whatever this
+		// cluster's labels say.
+		"a target in another cluster": {target: deployment(t, in, "h", "true"), cluster: "prod-eu", reason: `is in cluster "prod-eu"`},
 	}
 	c := Checker{Reader: env.Client}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			v, err := c.Check(context.Background(), tc.target)
+			v, err := c.Check(context.Background(), tc.cluster, tc.target)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +135,7 @@ func TestCheckCannotReadTheLabels(t *testing.T) {
 		{Kind: "Deployment", Namespace: in, Name: "a"},
 		{Kind: "Database", Namespace: in, Name: "orders"},
 	} {
-		if v, err := (Checker{Reader: env.Client}).Check(ctx, target); err == nil {
+		if v, err := (Checker{Reader: env.Client}).Check(ctx, "", target); err == nil {
 			t.Errorf("Check(%+v) with the API unreachable = %+v, want an error", target, v)
 		}
 	}
