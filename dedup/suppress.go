@@ -14,10 +14,10 @@ import (
 // fingerprint ended in a way that asks for a pause: the orchestrator stopped
 // it for a human (completionStatus.outcome ManualReviewRequired), or put the
 // fingerprint in an exponential backoff (routingStatus.nextAllowedExecution
-// in the future). Any request, not only the latest: the orchestrator writes
-// both fields after the end too (the effectiveness assessment sets a window
-// on a request long finished), and a review is not lifted by a newer
-// request that ended well. Signals that arrive meanwhile are counted on the
+// in the future). Any request, not only the latest: others create requests
+// too (kubernaut's API frontend, any client the webhook admits beside a
+// suppressing request), and a newer one that ended well lifts neither a
+// review only a human may lift nor a window still open. Signals that arrive meanwhile are counted on the
 // suppressing request instead. This is a gateway decision only: a client
 // that creates a request while one is suppressing is still admitted by the
 // webhook.

@@ -126,46 +126,51 @@ func TestTheWebhookAdmitsACreateBesideASuppressingRequest(t *testing.T) {
 	first := mustSend(t, gw.URL, target, http.StatusCreated).Counted
 	orchestrate(t, ns, first, map[string]any{"overallPhase": "Failed", "completionStatus": map[string]any{"outcome": "ManualReviewRequired"}})
 
-	now := metav1.Now()
-	rr := &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "created-by-hand"},
-		Spec: v1alpha1.RemediationRequestSpec{
-			SignalFingerprint: target.Fingerprint, SignalName: "Manual", Severity: "critical", SignalType: "alert", TargetType: "kubernetes",
-			TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: "payments", Name: "api"},
-			FiringTime:     now, ReceivedTime: now,
-		},
-	}
-	if err := env.Client.Create(context.Background(), rr); err != nil {
+	if err := createByHand(ns, "created-by-hand", target); err != nil {
 		t.Fatalf("create beside a suppressing request: %v; the webhook must admit it", err)
 	}
 }
 
+// createByHand creates a request about target as a client other than the
+// gateway does (kubernaut's API frontend, a person).
+func createByHand(ns, name string, target load.Target) error {
+	now := metav1.Now()
+	rr := &v1alpha1.RemediationRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.RemediationRequestSpec{
+			SignalFingerprint: target.Fingerprint, SignalName: "Manual", Severity: "critical", SignalType: "alert", TargetType: "kubernetes",
+			TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: target.Namespace, Name: target.Deployment},
+			FiringTime:     now, ReceivedTime: now,
+		},
+	}
+	return env.Client.Create(context.Background(), rr)
+}
+
 // Any ended request of the fingerprint suppresses, not only the latest: the
-// first request ended and a second was created and ended well, and only
-// then did the orchestrator write the first one's review or backoff window
-// (its effectiveness assessment writes a window on a request long
-// finished). A repeat is counted on the first request — by a replica that
-// counted on the second and remembers it, by a replica new to the
-// fingerprint, and by one without the webhook, whose claim names the
-// second.
+// first request ended for review or in backoff, and a second, created
+// beside it by hand (as kubernaut's API frontend or any client may, and the
+// webhook admits), ended well. A repeat is counted on the first request —
+// by the replica that created it, by a replica new to the fingerprint, and
+// by one without the webhook, whose claim names the second.
 func TestAnOlderEndedRequestSuppresses(t *testing.T) {
 	cases := map[string]map[string]any{
-		"for manual review": {"completionStatus": map[string]any{"outcome": "ManualReviewRequired"}},
-		"in backoff":        {"routingStatus": map[string]any{"nextAllowedExecution": stamp(time.Now().Add(time.Hour))}},
+		"for manual review": {"overallPhase": "Failed", "completionStatus": map[string]any{"outcome": "ManualReviewRequired"}},
+		"in backoff":        {"overallPhase": "Failed", "routingStatus": map[string]any{"nextAllowedExecution": stamp(time.Now().Add(time.Hour))}},
 	}
-	for name, late := range cases {
+	for name, hold := range cases {
 		t.Run(name, func(t *testing.T) {
 			ns := env.Namespace(t)
 			knows, fresh := startGateway(t, ns), startGateway(t, ns)
 			unguarded := gatewaytest.StartForTest(t, gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
 			target := load.NewTarget("payments", "api")
 			first := mustSend(t, knows.URL, target, http.StatusCreated).Counted
-			orchestrate(t, ns, first, map[string]any{"overallPhase": "Failed", "completionStatus": map[string]any{"failurePhase": "WorkflowExecution"}})
-			second := mustSend(t, knows.URL, target, http.StatusCreated).Counted
-			orchestrate(t, ns, second, map[string]any{"overallPhase": "Completed", "completionStatus": map[string]any{"outcome": "Remediated"}})
-			orchestrate(t, ns, first, late)
+			orchestrate(t, ns, first, hold)
+			if err := createByHand(ns, "second", target); err != nil {
+				t.Fatal(err)
+			}
+			orchestrate(t, ns, "second", map[string]any{"overallPhase": "Completed", "completionStatus": map[string]any{"outcome": "Remediated"}})
 
-			for replica, url := range map[string]string{"remembering the second": knows.URL, "new to the fingerprint": fresh.URL, "without the webhook": unguarded.URL} {
+			for replica, url := range map[string]string{"that created the first": knows.URL, "new to the fingerprint": fresh.URL, "without the webhook": unguarded.URL} {
 				if r := mustSend(t, url, target, http.StatusAccepted); r.Counted != first {
 					t.Errorf("the replica %s counted on %s, want the first, %s", replica, r.Counted, first)
 				}
