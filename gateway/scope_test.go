@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -101,10 +102,7 @@ func TestRequireManagedLabel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := tc.path
-			if path == "" {
-				path = httpapi.PrometheusPath
-			}
+			path := cmp.Or(tc.path, httpapi.PrometheusPath)
 			r, err := post(gw.URL, path, "application/json", tc.body)
 			if err != nil {
 				t.Fatal(err)
