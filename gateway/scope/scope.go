@@ -70,10 +70,11 @@ type Checker struct {
 // decided then. clusterID is the signal's cluster.
 func (c Checker) Check(ctx context.Context, clusterID string, target v1alpha1.ResourceIdentifier) (Verdict, error) {
 	what := describe(target)
+	gvk, readsOwn := objectGVK(target)
 	if clusterID != c.ClusterID {
 		return Verdict{Reason: fmt.Sprintf("%s is in cluster %q, and this gateway reads the %s labels of cluster %q only", what, clusterID, ManagedLabel, c.ClusterID)}, nil
 	}
-	if gvk, ok := objectGVK(target); ok {
+	if readsOwn {
 		managed, set, err := c.label(ctx, gvk, client.ObjectKey{Namespace: target.Namespace, Name: target.Name})
 		if err != nil {
 			return Verdict{}, fmt.Errorf("read the %s label of %s: %w", ManagedLabel, what, err)
@@ -97,8 +98,11 @@ func (c Checker) Check(ctx context.Context, clusterID string, target v1alpha1.Re
 	if set {
 		return Verdict{Managed: managed, Reason: fmt.Sprintf("%s is labelled %s=%t", ns, ManagedLabel, managed)}, nil
 	}
-	return Verdict{Reason: fmt.Sprintf("neither %s nor %s is labelled %s=true; to opt in: kubectl label namespace %s %s=true",
-		what, ns, ManagedLabel, target.Namespace, ManagedLabel)}, nil
+	optIn := fmt.Sprintf("to opt in: kubectl label namespace %s %s=true", target.Namespace, ManagedLabel)
+	if !readsOwn {
+		return Verdict{Reason: fmt.Sprintf("%s is not labelled %s=true, and the own label of %s is not read; %s", ns, ManagedLabel, what, optIn)}, nil
+	}
+	return Verdict{Reason: fmt.Sprintf("neither %s nor %s is labelled %s=true; %s", what, ns, ManagedLabel, optIn)}, nil
 }
 
 // label reads the managed label of one object: set is false when the
@@ -135,9 +139,10 @@ func objectGVK(target v1alpha1.ResourceIdentifier) (schema.GroupVersionKind, boo
 	return gvk, true
 }
 
-// describe names target as the reasons do: "Deployment payments/api".
+// describe names target as the reasons do: "Deployment payments/api",
+// "Node worker-1".
 func describe(target v1alpha1.ResourceIdentifier) string {
-	if target.Namespace == "" {
+	if target.Namespace == "" || clusterScoped[target.Kind] {
 		return target.Kind + " " + target.Name
 	}
 	return target.Kind + " " + target.Namespace + "/" + target.Name

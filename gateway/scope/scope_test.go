@@ -99,7 +99,7 @@ func TestCheck(t *testing.T) {
 			target: v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: out, Name: "a", APIVersion: "example.com/v1"}, reason: "namespace " + out,
 		},
 		// The gateway may not get Secrets: their label is never read.
-		"a Secret's own label is not read":       {target: v1alpha1.ResourceIdentifier{Kind: "Secret", Namespace: plain, Name: "creds", APIVersion: "v1"}, reason: "neither"},
+		"a Secret's own label is not read":       {target: v1alpha1.ResourceIdentifier{Kind: "Secret", Namespace: plain, Name: "creds", APIVersion: "v1"}, reason: "the own label of Secret " + plain + "/creds is not read"},
 		"a Node labelled true":                   {target: managedNode, managed: true, reason: "Node " + managedNode.Name + " is labelled"},
 		"a Node labelled false":                  {target: refusedNode, reason: "kubernaut.ai/managed=false"},
 		"an unlabelled Node":                     {target: plainNode, reason: "kubectl label node " + plainNode.Name},
