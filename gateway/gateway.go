@@ -27,6 +27,10 @@ import (
 	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
+// DefaultBindAddress is where the signal API listens by default: the
+// Service's targetPort in manifests/gateway.
+const DefaultBindAddress = ":8443"
+
 // The values of Options.Auth.
 const (
 	AuthTokenReview = "tokenreview"
@@ -36,7 +40,8 @@ const (
 // Options configure the gateway. The zero value of every field but
 // Namespace means its default.
 type Options struct {
-	// BindAddress is where the signal API listens. Defaults to ":8080".
+	// BindAddress is where the signal API listens. Defaults to
+	// DefaultBindAddress.
 	BindAddress string
 	// Listener, when set, is served instead of BindAddress.
 	Listener net.Listener
@@ -61,7 +66,8 @@ type Options struct {
 	// while, then get 429. Defaults to httpapi.DefaultMaxRequestsInFlight.
 	MaxRequestsInFlight int
 	// MaxTokenReviewsInFlight bounds the TokenReviews in flight at once
-	// (httpapi.TokenReviewOptions.MaxInFlightReviews). Defaults to 8.
+	// (httpapi.TokenReviewOptions.MaxInFlightReviews). Defaults to
+	// httpapi.DefaultMaxInFlightReviews.
 	MaxTokenReviewsInFlight int
 	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
 	MaxBodyBytes int64
@@ -103,7 +109,7 @@ type Options struct {
 
 func (o *Options) setDefaults(mgr manager.Manager) {
 	if o.BindAddress == "" {
-		o.BindAddress = ":8080"
+		o.BindAddress = DefaultBindAddress
 	}
 	if o.Auth == "" {
 		o.Auth = AuthTokenReview

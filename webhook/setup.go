@@ -17,6 +17,9 @@ import (
 	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
+// DefaultScanInterval is the binary's time between the leader's scans.
+const DefaultScanInterval = 10 * time.Minute
+
 // Options configure the webhook's decisions and its janitor.
 type Options struct {
 	// ClaimGrace is how long a claim whose holder is not stored yet counts
@@ -59,7 +62,8 @@ type Options struct {
 	// them. Setup sets NewCounter's.
 	Counter Counter
 	// ScanInterval is the time between the leader's scans (package
-	// scan); 0 disables them.
+	// scan); 0, the zero value, disables them. The binary's default is
+	// DefaultScanInterval.
 	ScanInterval time.Duration
 	// GuardOnly has the handler decide with the bare Guard, without the
 	// dedup.Coalescer in front of it. It is a seam for the benchmark that

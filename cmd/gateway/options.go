@@ -25,7 +25,8 @@ type Options struct {
 	// Kubeconfig is a kubeconfig file; empty means in-cluster, or
 	// $KUBECONFIG, or ~/.kube/config (controller-runtime's GetConfig).
 	Kubeconfig string
-	// BindAddress serves the signal API over TLS. Defaults to ":8443".
+	// BindAddress serves the signal API over TLS. Defaults to
+	// gateway.DefaultBindAddress (":8443").
 	BindAddress string
 	// TLSCertPath is the directory with the signal API's tls.crt and
 	// tls.key, reloaded when they change. Defaults to
@@ -58,7 +59,7 @@ type Options struct {
 	// 400.
 	MaxRequestsInFlight int
 	// MaxTokenReviewsInFlight bounds the TokenReviews in flight at once.
-	// Defaults to 8.
+	// Defaults to httpapi.DefaultMaxInFlightReviews (8).
 	MaxTokenReviewsInFlight int
 	// MaxBodyBytes caps a request body. Defaults to 1 MiB.
 	MaxBodyBytes int64
@@ -85,13 +86,13 @@ const DefaultNamespace = kube.DefaultNamespace
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		BindAddress:             ":8443",
+		BindAddress:             gateway.DefaultBindAddress,
 		TLSCertPath:             filepath.Join(os.TempDir(), "rrguard-gateway", "serving-certs"),
 		CertMode:                certs.ModeFiles,
 		Certs:                   gateway.CertOptions(),
 		TokenAudiences:          []string{httpapi.DefaultAudience},
 		MaxRequestsInFlight:     httpapi.DefaultMaxRequestsInFlight,
-		MaxTokenReviewsInFlight: 8,
+		MaxTokenReviewsInFlight: httpapi.DefaultMaxInFlightReviews,
 		MetricsBindAddress:      ":9090",
 		HealthProbeBindAddress:  ":8081",
 		Namespace:               kube.PodNamespace(os.Getenv, os.ReadFile, DefaultNamespace),

@@ -60,8 +60,8 @@ type Options struct {
 	// and API frontend. Empty by default.
 	CountedCreators webhook.Creators
 	// ScanInterval is the time between the leader's scans for duplicate
-	// and unclaimed active RemediationRequests. Defaults to 10m; 0
-	// disables the scan.
+	// and unclaimed active RemediationRequests. Defaults to
+	// webhook.DefaultScanInterval (10m); 0 disables the scan.
 	ScanInterval time.Duration
 	// Zap configures the logger: JSON unless --zap-devel.
 	Zap zap.Options
@@ -77,7 +77,7 @@ func NewOptions() *Options {
 		ClaimGrace:             dedup.DefaultClaimGrace,
 		ClaimRetention:         dedup.DefaultClaimRetention,
 		Enforcement:            webhook.EnforcementDeny,
-		ScanInterval:           10 * time.Minute,
+		ScanInterval:           webhook.DefaultScanInterval,
 		// JSON lines with readable timestamps, as a log pipeline expects.
 		Zap: zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder},
 	}

@@ -61,6 +61,10 @@ var AllowAll Authenticator = AuthenticatorFunc(func(*http.Request) error { retur
 // for the gateway.
 const DefaultAudience = "rrguard-gateway"
 
+// DefaultMaxInFlightReviews is how many TokenReviews may be in flight at
+// once by default.
+const DefaultMaxInFlightReviews = 8
+
 // TokenReviewOptions configure a TokenReviewAuthenticator. The zero value
 // of every field means its default.
 type TokenReviewOptions struct {
@@ -73,7 +77,8 @@ type TokenReviewOptions struct {
 	// for a slot; a token never accepted gets one of the others or, when
 	// they are all busy, ErrThrottled at once, without waiting. So a flood
 	// of bad tokens costs at most that many API calls at a time, and never
-	// delays a known sender's re-review. Defaults to 8; at least 2.
+	// delays a known sender's re-review. Defaults to
+	// DefaultMaxInFlightReviews; at least 2.
 	MaxInFlightReviews int
 	// CacheTTL is how long an accepted token, and an access granted, are
 	// trusted without asking again: how long a revoked token still works.
@@ -101,7 +106,7 @@ func (o *TokenReviewOptions) setDefaults() {
 		o.Audiences = []string{DefaultAudience}
 	}
 	if o.MaxInFlightReviews <= 0 {
-		o.MaxInFlightReviews = 8
+		o.MaxInFlightReviews = DefaultMaxInFlightReviews
 	}
 	o.MaxInFlightReviews = max(o.MaxInFlightReviews, 2)
 	if o.CacheTTL <= 0 {
