@@ -75,6 +75,25 @@ type Guard struct {
 	age  AgeJudge
 }
 
+// GuardOptions configure NewGuard's Guard: each is the Guard's field of the
+// same name, and the zero value of each means that field's default.
+type GuardOptions struct {
+	Grace       time.Duration
+	Timeout     time.Duration
+	HolderWait  time.Duration
+	MaxAttempts int
+}
+
+// NewGuard returns a Guard that reads through reader, which must read the
+// API server directly, and writes claim Leases through writer. A test may
+// set the Guard's Clock or Age before its first decision.
+func NewGuard(reader client.Reader, writer client.Writer, o GuardOptions) *Guard {
+	return &Guard{
+		Reader: reader, Writer: writer,
+		Grace: o.Grace, Timeout: o.Timeout, HolderWait: o.HolderWait, MaxAttempts: o.MaxAttempts,
+	}
+}
+
 func (g *Guard) init() {
 	g.once.Do(func() {
 		g.seen = NewObservations(0, g.clock())

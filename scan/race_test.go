@@ -19,7 +19,6 @@ import (
 	"github.com/rrguard/rrguard/scan"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
-	"github.com/rrguard/rrguard/webhook"
 )
 
 const storm = 32
@@ -66,7 +65,7 @@ func TestScanRacingAStormAdoptsOnceAndAdmitsNothing(t *testing.T) {
 			mustCreate(t, testenv.RemediationRequest(ns, "younger", fp))
 			guard(t, ns)
 
-			sc := &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns}
+			sc := &scan.Scanner{Reader: suite.Client, Adopter: dedup.NewGuard(suite.Client, suite.Client, dedup.GuardOptions{}), Namespace: ns}
 			start := make(chan struct{})
 			var rep *scan.Report
 			var scanErr error
@@ -157,7 +156,7 @@ func TestAdoptionFromAStaleListingAdmitsOneOfAStorm(t *testing.T) {
 				fp := newFingerprint(t)
 				ended := mustCreate(t, testenv.RemediationRequest(ns, "ended", fp))
 				guard(t, ns)
-				sc := &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns}
+				sc := &scan.Scanner{Reader: suite.Client, Adopter: dedup.NewGuard(suite.Client, suite.Client, dedup.GuardOptions{}), Namespace: ns}
 				snap, err := sc.Collect(context.Background())
 				if err != nil {
 					t.Fatal(err)

@@ -26,7 +26,6 @@ import (
 	"github.com/rrguard/rrguard/scan"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
-	"github.com/rrguard/rrguard/webhook"
 )
 
 // runner returns a Runner over ns that adopts with the webhook's own Guard
@@ -49,7 +48,7 @@ func runner(t *testing.T, ns string) (*scan.Runner, *prometheus.Registry, *teste
 	reg := prometheus.NewRegistry()
 	audit := &testenv.Buffer{}
 	return &scan.Runner{
-		Scanner:  &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns},
+		Scanner:  &scan.Scanner{Reader: suite.Client, Adopter: dedup.NewGuard(suite.Client, suite.Client, dedup.GuardOptions{}), Namespace: ns},
 		Recorder: b.NewRecorder(suite.Scheme, "rrguard-scan"),
 		Audit:    auditlog.New(audit),
 		Log:      auditlog.New(&testenv.Buffer{}).WithName("scan"),
@@ -240,7 +239,7 @@ func TestAdoptionGivesTheNextCreateTheClaimPath(t *testing.T) {
 	holder := mustCreate(t, testenv.RemediationRequest(ns, "holder", adoptedFP))
 	mustCreate(t, testenv.RemediationRequest(ns, "holder-dup", adoptedFP))
 	guard(t, ns)
-	sc := &scan.Scanner{Reader: suite.Client, Adopter: webhook.NewGuard(suite.Client, suite.Client, webhook.Options{}), Namespace: ns}
+	sc := &scan.Scanner{Reader: suite.Client, Adopter: dedup.NewGuard(suite.Client, suite.Client, dedup.GuardOptions{}), Namespace: ns}
 	if _, err := sc.Scan(ctx, false); err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +328,7 @@ func TestAdoptionHandsOnAClaimWhoseHolderEnded(t *testing.T) {
 	claimFor(t, ns, inFlight, "ghost", "0d5e-ghost", time.Now())
 	guard(t, ns)
 
-	g := webhook.NewGuard(suite.Client, suite.Client, webhook.Options{})
+	g := dedup.NewGuard(suite.Client, suite.Client, dedup.GuardOptions{})
 	for fp, want := range map[string]dedup.ClaimAction{adopted: dedup.ClaimTakenOver, inFlight: dedup.ClaimNone} {
 		a, err := g.Adopt(ctx, ns, fp, false)
 		if err != nil || a.Action != want {

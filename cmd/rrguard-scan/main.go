@@ -22,9 +22,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/kube"
 	"github.com/rrguard/rrguard/scan"
-	"github.com/rrguard/rrguard/webhook"
 )
 
 // The exit codes.
@@ -50,7 +50,7 @@ type options struct {
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
-	o := &options{output: "table", pageSize: scan.DefaultPageSize, claimGrace: 10 * time.Second, claimRetention: 24 * time.Hour}
+	o := &options{output: "table", pageSize: scan.DefaultPageSize, claimGrace: dedup.DefaultClaimGrace, claimRetention: dedup.DefaultClaimRetention}
 	fs := flag.NewFlagSet("rrguard-scan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	sc := &scan.Scanner{
 		Reader: c, Namespace: o.namespace, PageSize: o.pageSize, ClaimRetention: o.claimRetention, Now: now,
-		Adopter: webhook.NewGuard(c, c, webhook.Options{ClaimGrace: o.claimGrace}),
+		Adopter: dedup.NewGuard(c, c, dedup.GuardOptions{Grace: o.claimGrace}),
 	}
 	rep, scanErr := sc.Scan(ctx, o.dryRun)
 	if rep != nil {
