@@ -12,7 +12,6 @@ import (
 	"github.com/rrguard/rrguard/test/load"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
-	"github.com/rrguard/rrguard/webhook"
 )
 
 // BenchmarkAdmission measures admission latency on the real API server, as
@@ -75,7 +74,7 @@ func BenchmarkAdmission(b *testing.B) {
 		opts webhooktest.Options
 	}{
 		{"32-simultaneous-one-fingerprint-2-replicas/coalesced", webhooktest.Options{Namespaces: namespaces}},
-		{"32-simultaneous-one-fingerprint-2-replicas/guard-only", webhooktest.Options{Namespaces: namespaces, Webhook: webhook.Options{GuardOnly: true}}},
+		{"32-simultaneous-one-fingerprint-2-replicas/guard-only", webhooktest.Options{Namespaces: namespaces, GuardOnly: true}},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			ns := env.Namespace(b)

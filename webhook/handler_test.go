@@ -70,7 +70,7 @@ func newHandlerOn(t testing.TB, g *dedup.Guard, o Options) (*Handler, *testenv.B
 	t.Helper()
 	audit := &testenv.Buffer{}
 	o.Audit, o.Registerer = auditlog.New(audit), prometheus.NewRegistry()
-	h, _, err := NewHandler(g, nil, testenv.NewScheme(), o)
+	h, _, err := NewHandler(dedup.NewCoalescer(g), nil, testenv.NewScheme(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,11 +65,6 @@ type Options struct {
 	// scan); 0, the zero value, disables them. The binary's default is
 	// DefaultScanInterval.
 	ScanInterval time.Duration
-	// GuardOnly has the handler decide with the bare Guard, without the
-	// dedup.Coalescer in front of it. It is a seam for the benchmark that
-	// measures what coalescing buys (webhook/bench_test.go); no flag sets
-	// it, and a deployment never should.
-	GuardOnly bool
 }
 
 // withDefaults returns o with the audit logger set.
@@ -83,7 +78,7 @@ func (o Options) withDefaults() Options {
 // NewGuard returns the Guard a webhook decides with: reads straight from the
 // API server through reader, claim writes through writer.
 func NewGuard(reader client.Reader, writer client.Writer, o Options) *dedup.Guard {
-	return &dedup.Guard{Reader: reader, Writer: writer, Grace: o.ClaimGrace, Timeout: o.DecisionTimeout, HolderWait: o.HolderWait}
+	return dedup.NewGuard(reader, writer, dedup.GuardOptions{Grace: o.ClaimGrace, Timeout: o.DecisionTimeout, HolderWait: o.HolderWait})
 }
 
 // NewKeeper returns the dedup.ClaimKeeper the webhook's janitor sweeps with.
@@ -92,14 +87,15 @@ func NewKeeper(reader client.Reader, writer client.Writer, o Options) *dedup.Cla
 }
 
 // NewHandler returns the handler a replica serves, as Setup wires it, and
-// the metrics it counts in (registered with o.Registerer): it decides with g
-// behind a dedup.Coalescer (o.GuardOnly aside), so that the simultaneous
-// admissions of one fingerprint on the replica share one round of claim
-// reads; it applies o.Enforcement, or a namespace's EnforcementLabel read
+// the metrics it counts in (registered with o.Registerer): it decides with
+// admitter, in the binary NewGuard's Guard behind a dedup.Coalescer, so that
+// the simultaneous admissions of one fingerprint on the replica share one
+// round of claim reads; it applies o.Enforcement, or a namespace's EnforcementLabel read
 // through namespaces, to every denial; it writes one audit line per
-// decision to o.Audit. g is NewGuard's in the binary; a test may set its
-// Clock or Age first, to play a replica whose clock is off.
-func NewHandler(g *dedup.Guard, namespaces client.Reader, scheme *runtime.Scheme, o Options) (*Handler, *Metrics, error) {
+// decision to o.Audit. A test may set the Guard's Clock or Age first, to
+// play a replica whose clock is off, or hand in the bare Guard, to measure
+// what coalescing buys.
+func NewHandler(admitter dedup.Admitter, namespaces client.Reader, scheme *runtime.Scheme, o Options) (*Handler, *Metrics, error) {
 	if o.Registerer == nil {
 		return nil, nil, fmt.Errorf("webhook setup: no metrics registerer")
 	}
@@ -111,10 +107,6 @@ func NewHandler(g *dedup.Guard, namespaces client.Reader, scheme *runtime.Scheme
 		return nil, nil, fmt.Errorf("webhook setup: %w", err)
 	}
 	o = o.withDefaults()
-	var admitter dedup.Admitter = dedup.NewCoalescer(g)
-	if o.GuardOnly {
-		admitter = g
-	}
 	var counts *denialCounts
 	if !o.CountedCreators.Empty() {
 		if o.Counter == nil {
@@ -151,7 +143,7 @@ func Setup(mgr manager.Manager, o Options) error {
 		}
 		o.Counter = NewCounter(mgr.GetAPIReader(), c)
 	}
-	h, metrics, err := NewHandler(NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o), namespaces, mgr.GetScheme(), o)
+	h, metrics, err := NewHandler(dedup.NewCoalescer(NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o)), namespaces, mgr.GetScheme(), o)
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,10 @@ type Options struct {
 	Clock clock.PassiveClock
 	// Age replaces the replica's judge of a claim's age (dedup.Guard.Age).
 	Age dedup.AgeJudge
+	// GuardOnly has the replica decide with the bare Guard, without the
+	// dedup.Coalescer the binary puts in front of it: the benchmark that
+	// measures what coalescing buys.
+	GuardOnly bool
 	// Namespaces is what the Enforcer reads namespace labels through;
 	// defaults to the Env's client, one API request per denial, where the
 	// binary reads its informer (webhook.NamespaceReader). Benchmarks pass
@@ -186,7 +190,11 @@ func NewHandler(env *testenv.Env, o Options) (*webhook.Handler, *webhook.Metrics
 	if o.Namespaces != nil {
 		namespaces = o.Namespaces
 	}
-	return webhook.NewHandler(g, namespaces, env.Scheme, o.Webhook)
+	var admitter dedup.Admitter = dedup.NewCoalescer(g)
+	if o.GuardOnly {
+		admitter = g
+	}
+	return webhook.NewHandler(admitter, namespaces, env.Scheme, o.Webhook)
 }
 
 // NamespaceCache returns namespace labels read as the binary reads them
