@@ -68,7 +68,7 @@ var layoutRules = []struct {
 	},
 	{
 		rule:      "the scan never imports the webhook or the gateway",
-		applies:   func(p string) bool { return under(p, "scan") },
+		applies:   func(p string) bool { return under(p, "scan") || p == "cmd/rrguard-scan" },
 		forbidden: func(_, q string) bool { return under(q, "webhook") || under(q, "gateway") },
 	},
 	{
