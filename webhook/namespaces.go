@@ -10,8 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-
-	"github.com/rrguard/rrguard/scan"
 )
 
 // namespaceReader returns what the Enforcer reads namespace labels with,
@@ -59,31 +57,4 @@ func (r cacheThenAPI) Get(ctx context.Context, key client.ObjectKey, obj client.
 
 func (r cacheThenAPI) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
 	return r.api.List(ctx, list, opts...)
-}
-
-// newScanJob returns the leader's scan (package scan), run every
-// o.ScanInterval: it adopts with NewGuard's Guard, so with the webhook's
-// own reads and grace, lists through the API reader in pages, records its
-// Events as "rrguard-scan", and its audit lines to o.Audit.
-func newScanJob(mgr manager.Manager, o Options) leaderJob {
-	r := &scan.Runner{
-		Scanner: &scan.Scanner{
-			Reader:         mgr.GetAPIReader(),
-			Adopter:        NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o),
-			ClaimRetention: o.ClaimRetention,
-		},
-		Recorder: mgr.GetEventRecorder("rrguard-scan"),
-		Audit:    o.Audit,
-		Log:      o.Log.WithName("scan"),
-		Metrics:  scan.NewMetrics(o.Registerer),
-	}
-	return leaderJob{
-		interval: o.ScanInterval,
-		run: func(ctx context.Context) error {
-			_, err := r.RunOnce(ctx)
-			return err
-		},
-		log:    r.Log,
-		failed: "scan failed; will retry",
-	}
 }
