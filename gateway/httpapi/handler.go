@@ -452,6 +452,10 @@ func (h *handler) submitItem(ctx context.Context, source string, index int, item
 		res.fail(err)
 		return res
 	}
+	if counted.Outcome == pipeline.OutcomeIgnored {
+		res.Status, res.Code, res.Reason = pipeline.OutcomeIgnored, http.StatusOK, counted.Reason
+		return res
+	}
 	res.Status, res.Code = counted.Outcome, http.StatusAccepted
 	if counted.Outcome == pipeline.OutcomeCreated {
 		res.Code = http.StatusCreated

@@ -16,6 +16,7 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/gateway/target"
 	"github.com/rrguard/rrguard/internal/coalesce"
 )
 
@@ -33,6 +34,9 @@ type Result struct {
 	OccurrenceCount int64
 	// Batch is how many signals the same API write counted.
 	Batch int
+	// Reason says why a signal was OutcomeIgnored: its object is gone
+	// and nothing that remains stands for it.
+	Reason string
 }
 
 // Errors Submit returns, wrapped; callers branch on them with errors.Is. A
@@ -58,13 +62,13 @@ type Client interface {
 	Watch(ctx context.Context, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error)
 }
 
-// Targets resolves a signal's target before it is fingerprinted;
-// *signal.OwnerResolver climbs Pods to their controllers.
+// Targets names the object a signal is about before it is fingerprinted;
+// *target.Resolver reads the API server for it.
 type Targets interface {
-	Resolve(ctx context.Context, target v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error)
+	Resolve(ctx context.Context, sig *signal.Signal) (target.Resolution, error)
 }
 
-var _ Targets = (*signal.OwnerResolver)(nil)
+var _ Targets = (*target.Resolver)(nil)
 
 // DefaultTimeout is a signal's deadline, from its arrival, unless its
 // caller says otherwise: the gateway's --request-timeout default.
@@ -94,9 +98,10 @@ type Options struct {
 	RememberSize int
 	// Metrics, when set, receive the pipeline's counts.
 	Metrics *Metrics
-	// Targets, when set, resolves each signal's target (a Pod to its
-	// controller) before it is fingerprinted, so that the alerts of one
-	// workload's Pods are one incident.
+	// Targets, when set, names each signal's object before it is
+	// fingerprinted (an alert's from its labels, a Pod's controller), so
+	// that the signals about one object are one incident. Without it a
+	// signal's Target must already be set.
 	Targets Targets
 	// WebhookGuarded says that rrguard's admission webhook decides every
 	// create in Namespace. A fingerprint this replica does not know is then
@@ -201,8 +206,9 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// Submit resolves sig's target (Options.Targets), fingerprints it, counts
-// it, and says where. ctx's deadline is the signal's; once Submit has
+// Submit names sig's object (Options.Targets), fingerprints it, counts
+// it, and says where; a signal whose object is gone without a trace is
+// OutcomeIgnored, with the reason. ctx's deadline is the signal's; once Submit has
 // queued the signal it waits for the outcome even if ctx is cancelled,
 // because the signal may already be part of a write in flight and its
 // caller must learn whether it was counted. The wait is bounded by the
@@ -214,15 +220,20 @@ func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, erro
 		deadline = now.Add(p.opts.DefaultTimeout)
 	}
 	if p.opts.Targets != nil {
-		target, err := p.opts.Targets.Resolve(ctx, sig.Target)
-		if err != nil {
+		res, err := p.opts.Targets.Resolve(ctx, sig)
+		switch {
+		case errors.Is(err, signal.ErrInvalid):
+			return Result{}, err
+		case err != nil:
 			kind := ErrUnavailable
 			if ctx.Err() != nil {
 				kind = ErrDeadline
 			}
 			return Result{}, fmt.Errorf("%w: resolve target: %w", kind, err)
+		case res.Ignored != "":
+			return Result{Outcome: OutcomeIgnored, Reason: res.Ignored}, nil
 		}
-		sig.Target = target
+		sig.Target = res.Target
 	}
 	fp, err := sig.Fingerprint()
 	if err != nil {
