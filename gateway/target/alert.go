@@ -40,7 +40,7 @@ const exportedPrefix = "exported_"
 // subjectLabels are an alert's labels that may name its subject: every
 // exported_X as X, every other label unless the scrape target's or the
 // alert's own. ns is the subject's namespace: exported_namespace, else
-// namespace.
+// namespace, if valid.
 func subjectLabels(labels map[string]string) (cands map[string]string, ns string) {
 	cands = map[string]string{}
 	for k, v := range labels {
@@ -55,6 +55,10 @@ func subjectLabels(labels map[string]string) (cands map[string]string, ns string
 		cands[k] = v
 	}
 	ns = cands["namespace"]
+	if len(dedup.ValidateNamespace(ns)) > 0 {
+		// A namespace Kubernetes would refuse scopes nothing.
+		ns = ""
+	}
 	for k := range notSubjects {
 		delete(cands, k)
 	}
@@ -150,7 +154,7 @@ func (r *Resolver) alertSubject(ctx context.Context, labels map[string]string) (
 		if err := r.read(ctx, c.obj); err != nil {
 			return choice{}, err
 		}
-		if c.obj.meta != nil {
+		if c.obj.known() {
 			return choice{subject: c.obj, why: append(why, fmt.Sprintf("%s=%s names %s", c.label, c.obj.name, c.obj))}, nil
 		}
 		if isKind(c.obj.kind, "", "Pod") {

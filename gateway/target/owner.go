@@ -41,7 +41,7 @@ func (r *Resolver) eventSubject(ctx context.Context, t v1alpha1.ResourceIdentifi
 // custom resources included, and returns it. An owner that is gone ends
 // the climb below it.
 func (r *Resolver) climb(ctx context.Context, o *object, why []string) (*object, []string, error) {
-	if o.meta == nil {
+	if !o.known() {
 		if err := r.read(ctx, o); err != nil {
 			return nil, nil, err
 		}
@@ -65,7 +65,7 @@ func (r *Resolver) climb(ctx context.Context, o *object, why []string) (*object,
 		if err := r.read(ctx, owner); err != nil {
 			return nil, nil, err
 		}
-		if owner.meta == nil {
+		if !owner.known() {
 			break
 		}
 		why = append(why, fmt.Sprintf("controlled by %s", owner))

@@ -3,7 +3,9 @@ package target
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -329,4 +331,37 @@ func incidentName(res Resolution) string {
 		return t.Kind + " " + t.Name
 	}
 	return t.Kind + " " + t.Namespace + "/" + t.Name
+}
+
+// Labels that cannot name an object name nothing, as kubernaut skips
+// them; an alert left without a subject is its own incident, unless its
+// alertname cannot name one either (a 4xx: Prometheus never sends one).
+func TestLabelsThatCannotNameAnObjectNameNothing(t *testing.T) {
+	r := newTestResolver(t)
+	tests := map[string]struct {
+		alert   labels
+		want    string
+		invalid bool
+	}{
+		"a deployment name with a path":           {alert: labels{"alertname": "A", "namespace": "shop", "deployment": "web/../x", "node": "worker-1"}, want: "Node worker-1"},
+		"a pod named '..'":                        {alert: labels{"alertname": "A", "namespace": "shop", "pod": ".."}, want: "Unknown shop/A"},
+		"a namespace that is no DNS label":        {alert: labels{"alertname": "A", "namespace": "Sh/op", "deployment": "web"}, want: "Unknown A"},
+		"a node name over 253":                    {alert: labels{"alertname": "A", "node": strings.Repeat("n", 254)}, want: "Unknown A"},
+		"an empty label value":                    {alert: labels{"alertname": "A", "namespace": "shop", "deployment": ""}, want: "Unknown shop/A"},
+		"an alertname that cannot name an object": {alert: labels{"alertname": "a/b", "job": "x"}, invalid: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := r.Resolve(context.Background(), &signal.Signal{Name: tc.alert["alertname"], Labels: tc.alert})
+			if tc.invalid {
+				if !errors.Is(err, signal.ErrInvalid) {
+					t.Fatalf("Resolve = %+v, %v; want an ErrInvalid", res, err)
+				}
+				return
+			}
+			if err != nil || incidentName(res) != tc.want {
+				t.Errorf("Resolve = %s (%s), %v; want %s", incidentName(res), res.Reason, err, tc.want)
+			}
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/signal"
 )
 
@@ -70,6 +71,10 @@ func (r *Resolver) Resolve(ctx context.Context, sig *signal.Signal) (Resolution,
 		return Resolution{}, err
 	}
 	if c.subject == nil {
+		if msgs := dedup.ValidateName(sig.Name); len(msgs) > 0 {
+			return Resolution{}, fmt.Errorf("%w: the alert names no object and its alertname %q cannot name its own incident: %s",
+				signal.ErrInvalid, sig.Name, strings.Join(msgs, "; "))
+		}
 		return Resolution{
 			Target: v1alpha1.ResourceIdentifier{Kind: UnknownKind, Name: sig.Name, Namespace: c.scope},
 			Reason: strings.Join(append(c.why, "no label names an object: the alert is its own incident"), "; "),
@@ -99,7 +104,7 @@ func (r *Resolver) settle(ctx context.Context, s *object, why []string) (Resolut
 			return Resolution{}, err
 		}
 	}
-	if s.meta == nil && isKind(s.kind, "", "Pod") {
+	if !s.known() && isKind(s.kind, "", "Pod") {
 		owner, reason, err := r.deletedPodOwner(ctx, s)
 		if err != nil {
 			return Resolution{}, err
@@ -117,13 +122,20 @@ func (r *Resolver) settle(ctx context.Context, s *object, why []string) (Resolut
 
 // object is a subject being resolved: its kind, name, namespace (empty
 // for a cluster-scoped kind) and, once read, its metadata (nil when it was
-// not found).
+// not found, or the gateway may not read it).
 type object struct {
 	kind      Kind
 	name      string
 	namespace string
 	meta      *metav1.PartialObjectMetadata
+	// forbidden: RBAC refused the read (a kind the gateway's role does
+	// not grant, such as an operator's custom resource). The object is
+	// taken to exist, and is not climbed.
+	forbidden bool
 }
+
+// known reports whether o exists as far as the gateway can tell.
+func (o *object) known() bool { return o.meta != nil || o.forbidden }
 
 func (o *object) identifier() v1alpha1.ResourceIdentifier {
 	return v1alpha1.ResourceIdentifier{Kind: o.kind.Kind, Name: o.name, Namespace: o.namespace, APIVersion: o.kind.APIVersion()}
@@ -149,22 +161,28 @@ func newObject(k Kind, ns, name string) *object {
 // it stays nil when o does not exist.
 func (r *Resolver) read(ctx context.Context, o *object) error {
 	key := "meta/" + o.kind.GroupVersionKind.String() + "/" + o.namespace + "/" + o.name
-	if v, ok := r.memo.Get(key); ok {
-		o.meta, _ = v.(*metav1.PartialObjectMetadata)
-		return nil
-	}
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(o.kind.GroupVersionKind)
-	err := r.reader.Get(ctx, client.ObjectKey{Namespace: o.namespace, Name: o.name}, meta)
-	switch {
-	case apierrors.IsNotFound(err):
-		meta = nil
-	case err != nil:
-		return fmt.Errorf("get %s metadata: %w", o, err)
-	}
-	r.memo.Add(key, meta, memoTTL)
-	o.meta = meta
-	return nil
+	got, err := remember(r, key, func() (readResult, error) {
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(o.kind.GroupVersionKind)
+		err := r.reader.Get(ctx, client.ObjectKey{Namespace: o.namespace, Name: o.name}, meta)
+		switch {
+		case apierrors.IsNotFound(err):
+			return readResult{}, nil
+		case apierrors.IsForbidden(err):
+			return readResult{forbidden: true}, nil
+		case err != nil:
+			return readResult{}, fmt.Errorf("get %s metadata: %w", o, err)
+		}
+		return readResult{meta: meta}, nil
+	})
+	o.meta, o.forbidden = got.meta, got.forbidden
+	return err
+}
+
+// readResult is what a metadata read found.
+type readResult struct {
+	meta      *metav1.PartialObjectMetadata
+	forbidden bool
 }
 
 // remember returns what key holds, computing and keeping it for memoTTL
