@@ -1,0 +1,274 @@
+//go:build kubernautcheck
+
+package kubernautcheck
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+)
+
+// createPods stores the pods the alerts are about: kubernaut's gateway
+// resolves an alert's pod to its top-level owner and drops the alert when
+// the pod does not exist. These pods have no owner, so the fingerprint is
+// the pod's own: SHA-256 of "namespace:Pod:name".
+func createPods(t *testing.T, r *rig, names ...string) {
+	for _, n := range names {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: alertNS, Name: n},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+		}
+		must(t, r.env.Client.Create(context.Background(), pod))
+	}
+}
+
+// fingerprintOf is kubernaut's fingerprint of an ownerless pod of alertNS.
+func fingerprintOf(pod string) string {
+	sum := sha256.Sum256([]byte(alertNS + ":Pod:" + pod))
+	return hex.EncodeToString(sum[:])
+}
+
+// incident is what came of one incident's notifications.
+type incident struct {
+	pod     string
+	answers []answer
+	// active and stored RRs of its fingerprint, the sum of their counts.
+	active, stored, occurrences int
+	// giveUps are count updates kubernaut's log says it gave up after
+	// conflicts; notFound, updates of an RR it had just been told was
+	// created and that was never stored; createFailures, failed creates by
+	// cause.
+	giveUps, notFound int
+	createFailures    map[string]int
+}
+
+func (in *incident) codes() map[int]int {
+	out := map[int]int{}
+	for _, a := range in.answers {
+		out[a.code]++
+	}
+	return out
+}
+
+func (in *incident) answered2xx() int {
+	n := 0
+	for _, a := range in.answers {
+		if a.code >= 200 && a.code < 300 {
+			n++
+		}
+	}
+	return n
+}
+
+// collect lists the RRs and reads the gateways' logs, by incident.
+func collect(t *testing.T, r *rig, answers map[string][]answer) map[string]*incident {
+	byFP := map[string]*incident{}
+	out := map[string]*incident{}
+	for pod, a := range answers {
+		in := &incident{pod: pod, answers: a, createFailures: map[string]int{}}
+		out[pod], byFP[fingerprintOf(pod)] = in, in
+	}
+	var list v1alpha1.RemediationRequestList
+	must(t, r.env.Client.List(context.Background(), &list, client.InNamespace(kubernautNS)))
+	for i := range list.Items {
+		rr := &list.Items[i]
+		in := byFP[rr.Spec.SignalFingerprint]
+		if in == nil {
+			t.Errorf("RR %s has a fingerprint no incident has: %s", rr.Name, rr.Spec.SignalFingerprint)
+			continue
+		}
+		in.stored++
+		if dedup.IsActive(rr) {
+			in.active++
+		}
+		if rr.Status.Deduplication != nil {
+			in.occurrences += int(rr.Status.Deduplication.OccurrenceCount)
+		}
+	}
+	for _, g := range r.gateways {
+		readLog(t, g.log, byFP)
+	}
+	return out
+}
+
+// readLog attributes kubernaut's log lines to incidents by fingerprint.
+func readLog(t *testing.T, path string, byFP map[string]*incident) {
+	f, err := os.Open(path)
+	must(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg         string `json:"msg"`
+			Fingerprint string `json:"fingerprint"`
+			Error       string `json:"error"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		in := byFP[line.Fingerprint]
+		if in == nil {
+			continue
+		}
+		switch line.Msg {
+		case "Failed to update deduplication status after lock contention", "Failed to initialize deduplication status (DD-GATEWAY-011)":
+			if strings.Contains(line.Error, "not found") {
+				in.notFound++
+			} else {
+				in.giveUps++
+			}
+		case "Failed to create RemediationRequest CRD":
+			in.createFailures[createFailureCause(line.Error)]++
+		}
+	}
+	must(t, sc.Err())
+}
+
+// createFailureCause names why kubernaut's create failed, from its error.
+func createFailureCause(err string) string {
+	switch {
+	case strings.Contains(err, "denied the request"):
+		return "denied"
+	case strings.Contains(err, "circuit breaker is open"), strings.Contains(err, "open state"):
+		return "breaker-open"
+	case strings.Contains(err, "too many requests"):
+		return "breaker-half-open"
+	case strings.Contains(err, "failed calling webhook"):
+		return "webhook-unreachable"
+	default:
+		return "other"
+	}
+}
+
+// totals sums incidents.
+type totals struct {
+	incidents, exactlyOne, none, more, extra int
+	codes                                    map[int]int
+	answered2xx, occurrences                 int
+	giveUps, notFound                        int
+	createFailures                           map[string]int
+}
+
+func sum(ins []*incident) totals {
+	s := totals{codes: map[int]int{}, createFailures: map[string]int{}}
+	for _, in := range ins {
+		s.incidents++
+		switch {
+		case in.active == 1:
+			s.exactlyOne++
+		case in.active == 0:
+			s.none++
+		default:
+			s.more++
+			s.extra += in.active - 1
+		}
+		for c, n := range in.codes() {
+			s.codes[c] += n
+		}
+		s.answered2xx += in.answered2xx()
+		s.occurrences += in.occurrences
+		s.giveUps += in.giveUps
+		s.notFound += in.notFound
+		for c, n := range in.createFailures {
+			s.createFailures[c] += n
+		}
+	}
+	return s
+}
+
+func (s totals) print(w io.Writer, label string) {
+	fmt.Fprintf(w, "%s: %d incidents: exactly one active RR %d, none %d, more than one %d (%d extra RRs)\n",
+		label, s.incidents, s.exactlyOne, s.none, s.more, s.extra)
+	fmt.Fprintf(w, "  answers: %s\n", formatCodes(s.codes))
+	fmt.Fprintf(w, "  kubernaut's failed creates by cause: %s\n", formatCounts(s.createFailures))
+	fmt.Fprintf(w, "  sum of occurrenceCount %d; answered 2xx %d; count updates kubernaut gave up after conflicts %d; "+
+		"2xx minus give-ups %d (equal: %v); updates of an RR reported created but never stored %d\n",
+		s.occurrences, s.answered2xx, s.giveUps, s.answered2xx-s.giveUps, s.occurrences == s.answered2xx-s.giveUps, s.notFound)
+}
+
+func formatCodes(m map[int]int) string {
+	var parts []string
+	for _, c := range slices.Sorted(maps.Keys(m)) {
+		name := fmt.Sprint(c)
+		if c == 0 {
+			name = "no answer"
+		}
+		parts = append(parts, fmt.Sprintf("%s x%d", name, m[c]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func formatCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s x%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// roundsReport is the rounds mode's output.
+type roundsReport struct {
+	rounds []*incident
+	audit  map[string]int
+}
+
+func summarize(t *testing.T, r *rig, results []roundResult) roundsReport {
+	time.Sleep(2 * time.Second) // the gateways' last log lines and audit flush
+	answers := map[string][]answer{}
+	for _, res := range results {
+		answers[res.pod] = res.answers
+	}
+	ins := collect(t, r, answers)
+	rep := roundsReport{audit: r.audit.counts()}
+	for _, res := range results {
+		rep.rounds = append(rep.rounds, ins[res.pod])
+	}
+	return rep
+}
+
+func (rep roundsReport) print(w io.Writer) {
+	fmt.Fprintf(w, "\n%s\n", settings())
+	fmt.Fprintf(w, "round  active  answers                          occurrences  give-ups  not-found  failed creates\n")
+	for i, in := range rep.rounds {
+		fmt.Fprintf(w, "%5d  %6d  %-31s  %11d  %8d  %9d  %s\n", i+1, in.active, formatCodes(in.codes()),
+			in.occurrences, in.giveUps, in.notFound, formatCounts(in.createFailures))
+	}
+	sum(rep.rounds).print(w, "total")
+	fmt.Fprintf(w, "  audit events kubernaut sent to DataStorage: %s\n", formatCounts(rep.audit))
+}
+
+func settings() string {
+	hook := "no webhook"
+	if *withWebhook {
+		hook = "rrguard's webhook, failurePolicy " + *failurePolicy
+		if *webhookArgs != "" {
+			hook += ", webhook flags " + *webhookArgs
+		}
+	}
+	resend := "no resend"
+	if *resend5xx {
+		resend = fmt.Sprintf("5xx sent again for %s", *resendFor)
+	}
+	return fmt.Sprintf("kubernaut gateway x%d, %s, %s", *replicas, hook, resend)
+}
