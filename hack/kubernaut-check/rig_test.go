@@ -67,10 +67,7 @@ func startRig(t *testing.T) *rig {
 	opts := testenv.Options{CRDPath: crdDir}
 	var hook *admissionregistrationv1.ValidatingWebhookConfiguration
 	if *withWebhook {
-		hook = webhook.Configuration(webhook.ConfigurationOptions{})
-		for i := range hook.Webhooks {
-			hook.Webhooks[i].FailurePolicy = ptr.To(admissionregistrationv1.FailurePolicyType(*failurePolicy))
-		}
+		hook = webhook.Configuration(webhook.ConfigurationOptions{FailurePolicy: admissionregistrationv1.FailurePolicyType(*failurePolicy)})
 		opts.ValidatingWebhooks = []*admissionregistrationv1.ValidatingWebhookConfiguration{hook}
 	}
 	r.env, err = testenv.Start(opts)
