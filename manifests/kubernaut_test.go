@@ -2,9 +2,12 @@ package manifests
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/webhook"
 )
 
 // ensureNamespace creates ns unless it exists, as kubernaut's install would
@@ -78,4 +82,34 @@ func TestTheKubernautVariantsGatewayRBAC(t *testing.T) {
 			return c.Delete(ctx, testenv.RemediationRequest(kubernautNamespace, "by-the-gateway-for-kubernaut", anyFingerprint))
 		}, false},
 	})
+}
+
+// The kubernaut variants name kubernaut's gateway and API frontend, as its
+// chart runs them, in --count-denied-creators, and never rrguard's own
+// gateway; the other variants name nobody.
+func TestTheKubernautVariantsNameKubernautsCreators(t *testing.T) {
+	user := func(ns, sa string) authenticationv1.UserInfo {
+		return authenticationv1.UserInfo{Username: "system:serviceaccount:" + ns + ":" + sa}
+	}
+	for _, v := range variants {
+		t.Run(v.dir, func(t *testing.T) {
+			dep := get[appsv1.Deployment](t, build(t, v.dir), "Deployment", "rrguard-webhook")
+			var named webhook.Creators
+			for _, a := range expandedArgs(dep.Spec.Template.Spec.Containers[0]) {
+				if val, ok := strings.CutPrefix(a, "--count-denied-creators="); ok {
+					if err := named.Set(val); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for _, sa := range []string{"gateway", "apifrontend"} {
+				if got := named.Match(user(kubernautNamespace, sa)); got != v.kubernautCreators {
+					t.Errorf("kubernaut's %s named: %v, want %v (%s)", sa, got, v.kubernautCreators, named.String())
+				}
+			}
+			if named.Match(user(certs.DefaultNamespace, "rrguard-gateway")) {
+				t.Errorf("rrguard's own gateway is named (%s): it counts on the holder itself", named.String())
+			}
+		})
+	}
 }

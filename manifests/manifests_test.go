@@ -70,6 +70,9 @@ type variant struct {
 	// failurePolicy is the webhooks' (docs/design.md, section 10): Ignore
 	// where kubernaut's own creators run beside rrguard, Fail elsewhere.
 	failurePolicy admissionregistrationv1.FailurePolicyType
+	// kubernautCreators: the webhook denies kubernaut's gateway and API
+	// frontend AlreadyExists (--count-denied-creators).
+	kubernautCreators bool
 }
 
 // kubernautNamespace is where kubernaut's orchestrator watches for
@@ -80,7 +83,7 @@ var variants = []variant{
 	{dir: "default", crd: true, certManager: true, failurePolicy: admissionregistrationv1.Fail},
 	{dir: "without-crd", crd: false, certManager: true, failurePolicy: admissionregistrationv1.Fail},
 	{dir: "self-signed", crd: true, certManager: false, failurePolicy: admissionregistrationv1.Fail},
-	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, failurePolicy: admissionregistrationv1.Ignore},
+	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, kubernautCreators: true, failurePolicy: admissionregistrationv1.Ignore},
 }
 
 // requestsNamespace is where v's gateway writes.

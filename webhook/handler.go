@@ -26,6 +26,9 @@ type Handler struct {
 	audit    logr.Logger
 	metrics  *Metrics
 	enforcer *Enforcer
+	// counted are the creators whose duplicate creates are denied
+	// AlreadyExists (Options.CountedCreators).
+	counted Creators
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -55,7 +58,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	switch {
 	case errors.As(err, &inv):
 		inv.Name = req.Name
-		return h.answer(req.Namespace, "", dedup.InvalidVerdict(inv), &rec)
+		return h.answer(req.Namespace, "", dedup.InvalidVerdict(inv), false, &rec)
 	case err != nil:
 		rec.reason = ReasonError
 		return admission.Errored(http.StatusInternalServerError, err)
@@ -79,11 +82,13 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	if v.Allowed {
 		rec.holder = cand.Name
 	}
-	return h.answer(cand.Namespace, cand.Fingerprint, v, &rec)
+	exists := !cand.Reactivation && h.counted.Match(req.UserInfo)
+	return h.answer(cand.Namespace, cand.Fingerprint, v, exists, &rec)
 }
 
-// answer is the response for verdict v, recorded in rec.
-func (h *Handler) answer(ns, fp string, v dedup.Verdict, rec *auditRecord) admission.Response {
+// answer is the response for verdict v, recorded in rec; exists as
+// dedup.DenialStatus takes it.
+func (h *Handler) answer(ns, fp string, v dedup.Verdict, exists bool, rec *auditRecord) admission.Response {
 	rec.reason = v.Reason
 	switch {
 	case v.Holder != nil:
@@ -96,7 +101,7 @@ func (h *Handler) answer(ns, fp string, v dedup.Verdict, rec *auditRecord) admis
 	}
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
 		Allowed: false,
-		Result:  dedup.DenialStatus(ns, fp, v),
+		Result:  dedup.DenialStatus(ns, fp, v, exists),
 	}}
 }
 

@@ -48,6 +48,12 @@ type Options struct {
 	// Enforcement is the mode of namespaces without an EnforcementLabel.
 	// Defaults to deny.
 	Enforcement Enforcement
+	// CountedCreators are the creators that take a denial with reason
+	// AlreadyExists as "the incident's request exists" and count nothing
+	// themselves (kubernaut's gateway and API frontend): their duplicate
+	// creates are denied AlreadyExists instead of Conflict. Empty by
+	// default.
+	CountedCreators Creators
 	// ScanInterval is the time between the leader's scans (package
 	// scan); 0 disables them.
 	ScanInterval time.Duration
@@ -108,6 +114,7 @@ func NewHandler(g *dedup.Guard, namespaces client.Reader, scheme *runtime.Scheme
 		audit:    o.Audit,
 		metrics:  metrics,
 		enforcer: &Enforcer{Default: mode, Namespaces: namespaces, Log: o.Log.WithName("enforcement"), metrics: metrics},
+		counted:  o.CountedCreators,
 	}, metrics, nil
 }
 
