@@ -32,7 +32,6 @@ type outageReport struct {
 	webhookLog map[string]int
 	scanExit   int
 	scanOut    string
-	audit      map[string]int
 }
 
 // runOutage posts a storm — every second one new incident and repeats of
@@ -77,7 +76,7 @@ func runOutage(t *testing.T, r *rig) outageReport {
 
 func outageResult(t *testing.T, r *rig, log *stormLog) outageReport {
 	ins := collect(t, r, log.answers)
-	rep := outageReport{audit: r.audit.counts(), webhookLog: countMessages(t, r.webhook.log,
+	rep := outageReport{webhookLog: countMessages(t, r.webhook.log,
 		"duplicate active fingerprint", "claim adopted")}
 	for pod, in := range ins {
 		rep.all = append(rep.all, in)
@@ -144,7 +143,6 @@ func (rep outageReport) print(w io.Writer) {
 	sum(rep.outside).print(w, "incidents first notified while it served")
 	fmt.Fprintf(w, "  the restarted webhook's scan: %s\n", formatCounts(rep.webhookLog))
 	fmt.Fprintf(w, "  rrguard-scan --dry-run afterwards: exit %d\n%s\n", rep.scanExit, indent(rep.scanOut))
-	fmt.Fprintf(w, "  audit events kubernaut sent to DataStorage: %s\n", formatCounts(rep.audit))
 }
 
 func indent(s string) string {

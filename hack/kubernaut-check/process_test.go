@@ -3,12 +3,10 @@
 package kubernautcheck
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,48 +70,23 @@ func (p *process) waitReady(t *testing.T, within time.Duration) {
 }
 
 // dataStorageStub stands in for kubernaut's DataStorage service, which the
-// gateway requires (its audit trail is mandatory; it will not start
-// without a DataStorage URL, and its readiness asks DataStorage's). It
-// answers readiness and stores nothing: it only counts the audit events by
-// type, which shows what kubernaut believes it did.
-type dataStorageStub struct {
-	url    string
-	mu     sync.Mutex
-	events map[string]int
-}
+// gateway requires: it will not start without a DataStorage URL, and its
+// readiness asks DataStorage's. It answers readiness and accepts audit
+// batches. (Outside a pod the gateway's audit writes never reach it: they
+// authenticate with the token file at the pod's fixed path, fail, and are
+// dropped after their retries, off the path that creates and counts RRs.)
+type dataStorageStub struct{ url string }
 
 func startDataStorageStub(t *testing.T) *dataStorageStub {
-	s := &dataStorageStub{events: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
 		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/audit/events/batch" {
-			var batch []struct {
-				EventType string `json:"event_type"`
-			}
-			_ = json.NewDecoder(r.Body).Decode(&batch)
-			s.mu.Lock()
-			for _, e := range batch {
-				s.events[e.EventType]++
-			}
-			s.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusCreated)
 			_, _ = w.Write([]byte(`{"event_ids":[],"message":"stub"}`))
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	}))
 	t.Cleanup(srv.Close)
-	s.url = srv.URL
-	return s
-}
-
-func (s *dataStorageStub) counts() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.events))
-	for k, v := range s.events {
-		out[k] = v
-	}
-	return out
+	return &dataStorageStub{url: srv.URL}
 }
