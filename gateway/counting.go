@@ -47,8 +47,11 @@ func ShutdownTimeout(requestTimeout time.Duration) time.Duration {
 // webhook guards, it reads fingerprints it does not know from an index
 // added to mgr, and the gateway is ready once the index is synced.
 func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
+	// The manager's connections, the pipeline's sends counted on them.
+	hc := *mgr.GetHTTPClient()
+	hc.Transport = pipeline.CountSends(hc.Transport)
 	c, err := client.NewWithWatch(mgr.GetConfig(), client.Options{
-		HTTPClient: mgr.GetHTTPClient(),
+		HTTPClient: &hc,
 		Scheme:     mgr.GetScheme(),
 		Mapper:     mgr.GetRESTMapper(),
 	})

@@ -174,6 +174,9 @@ func NewHandler(env *testenv.Env, o Options) (*webhook.Handler, *webhook.Metrics
 	if o.Webhook.Audit.GetSink() == nil {
 		o.Webhook.Audit = auditlog.New(io.Discard)
 	}
+	if !o.Webhook.CountedCreators.Empty() && o.Webhook.Counter == nil {
+		o.Webhook.Counter = webhook.NewCounter(reader, env.Client)
+	}
 	var namespaces client.Reader = env.Client
 	if o.Namespaces != nil {
 		namespaces = o.Namespaces
