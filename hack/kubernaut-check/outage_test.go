@@ -3,7 +3,6 @@
 package kubernautcheck
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -11,9 +10,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,25 +112,14 @@ func runScan(t *testing.T, r *rig) (int, string) {
 // asked about.
 func countMessages(t *testing.T, path string, msgs ...string) map[string]int {
 	out := map[string]int{}
-	f, err := os.Open(path)
-	must(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	eachLine(t, path, func(b []byte) {
 		var line struct {
 			Msg string `json:"msg"`
 		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil {
-			continue
+		if json.Unmarshal(b, &line) == nil && slices.Contains(msgs, line.Msg) {
+			out[line.Msg]++
 		}
-		for _, m := range msgs {
-			if line.Msg == m {
-				out[m]++
-			}
-		}
-	}
-	must(t, sc.Err())
+	})
 	return out
 }
 

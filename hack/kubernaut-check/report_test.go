@@ -57,6 +57,10 @@ type incident struct {
 	// kubernaut answered 500 because its create failed, by cause.
 	giveUps, notFound int
 	createFailures    map[string]int
+	// webhookCounts are the webhook's own counts of the creates it
+	// denied (its audit line's "count": counted, failed), when it counts
+	// for kubernaut's gateway (--count-denied-creators).
+	webhookCounts map[string]int
 }
 
 func (in *incident) codes() map[int]int {
@@ -82,7 +86,7 @@ func collect(t *testing.T, r *rig, answers map[string][]answer) map[string]*inci
 	byFP := map[string]*incident{}
 	out := map[string]*incident{}
 	for pod, a := range answers {
-		in := &incident{pod: pod, answers: a, createFailures: map[string]int{}}
+		in := &incident{pod: pod, answers: a, createFailures: map[string]int{}, webhookCounts: map[string]int{}}
 		out[pod], byFP[fingerprintOf(pod)] = in, in
 	}
 	var list v1alpha1.RemediationRequestList
@@ -105,29 +109,58 @@ func collect(t *testing.T, r *rig, answers map[string][]answer) map[string]*inci
 	for _, g := range r.gateways {
 		readLog(t, g.log, byFP)
 	}
+	if r.webhook != nil {
+		readWebhookLog(t, r.webhook.log, byFP)
+	}
 	return out
+}
+
+// readWebhookLog attributes the webhook's counts of denied creates to
+// incidents, from its audit lines.
+func readWebhookLog(t *testing.T, path string, byFP map[string]*incident) {
+	eachLine(t, path, func(b []byte) {
+		var line struct {
+			Msg         string `json:"msg"`
+			Fingerprint string `json:"fingerprint"`
+			Count       string `json:"count"`
+		}
+		if json.Unmarshal(b, &line) != nil || line.Msg != "admission decision" || line.Count == "" || line.Count == "none" {
+			return
+		}
+		if in := byFP[line.Fingerprint]; in != nil {
+			in.webhookCounts[line.Count]++
+		}
+	})
+}
+
+// eachLine calls f with each line of the file at path.
+func eachLine(t *testing.T, path string, f func([]byte)) {
+	file, err := os.Open(path)
+	must(t, err)
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		f(sc.Bytes())
+	}
+	must(t, sc.Err())
 }
 
 // readLog attributes kubernaut's log lines to incidents by fingerprint.
 func readLog(t *testing.T, path string, byFP map[string]*incident) {
-	f, err := os.Open(path)
-	must(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	eachLine(t, path, func(b []byte) {
 		var line struct {
 			Msg         string `json:"msg"`
 			Fingerprint string `json:"fingerprint"`
 			Error       string `json:"error"`
 			RequestID   string `json:"request_id"`
 		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil {
-			continue
+		if json.Unmarshal(b, &line) != nil {
+			return
 		}
 		in := byFP[line.Fingerprint]
 		if in == nil {
-			continue
+			return
 		}
 		switch line.Msg {
 		case "Failed to update deduplication status after lock contention", "Failed to initialize deduplication status (DD-GATEWAY-011)":
@@ -143,8 +176,7 @@ func readLog(t *testing.T, path string, byFP map[string]*incident) {
 				in.createFailures[createFailureCause(line.Error)]++
 			}
 		}
-	}
-	must(t, sc.Err())
+	})
 }
 
 // createFailureCause names why kubernaut's create failed, from its error.
@@ -169,11 +201,11 @@ type totals struct {
 	codes                                    map[int]int
 	answered2xx, occurrences                 int
 	giveUps, notFound                        int
-	createFailures                           map[string]int
+	createFailures, webhookCounts            map[string]int
 }
 
 func sum(ins []*incident) totals {
-	s := totals{codes: map[int]int{}, createFailures: map[string]int{}}
+	s := totals{codes: map[int]int{}, createFailures: map[string]int{}, webhookCounts: map[string]int{}}
 	for _, in := range ins {
 		s.incidents++
 		switch {
@@ -195,6 +227,9 @@ func sum(ins []*incident) totals {
 		for c, n := range in.createFailures {
 			s.createFailures[c] += n
 		}
+		for c, n := range in.webhookCounts {
+			s.webhookCounts[c] += n
+		}
 	}
 	return s
 }
@@ -205,8 +240,10 @@ func (s totals) print(w io.Writer, label string) {
 	fmt.Fprintf(w, "  answers: %s\n", formatCodes(s.codes))
 	fmt.Fprintf(w, "  answered 500 because the create failed, by cause: %s\n", formatCounts(s.createFailures))
 	fmt.Fprintf(w, "  sum of occurrenceCount %d; answered 2xx %d; count updates kubernaut gave up after conflicts %d; "+
-		"2xx minus give-ups %d (equal: %v); updates of an RR reported created but never stored %d\n",
-		s.occurrences, s.answered2xx, s.giveUps, s.answered2xx-s.giveUps, s.occurrences == s.answered2xx-s.giveUps, s.notFound)
+		"2xx minus give-ups %d (equal: %v)\n",
+		s.occurrences, s.answered2xx, s.giveUps, s.answered2xx-s.giveUps, s.occurrences == s.answered2xx-s.giveUps)
+	fmt.Fprintf(w, "  creates kubernaut answered 201 that were denied AlreadyExists (its count of the name fails NotFound) %d; "+
+		"the webhook's counts of denied creates: %s\n", s.notFound, formatCounts(s.webhookCounts))
 }
 
 func formatCodes(m map[int]int) string {
@@ -253,10 +290,10 @@ func summarize(t *testing.T, r *rig, results []roundResult) roundsReport {
 
 func (rep roundsReport) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s\n", settings())
-	fmt.Fprintf(w, "round  active  answers                          occurrences  give-ups  not-found  500s by cause\n")
+	fmt.Fprintf(w, "round  active  answers                          occurrences  give-ups  not-found  webhook counts        500s by cause\n")
 	for i, in := range rep.rounds {
-		fmt.Fprintf(w, "%5d  %6d  %-31s  %11d  %8d  %9d  %s\n", i+1, in.active, formatCodes(in.codes()),
-			in.occurrences, in.giveUps, in.notFound, formatCounts(in.createFailures))
+		fmt.Fprintf(w, "%5d  %6d  %-31s  %11d  %8d  %9d  %-20s  %s\n", i+1, in.active, formatCodes(in.codes()),
+			in.occurrences, in.giveUps, in.notFound, formatCounts(in.webhookCounts), formatCounts(in.createFailures))
 	}
 	sum(rep.rounds).print(w, "total")
 }
