@@ -9,6 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
@@ -88,6 +89,23 @@ func TestDuplicateDeniedAsExistingToCountedCreators(t *testing.T) {
 				t.Errorf("message %q does not name the holder", err.Error())
 			}
 		})
+	}
+
+	// kubernaut's API frontend tells its user to retry on any 409; its
+	// retry lists the namespace's requests and names the active one of the
+	// fingerprint: the holder, and only it.
+	list := &v1alpha1.RemediationRequestList{}
+	if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var active []string
+	for _, rr := range list.Items {
+		if rr.Spec.SignalFingerprint == fp && dedup.IsActive(&rr) {
+			active = append(active, rr.Name)
+		}
+	}
+	if len(active) != 1 || active[0] != holder.Name {
+		t.Errorf("a retry's list finds %v active, want only the holder %s", active, holder.Name)
 	}
 
 	// A reactivation beside the active holder is a Conflict even for

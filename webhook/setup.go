@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
@@ -140,9 +141,9 @@ func Setup(mgr manager.Manager, o Options) error {
 		return err
 	}
 	if !o.CountedCreators.Empty() && o.Counter == nil {
-		c, err := client.NewWithWatch(mgr.GetConfig(), client.Options{HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+		c, err := pipeline.NewClient(mgr.GetConfig(), client.Options{HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 		if err != nil {
-			return fmt.Errorf("new client for counting denied creates: %w", err)
+			return fmt.Errorf("counting denied creates: %w", err)
 		}
 		o.Counter = NewCounter(mgr.GetAPIReader(), c)
 	}

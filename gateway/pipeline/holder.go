@@ -70,6 +70,10 @@ func (p *Pipeline) countHeld(r *run) (counted, error) {
 	// As for a request the batch created: counted on whatever happens to
 	// it, since it is the one the signal's answer named.
 	c, err := p.land(r, rr, true)
+	if err != nil {
+		// As count: the next batch starts from a read.
+		p.forget(r.fp)
+	}
 	c.created = false
 	return c, err
 }
