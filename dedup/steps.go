@@ -160,10 +160,15 @@ func (d *decision) createClaim(ctx context.Context, h HolderRef) error {
 	return nil
 }
 
-// held decides against a claim that exists: steps C5 to C8.
+// held decides against a claim that exists: steps C5 to C8. A create under
+// the name the claim records but another UID is decided like any other
+// create: a name is unique, so at most one of the two is stored, and the
+// one the claim records may still be (a slow co-installed webhook holds
+// it). Taking its claim would leave the claim naming a UID that loses to an
+// active request of the same name.
 func (d *decision) held(ctx context.Context, res Resolution) (Verdict, bool, error) {
 	claim := *res.Claim
-	if claim.HolderName() == d.c.Name {
+	if claim.HolderName() == d.c.Name && (claim.HolderUID() == d.c.UID || d.c.Reactivation) {
 		return d.heldBySelf(ctx, res)
 	}
 	switch {
@@ -189,8 +194,7 @@ func pendingReactivation(claim Claim, holder *v1alpha1.RemediationRequest) bool 
 // heldBySelf is step C5: the claim names the candidate already.
 func (d *decision) heldBySelf(ctx context.Context, res Resolution) (Verdict, bool, error) {
 	claim := *res.Claim
-	switch {
-	case claim.HolderUID() == d.c.UID && !d.c.Reactivation:
+	if claim.HolderUID() == d.c.UID && !d.c.Reactivation {
 		// The API server asks again about a create it has not stored
 		// (its first answer was lost): decide as if the claim had just
 		// been created (step C2).
@@ -198,19 +202,10 @@ func (d *decision) heldBySelf(ctx context.Context, res Resolution) (Verdict, boo
 			return allow(d.allowed, ClaimNone), false, nil
 		}
 		return d.seekUnclaimed(ctx, claim, false)
-	case claim.HolderUID() != d.c.UID && res.Active():
-		// A create under the name of the active holder itself: the API
-		// server will refuse it as AlreadyExists, but handing it the
-		// claim would leave the active holder unclaimed and the claim to
-		// a UID never stored.
-		return duplicateOf(res.Holder, ClaimNone), false, nil
 	}
-	// A create retried under a new UID after its first attempt claimed
-	// under an earlier one: a name is unique, so at most one of them is
-	// stored, and step C8 hands the claim on should it be the other. Or
-	// the holder of an incident now over is being reactivated: it takes
-	// the claim again, so that the claim records the pending update
-	// (step C8 then waits for it).
+	// The holder of an incident now over is being reactivated: it takes
+	// the claim again, so that the claim records the pending update (step
+	// C8 then waits for it).
 	return d.takeOver(ctx, claim)
 }
 
@@ -289,21 +284,37 @@ func (d *decision) takeOver(ctx context.Context, claim Claim) (Verdict, bool, er
 }
 
 // move is step C10: it gives claim to h with an update conditioned on the
-// resourceVersion it was read at, so that the API server refuses it if anyone changed the claim
-// since. moved is false when the claim was changed or deleted (by the
-// janitor) since it was read: the protocol starts again.
+// resourceVersion it was read at, so that the API server refuses it if
+// anyone changed the claim since. moved is false when the claim was changed
+// or deleted (by the janitor) since it was read: the protocol starts again.
 func (g *Guard) move(ctx context.Context, claim Claim, h HolderRef) (moved bool, err error) {
+	c, err := g.hand(ctx, claim, h)
+	return c != nil, err
+}
+
+// hand is move, returning the claim as written (nil when it was lost).
+func (g *Guard) hand(ctx context.Context, claim Claim, h HolderRef) (*Claim, error) {
+	c, err := handClaim(ctx, g.Writer, claim, h, g.clock().Now())
+	if c != nil {
+		g.seen.Observe(*c)
+	}
+	return c, err
+}
+
+// handClaim updates claim to name h as of now, conditioned on the
+// resourceVersion it was read at; it returns the claim as written, or nil
+// when the claim changed or went since it was read.
+func handClaim(ctx context.Context, w client.Writer, claim Claim, h HolderRef, now time.Time) (*Claim, error) {
 	lease := claim.Lease.DeepCopy()
-	setHolder(lease, h, g.clock().Now())
+	setHolder(lease, h, now)
 	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
-	err = g.Writer.Update(ctx, lease)
+	err := w.Update(ctx, lease)
 	switch {
 	case err == nil:
-		g.seen.Observe(Claim{Lease: lease})
-		return true, nil
+		return &Claim{Lease: lease}, nil
 	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
-		return false, nil
+		return nil, nil
 	default:
-		return false, fmt.Errorf("hand claim %s/%s to %s: %w", lease.Namespace, lease.Name, h.Name, err)
+		return nil, fmt.Errorf("hand claim %s/%s to %s: %w", lease.Namespace, lease.Name, h.Name, err)
 	}
 }

@@ -1,0 +1,114 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/test/testenv"
+	"github.com/rrguard/rrguard/test/webhooktest"
+)
+
+// The places where a List (or a missing one) decided inside the webhook's
+// reach, each put on the real control plane: every create here goes
+// through the API server and the registered webhook, or through the Guard
+// against the API server with the interleaving forced by a hook. Where a
+// List could have saved the day, the deciding replica reads through
+// noLists, a List that lags without bound: the claims alone must hold.
+
+// failingLists fails the first n Lists it is asked for, as an API server
+// that times out.
+type failingLists struct {
+	client.Reader
+	n atomic.Int32
+}
+
+func (f *failingLists) List(ctx context.Context, l client.ObjectList, opts ...client.ListOption) error {
+	if f.n.Add(-1) >= 0 {
+		return errors.New("list: the server was unable to return a response in the time allotted")
+	}
+	return f.Reader.List(ctx, l, opts...)
+}
+
+// failedDeletes fails every Delete: the release cannot reach the API server.
+type failedDeletes struct{ client.Client }
+
+func (failedDeletes) Delete(context.Context, client.Object, ...client.DeleteOption) error {
+	return errors.New("delete: connection refused")
+}
+
+// A client retries a create under a new UID while its first attempt is
+// admitted and held by a slow co-installed webhook. The retry must not take
+// the claim from the attempt that will be stored: otherwise the claim ends
+// up naming a UID that lost to the active request of the same name (the
+// retry fails AlreadyExists), and only a List tells the next create about
+// it — here one that lags, which admitted a third request.
+func TestASameNameRetryDoesNotTakeTheClaimFromItsEarlierAttempt(t *testing.T) {
+	const hold = 4 * time.Second
+	ctx := context.Background()
+	ns := coInstallSlowWebhook(t, hold)
+	fp := newFingerprint(t)
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	suite.Replace(t, webhooktest.Options{Clock: clock, Reader: noLists{env.Client}})
+
+	first := createAsync(testenv.RemediationRequest(ns, "held-x", fp))
+	claimedBy(t, ns, fp, "held-x")
+	errRetry := create(ctx, testenv.RemediationRequest(ns, "held-x", fp), false)
+	if err := <-first; err != nil {
+		t.Fatalf("first attempt: %v", err)
+	}
+	t.Logf("retry: %v", errRetry)
+	x := &v1alpha1.RemediationRequest{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "held-x"}, x); err != nil {
+		t.Fatal(err)
+	}
+	if c := (dedup.Claim{Lease: webhooktest.Claim(t, env.Client, ns, fp)}); c.HolderUID() != x.UID {
+		t.Errorf("claim names %s/%s, want the stored held-x (%s)", c.HolderName(), c.HolderUID(), x.UID)
+	}
+
+	clock.SetTime(clock.Now().Add(dedup.DefaultClaimGrace))
+	errY := create(ctx, testenv.RemediationRequest(ns, "y", fp), false)
+	if got := webhooktest.ActiveNames(t, env.Client, ns, fp); len(got) != 1 {
+		t.Fatalf("active RRs %v (y: %v), want held-x alone", got, errY)
+	}
+	wantDuplicate(t, errY, x, "<none>")
+}
+
+// x's first attempt fails at its List (step C2) and its release cannot
+// delete the claim; the retry under a new UID meets x's claim, whose holder
+// is not stored. Beside it stands an active request stored without a claim.
+// The retry must not take the claim without the List that a stale claim of
+// a never-stored holder gets (step C8).
+func TestARetryAfterAFailedListStillLooksForAnUnclaimedRequest(t *testing.T) {
+	const grace = 10 * time.Second
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	unclaimed := unclaimedActive(t, ns, fp)
+
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	reader := &failingLists{Reader: env.Client}
+	reader.n.Store(1)
+	g := &dedup.Guard{Reader: reader, Writer: failedDeletes{env.Client}, Grace: grace, HolderWait: -1, Clock: clock}
+	if v, err := g.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "x", UID: "uid-x-1", Fingerprint: fp}, false); err == nil {
+		t.Fatalf("first attempt: %+v; want its List's error", v)
+	}
+	retry := dedup.Candidate{Namespace: ns, Name: "x", UID: "uid-x-2", Fingerprint: fp}
+	v, err := g.Admit(ctx, retry, false)
+	if err != nil || v.Allowed {
+		t.Fatalf("retry inside the grace: %+v, %v; want denied beside %s", v, err, unclaimed.Name)
+	}
+	clock.SetTime(clock.Now().Add(grace))
+	v, err = g.Admit(ctx, retry, false)
+	if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.Name != unclaimed.Name {
+		t.Fatalf("retry after the grace: %+v, %v; want a Duplicate of %s", v, err, unclaimed.Name)
+	}
+	wantHolder(t, ns, fp, unclaimed)
+}
