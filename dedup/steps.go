@@ -25,7 +25,7 @@ func (d *decision) claimFirst(ctx context.Context) (Verdict, bool, error) {
 	case err == nil:
 		claim := Claim{Lease: lease}
 		d.g.seen.Observe(claim)
-		return d.seekUnclaimed(ctx, claim, true)
+		return d.seekUnclaimed(ctx, claim, ClaimCreated)
 	case apierrors.IsAlreadyExists(err):
 		res, claimed, err := d.read(ctx)
 		switch {
@@ -45,19 +45,18 @@ func (d *decision) claimFirst(ctx context.Context) (Verdict, bool, error) {
 // nothing yet: an active request may have been stored without a claim
 // (created while the webhook was not guarding, or after its claim was
 // deleted). The List finds it; it gets the claim and the candidate is its
-// duplicate. justCreated says the claim was created by this decision: if
-// the List fails, it is deleted again, so that a failed decision does not
-// block the fingerprint for the grace.
-func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, justCreated bool) (Verdict, bool, error) {
+// duplicate. The claim was written by this decision (created, or a
+// re-asked create's rewrite, as action says): if the List fails, it is
+// deleted again, so that a failed decision does not block the fingerprint
+// for the grace.
+func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, action ClaimAction) (Verdict, bool, error) {
 	holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
-		if justCreated {
-			d.release(claim)
-		}
+		d.release(claim)
 		return Verdict{}, false, err
 	}
 	if holder == nil {
-		return allow(d.allowed, ClaimCreated), false, nil
+		return allow(d.allowed, action), false, nil
 	}
 	moved, err := d.g.move(ctx, claim, HolderRef{Name: holder.Name, UID: holder.UID})
 	switch {
@@ -66,15 +65,14 @@ func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, justCreated b
 		// candidate's, which is never stored: after the grace, step C8
 		// Lists again and hands it to holder.
 		return duplicateOf(holder, ClaimNone), false, nil
-	case justCreated:
-		return duplicateOf(holder, ClaimCreated), false, nil
 	}
-	return duplicateOf(holder, ClaimTakenOver), false, nil
+	return duplicateOf(holder, action), false, nil
 }
 
-// release deletes claim, created by this decision, if nobody changed it
+// release deletes claim, written by this decision, if nobody changed it
 // since: unchanged, it let nobody in, and the candidate, whose decision
-// failed, is never admitted. The API server may be what failed the
+// failed, is never admitted. Every admission writes the claim it is
+// admitted under, so no release can delete that. The API server may be what failed the
 // decision, so the delete is retried in the background for at most the
 // grace; left behind, the claim is taken over after the grace (step C8).
 func (d *decision) release(claim Claim) {
@@ -197,11 +195,19 @@ func (d *decision) heldBySelf(ctx context.Context, res Resolution) (Verdict, boo
 	if claim.HolderUID() == d.c.UID && !d.c.Reactivation {
 		// The API server asks again about a create it has not stored
 		// (its first answer was lost): decide as if the claim had just
-		// been created (step C2).
+		// been created (step C2), on a claim this decision writes first.
+		// An earlier decision about the same create may have failed and
+		// be releasing the claim as it read it; the release deletes only
+		// that resourceVersion, so it cannot take the claim from under
+		// the create this decision admits.
 		if d.dryRun {
 			return allow(d.allowed, ClaimNone), false, nil
 		}
-		return d.seekUnclaimed(ctx, claim, false)
+		written, err := d.g.hand(ctx, claim, d.self)
+		if err != nil || written == nil {
+			return Verdict{}, written == nil && err == nil, err
+		}
+		return d.seekUnclaimed(ctx, *written, ClaimTakenOver)
 	}
 	// The holder of an incident now over is being reactivated: it takes
 	// the claim again, so that the claim records the pending update (step

@@ -37,6 +37,21 @@ func (f *failingLists) List(ctx context.Context, l client.ObjectList, opts ...cl
 	return f.Reader.List(ctx, l, opts...)
 }
 
+// heldDeletes holds every Delete until gate closes and reports its result
+// on done: the background release of a failed decision, late.
+type heldDeletes struct {
+	client.Client
+	gate chan struct{}
+	done chan error
+}
+
+func (h heldDeletes) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	<-h.gate
+	err := h.Client.Delete(ctx, obj, opts...)
+	h.done <- err
+	return err
+}
+
 // failedDeletes fails every Delete: the release cannot reach the API server.
 type failedDeletes struct{ client.Client }
 
@@ -111,4 +126,38 @@ func TestARetryAfterAFailedListStillLooksForAnUnclaimedRequest(t *testing.T) {
 		t.Fatalf("retry after the grace: %+v, %v; want a Duplicate of %s", v, err, unclaimed.Name)
 	}
 	wantHolder(t, ns, fp, unclaimed)
+}
+
+// x's decision fails at its List and releases its claim in the background;
+// the API server asks again about the same create (same UID) and the
+// second decision admits x. The late release must not then delete the
+// claim x was admitted under: the re-ask writes the claim before it admits.
+func TestALateReleaseDoesNotDeleteTheClaimOfAReAskedCreate(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	reader := &failingLists{Reader: env.Client}
+	reader.n.Store(1)
+	w := heldDeletes{Client: env.Client, gate: make(chan struct{}), done: make(chan error, 1)}
+	g := &dedup.Guard{Reader: reader, Writer: w, HolderWait: -1}
+	x := dedup.Candidate{Namespace: ns, Name: "x", UID: "uid-x", Fingerprint: fp}
+	if v, err := g.Admit(ctx, x, false); err == nil {
+		t.Fatalf("first ask: %+v; want its List's error", v)
+	}
+	if v, err := g.Admit(ctx, x, false); err != nil || !v.Allowed {
+		t.Fatalf("second ask: %+v, %v; want x admitted", v, err)
+	}
+	close(w.gate)
+	t.Logf("the late release: %v", <-w.done)
+	if l := webhooktest.Claim(t, env.Client, ns, fp); l == nil {
+		t.Error("the late release deleted the claim x was admitted under")
+	} else if c := (dedup.Claim{Lease: l}); c.HolderName() != "x" {
+		t.Errorf("claim held by %s, want x", c.HolderName())
+	}
+
+	other := &dedup.Guard{Reader: env.Client, Writer: env.Client, HolderWait: -1}
+	v, err := other.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "y", UID: "uid-y", Fingerprint: fp}, false)
+	if err != nil || v.Allowed {
+		t.Errorf("y beside the admitted x: %+v, %v; want denied", v, err)
+	}
 }
