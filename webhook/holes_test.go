@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -159,5 +160,34 @@ func TestALateReleaseDoesNotDeleteTheClaimOfAReAskedCreate(t *testing.T) {
 	v, err := other.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "y", UID: "uid-y", Fingerprint: fp}, false)
 	if err != nil || v.Allowed {
 		t.Errorf("y beside the admitted x: %+v, %v; want denied", v, err)
+	}
+}
+
+// More claims than a replica's record holds are touched while a claim of a
+// never-stored holder waits out its grace. The waiting claim must not be
+// dropped from the record (its observation would start again, and with
+// enough traffic never end): the grace after the first decision that met it,
+// it is taken over.
+func TestAClaimInsideItsGraceIsNotForgottenUnderTraffic(t *testing.T) {
+	const grace, record = 10 * time.Second, 4
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	ghostClaim(t, ns, fp, time.Now())
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	g := &dedup.Guard{Reader: env.Client, Writer: env.Client, Grace: grace, HolderWait: -1, Clock: clock, ObservedClaims: record}
+	z := dedup.Candidate{Namespace: ns, Name: "z", UID: "uid-z", Fingerprint: fp}
+	if v, err := g.Admit(ctx, z, false); err != nil || v.Reason != dedup.ReasonClaimInFlight {
+		t.Fatalf("inside the grace: %+v, %v; want ClaimInFlight", v, err)
+	}
+	for i := range 2 * record {
+		other := newFingerprint(t)
+		if v, err := g.Admit(ctx, dedup.Candidate{Namespace: ns, Name: other[:12], UID: types.UID("uid-" + other[:8]), Fingerprint: other}, false); err != nil || !v.Allowed {
+			t.Fatalf("fresh fingerprint %d: %+v, %v", i, v, err)
+		}
+		clock.SetTime(clock.Now().Add(grace / (2 * record)))
+	}
+	if v, err := g.Admit(ctx, z, false); err != nil || !v.Allowed || v.ClaimAction != dedup.ClaimTakenOver {
+		t.Fatalf("the grace after the first decision: %+v, %v; want the claim taken over", v, err)
 	}
 }
