@@ -97,6 +97,47 @@ func TestASameNameRetryDoesNotTakeTheClaimFromItsEarlierAttempt(t *testing.T) {
 	wantDuplicate(t, errY, x, "<none>")
 }
 
+// The end state a lost same-name race used to leave: the claim names a UID
+// of x that was never stored while x is active under another. The janitor
+// must not delete that claim as one whose holder is gone: it Lists the
+// fingerprint and hands the claim to x, so that the next create, whose List
+// lags, still meets x.
+func TestJanitorHandsAClaimOfANeverStoredUIDToTheActiveRequest(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	x := testenv.RemediationRequest(ns, "x", fp)
+	if err := create(ctx, x, false); err != nil {
+		t.Fatal(err)
+	}
+	l := webhooktest.Claim(t, env.Client, ns, fp)
+	l.Annotations[dedup.HolderUIDAnnotation] = "uid-of-a-lost-retry"
+	if err := env.Client.Update(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	k := &dedup.ClaimKeeper{Reader: env.Client, Writer: env.Client, Retention: dedup.DefaultClaimGrace + dedup.MinClaimRetentionMargin, Clock: clock}
+	for range 2 {
+		if _, err := k.Sweep(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		clock.SetTime(clock.Now().Add(k.RetentionPeriod()))
+	}
+	if c := webhooktest.Claim(t, env.Client, ns, fp); c == nil {
+		t.Error("the janitor deleted the claim beside the active x")
+	} else {
+		wantHolder(t, ns, fp, x)
+	}
+
+	suite.Replace(t, webhooktest.Options{Reader: noLists{env.Client}})
+	errY := create(ctx, testenv.RemediationRequest(ns, "y", fp), false)
+	if got := webhooktest.ActiveNames(t, env.Client, ns, fp); len(got) != 1 {
+		t.Fatalf("active RRs %v (y: %v), want x alone", got, errY)
+	}
+	wantDuplicate(t, errY, x, "<none>")
+}
+
 // x's first attempt fails at its List (step C2) and its release cannot
 // delete the claim; the retry under a new UID meets x's claim, whose holder
 // is not stored. Beside it stands an active request stored without a claim.
