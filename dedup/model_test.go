@@ -48,7 +48,7 @@ import (
 
 var (
 	modelSeed      = flag.Uint64("model-seed", 0, "the model test's first seed (0: from the clock)")
-	modelSchedules = flag.Int("model-schedules", 3000, "schedules per variant of the model test")
+	modelSchedules = flag.Int("model-schedules", 2000, "schedules per variant of the model test")
 )
 
 const (
