@@ -59,7 +59,7 @@ fi
 prom_version=$(awk '$1=="require" && $2=="github.com/prometheus/prometheus" {print $3}' "$root/tools/promtool/go.mod")
 prom_dir="$root/bin/promtool-${prom_version}"
 if [[ -n "$prom_version" && ! -x "$prom_dir/promtool" ]]; then
-  echo ">> building promtool ${prom_version} from source (about 10-20 minutes cold)..." >&2
+  echo ">> building promtool ${prom_version} from source (about 20 minutes cold on 2 busy cores)..." >&2
   start=$SECONDS
   tmp=$(mktemp -d "$root/bin/.promtool-XXXXXX")
   (cd "$root/tools/promtool" && CGO_ENABLED=0 go build -tags remove_all_sd -trimpath -o "$tmp/" \
