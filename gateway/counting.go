@@ -48,15 +48,13 @@ func ShutdownTimeout(requestTimeout time.Duration) time.Duration {
 // added to mgr, and the gateway is ready once the index is synced.
 func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
 	// The manager's connections, the pipeline's sends counted on them.
-	hc := *mgr.GetHTTPClient()
-	hc.Transport = pipeline.CountSends(hc.Transport)
-	c, err := client.NewWithWatch(mgr.GetConfig(), client.Options{
-		HTTPClient: &hc,
+	c, err := pipeline.NewClient(mgr.GetConfig(), client.Options{
+		HTTPClient: mgr.GetHTTPClient(),
 		Scheme:     mgr.GetScheme(),
 		Mapper:     mgr.GetRESTMapper(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("new client for the pipeline: %w", err)
+		return nil, err
 	}
 	po := pipeline.Options{
 		Namespace:      o.Namespace,

@@ -2,8 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // sendsKey is the context key of a status write's send counter.
@@ -37,3 +41,24 @@ func CountSends(rt http.RoundTripper) http.RoundTripper {
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// NewClient returns a Client through cfg whose sends are counted
+// (CountSends): opts.HTTPClient's connections (copied, its transport
+// wrapped), or new ones made from cfg.
+func NewClient(cfg *rest.Config, opts client.Options) (client.WithWatch, error) {
+	hc := opts.HTTPClient
+	if hc == nil {
+		var err error
+		if hc, err = rest.HTTPClientFor(cfg); err != nil {
+			return nil, fmt.Errorf("http client for the pipeline: %w", err)
+		}
+	}
+	counted := *hc
+	counted.Transport = CountSends(counted.Transport)
+	opts.HTTPClient = &counted
+	c, err := client.NewWithWatch(cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("new client for the pipeline: %w", err)
+	}
+	return c, nil
+}
