@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/rrguard/rrguard/certs"
@@ -42,6 +43,9 @@ func serve(ctx context.Context, o *Options) error {
 	certReady, err := certs.Setup(ctx, mgr, co)
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
+	}
+	if err := certs.RegisterExpiry(metrics.Registry, co); err != nil {
+		return err
 	}
 	if err := gateway.Setup(mgr, gateway.Options{
 		BindAddress:             o.BindAddress,

@@ -64,6 +64,9 @@ func serve(ctx context.Context, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
+	if err := certs.RegisterExpiry(metrics.Registry, co); err != nil {
+		return err
+	}
 	if err := webhook.Setup(mgr, webhook.Options{
 		ClaimGrace:      o.ClaimGrace,
 		ClaimRetention:  o.ClaimRetention,
