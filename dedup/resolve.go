@@ -23,7 +23,8 @@ type Resolution struct {
 	// claim's holder as stored (with the recorded UID), or, where there is
 	// no claim, the oldest active RemediationRequest the List found. Nil when
 	// the claim's holder is not stored (gone, or its creation still in
-	// flight) or the List found no active one.
+	// flight) or the List found no active one. ResolveForGateway's differs:
+	// where the claim's holder is not active, GatewayHolder's pick.
 	Holder *v1alpha1.RemediationRequest
 }
 
