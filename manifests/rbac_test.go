@@ -316,6 +316,13 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"inject the CA bundle into its own webhook configuration", func(ctx context.Context, c client.Client) error {
 				return c.Patch(ctx, vwc.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"injected":"yes"}}}`)))
 			}, true},
+			{"create a TokenReview (who scrapes /metrics)", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "not-a-token"}})
+			}, true},
+			{"create a SubjectAccessReview (may they get /metrics)", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "someone",
+					NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/metrics", Verb: "get"}}})
+			}, true},
 
 			{"renew a node's heartbeat Lease in kube-node-lease", func(ctx context.Context, c client.Client) error {
 				return renew(ctx, c, heartbeat)

@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway"
@@ -86,7 +85,7 @@ func newManager(o *Options) (ctrl.Manager, error) {
 	shutdown := gateway.ShutdownTimeout(o.RequestTimeout)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  kube.NewScheme(),
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                 o.Metrics.ServerOptions(certs.TLSOptions(o.EnableHTTP2)),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		GracefulShutdownTimeout: &shutdown,
 		// The gateway reads only through the APIReader; a cache, if
