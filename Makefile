@@ -32,7 +32,7 @@ verify-generated: ## Fail when generated files are stale.
 	hack/verify-generated.sh
 
 .PHONY: testbin
-testbin: ## Build kube-apiserver, etcd and Alertmanager from source into bin/ (about 15 min cold on 2 quiet cores, instant warm).
+testbin: ## Build kube-apiserver, etcd, Alertmanager and promtool from source into bin/ (about 25 min cold on 2 quiet cores, instant warm).
 	hack/testbin.sh >/dev/null
 
 .PHONY: test

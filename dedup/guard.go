@@ -69,6 +69,15 @@ type Guard struct {
 	// Age judges how old a claim is. Defaults to this Guard's own
 	// Observations (the age this replica observed).
 	Age AgeJudge
+	// ObservedClaims bounds the claims this replica remembers beyond those
+	// it touched within the grace, which it always remembers (see
+	// Observations). Defaults to 4,096.
+	ObservedClaims int
+
+	// background runs what a decision leaves behind it (a release's
+	// retries); nil: a goroutine of its own. The model test schedules it
+	// like any other caller of the API server.
+	background func(func())
 
 	once sync.Once
 	seen *Observations
@@ -96,7 +105,7 @@ func NewGuard(reader client.Reader, writer client.Writer, o GuardOptions) *Guard
 
 func (g *Guard) init() {
 	g.once.Do(func() {
-		g.seen = NewObservations(0, g.clock())
+		g.seen = NewObservations(g.ObservedClaims, g.grace(), g.clock())
 		g.age = g.Age
 		if g.age == nil {
 			g.age = g.seen

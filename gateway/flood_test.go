@@ -24,6 +24,7 @@ import (
 
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/test/gatewaytest"
 )
 
 // reviewRecorder watches the TokenReviews an authenticator sends to the
@@ -290,7 +291,7 @@ func TestTokensThatCannotBeBoundCostNoTokenReview(t *testing.T) {
 // pipeline in ns, plainly, until t ends.
 func serveSignals(t *testing.T, ns string, auth httpapi.Authenticator) string {
 	t.Helper()
-	p, err := pipeline.New(env.Client, env.Client, pipeline.Options{Namespace: ns})
+	p, err := pipeline.New(env.Client, env.Client, pipeline.Options{Namespace: ns, Targets: gatewaytest.Targets(t, env.Config, env.Client)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,7 +183,7 @@ func TestBadInputGetsAProblemAndWritesNothing(t *testing.T) {
 	gw := startGateway(t, ns)
 	valid := alertmanagerPayload(alert("payments", "api"))
 	noTarget := alert("payments", "api")
-	delete(noTarget.Labels, "deployment")
+	noTarget.Labels["cluster"] = "a:b"
 	oversized := append(append([]byte(`{"version":"4","alerts":[],"padding":"`), bytes.Repeat([]byte("x"), 1<<20)...), `"}`...)
 
 	tests := map[string]struct {
@@ -201,7 +201,7 @@ func TestBadInputGetsAProblemAndWritesNothing(t *testing.T) {
 		"a body over --max-body-bytes":      {body: oversized, code: 413, problem: "payload-too-large"},
 		"a wrong content type":              {contentType: "text/plain", body: valid, code: 415, problem: "unsupported-media-type"},
 		"no content type":                   {contentType: "-", body: valid, code: 415, problem: "unsupported-media-type"},
-		"an alert without target labels":    {body: alertmanagerPayload(noTarget), code: 400, problem: "invalid-payload"},
+		"an alert with an invalid cluster":  {body: alertmanagerPayload(noTarget), code: 400, problem: "invalid-payload"},
 		"several alerts all invalid": {
 			body: alertmanagerPayload(noTarget, func() signal.Alert { a := alert("p", "x"); a.Status = "pending"; return a }()),
 			code: 400, problem: "invalid-payload",
@@ -255,7 +255,7 @@ func TestIgnoredAndMixedPayloads(t *testing.T) {
 	resolved := alert("payments", "api")
 	resolved.Status = signal.AlertResolved
 	invalid := alert("payments", "api")
-	delete(invalid.Labels, "deployment")
+	invalid.Labels["cluster"] = "a:b"
 
 	t.Run("a resolved alert is ignored and creates nothing", func(t *testing.T) {
 		r, err := post(gw.URL, httpapi.PrometheusPath, "application/json", alertmanagerPayload(resolved))

@@ -20,10 +20,12 @@ import (
 	"github.com/rrguard/rrguard/test/testenv"
 )
 
-// servePipeline serves a pipeline reading through r with the real signal
-// API until the test ends, and returns its URL.
+// servePipeline serves a pipeline reading through r, naming targets as
+// the gateway does, with the real signal API until the test ends, and
+// returns its URL.
 func servePipeline(t *testing.T, r client.Reader, o pipeline.Options) string {
 	t.Helper()
+	o.Targets = gatewaytest.Targets(t, env.Config, env.Client)
 	p, err := pipeline.New(r, env.Client, o)
 	if err != nil {
 		t.Fatal(err)
@@ -39,10 +41,12 @@ type emptyIndex struct{ client.Reader }
 func (emptyIndex) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
 
 // serveGuarded serves a pipeline with WebhookGuarded set in ns, looking
-// fingerprints up in index and sending its API requests through c.
+// fingerprints up in index and sending its counting's API requests through
+// c; it names targets reading through a client of its own, so that c
+// records the decisions' requests alone.
 func serveGuarded(t *testing.T, ns string, index client.Reader, c client.WithWatch) string {
 	t.Helper()
-	p, err := pipeline.New(c, c, pipeline.Options{Namespace: ns, WebhookGuarded: true, Index: index})
+	p, err := pipeline.New(c, c, pipeline.Options{Namespace: ns, WebhookGuarded: true, Index: index, Targets: gatewaytest.Targets(t, env.Config, env.Client)})
 	if err != nil {
 		t.Fatal(err)
 	}

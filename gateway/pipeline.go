@@ -7,13 +7,14 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/scope"
-	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/gateway/target"
 )
 
 // newPipeline builds the pipeline that counts the signals. Where the
@@ -29,12 +30,16 @@ func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("new discovery client for target resolution: %w", err)
+	}
 	po := pipeline.Options{
 		Namespace:      o.Namespace,
 		DefaultTimeout: o.RequestTimeout,
 		CallTimeout:    o.CallTimeout,
 		Metrics:        pipeline.NewMetrics(o.Registerer),
-		Targets:        signal.NewOwnerResolver(o.Reader),
+		Targets:        target.NewResolver(o.Reader, target.NewKinds(dc)),
 		WebhookGuarded: o.WebhookGuarded,
 	}
 	if o.RequireManagedLabel {

@@ -177,6 +177,13 @@ func listIn(t testing.TB, ns string, list client.ObjectList) {
 // audiences (none: the API server's own), creating sa the first time.
 func serviceAccountToken(t testing.TB, ns, sa string, audiences ...string) string {
 	t.Helper()
+	return requestToken(t, ns, sa, 3600, audiences...).Status.Token
+}
+
+// requestToken asks the API server for a token of ServiceAccount sa of ns
+// that lives seconds, for audiences, creating sa the first time.
+func requestToken(t testing.TB, ns, sa string, seconds int64, audiences ...string) *authenticationv1.TokenRequest {
+	t.Helper()
 	ctx := context.Background()
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	_, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
@@ -184,12 +191,12 @@ func serviceAccountToken(t testing.TB, ns, sa string, audiences ...string) strin
 		t.Fatal(err)
 	}
 	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600), Audiences: audiences},
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(seconds), Audiences: audiences},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("token for %s: %v", sa, err)
 	}
-	return tr.Status.Token
+	return tr
 }
 
 // grantSignals lets ServiceAccount sa of ns post signals, as

@@ -154,5 +154,5 @@ func startNaiveGateway(t testing.TB, ns string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gatewaytest.ServeCounter(t, &baseline.Counter{Client: c, Namespace: ns})
+	return gatewaytest.ServeCounter(t, &baseline.Counter{Client: c, Namespace: ns, Targets: gatewaytest.Targets(t, env.Config, c)})
 }

@@ -67,6 +67,9 @@ type variant struct {
 	// requests is the namespace the gateway creates RemediationRequests
 	// in, and holds its namespaced RBAC; rrguard-system when empty.
 	requests string
+	// failurePolicy is the webhooks' (docs/design.md, section 10): Ignore
+	// where kubernaut's own creators run beside rrguard, Fail elsewhere.
+	failurePolicy admissionregistrationv1.FailurePolicyType
 	// managedScope: the gateway counts only signals in kubernaut's
 	// management scope (--require-managed-label), as kubernaut's gateway.
 	managedScope bool
@@ -82,11 +85,11 @@ type variant struct {
 const kubernautNamespace = "kubernaut-system"
 
 var variants = []variant{
-	{dir: "default", crd: true, certManager: true},
-	{dir: "without-crd", crd: false, certManager: true},
-	{dir: "self-signed", crd: true, certManager: false},
-	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, kubernautCreators: true, managedScope: true},
-	{dir: "kubernaut-webhook", crd: false, certManager: true, kubernautCreators: true, noGateway: true},
+	{dir: "default", crd: true, certManager: true, failurePolicy: admissionregistrationv1.Fail},
+	{dir: "without-crd", crd: false, certManager: true, failurePolicy: admissionregistrationv1.Fail},
+	{dir: "self-signed", crd: true, certManager: false, failurePolicy: admissionregistrationv1.Fail},
+	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, kubernautCreators: true, managedScope: true, failurePolicy: admissionregistrationv1.Ignore},
+	{dir: "kubernaut-webhook", crd: false, certManager: true, kubernautCreators: true, noGateway: true, failurePolicy: admissionregistrationv1.Ignore},
 }
 
 // components are the binaries v runs.
@@ -302,9 +305,9 @@ func checkGatewayArgs(t *testing.T, v variant, b built) {
 // in Go (which the webhook's own tests register with envtest): one source of
 // truth checked against the other, field by field.
 func TestWebhookConfigurationMatchesTheWebhookPackage(t *testing.T) {
-	want := webhook.Configuration(webhook.ConfigurationOptions{})
 	for _, v := range variants {
 		t.Run(v.dir, func(t *testing.T) {
+			want := webhook.Configuration(webhook.ConfigurationOptions{FailurePolicy: v.failurePolicy})
 			b := build(t, v.dir)
 			got := get[admissionregistrationv1.ValidatingWebhookConfiguration](t, b, "ValidatingWebhookConfiguration", want.Name)
 			if got.Name != certs.DefaultWebhookConfigurationName {
@@ -321,7 +324,7 @@ func TestWebhookConfigurationMatchesTheWebhookPackage(t *testing.T) {
 			for _, w := range got.Webhooks {
 				svc := w.ClientConfig.Service
 				switch {
-				case *w.FailurePolicy != admissionregistrationv1.Fail,
+				case *w.FailurePolicy != v.failurePolicy,
 					*w.SideEffects != admissionregistrationv1.SideEffectClassNoneOnDryRun,
 					*w.TimeoutSeconds != 5,
 					*w.MatchPolicy != admissionregistrationv1.Equivalent,

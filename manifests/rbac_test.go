@@ -11,6 +11,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -315,6 +316,13 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"inject the CA bundle into its own webhook configuration", func(ctx context.Context, c client.Client) error {
 				return c.Patch(ctx, vwc.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"injected":"yes"}}}`)))
 			}, true},
+			{"create a TokenReview (who scrapes /metrics)", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "not-a-token"}})
+			}, true},
+			{"create a SubjectAccessReview (may they get /metrics)", func(ctx context.Context, c client.Client) error {
+				return c.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "someone",
+					NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/metrics", Verb: "get"}}})
+			}, true},
 
 			{"renew a node's heartbeat Lease in kube-node-lease", func(ctx context.Context, c client.Client) error {
 				return renew(ctx, c, heartbeat)
@@ -376,9 +384,19 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "someone",
 					NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/api/v1/signals/prometheus", Verb: "post"}}})
 			}, true},
-			{"read a Pod's, ReplicaSet's and Job's metadata in any namespace", func(ctx context.Context, c client.Client) error {
-				for _, m := range []*metav1.PartialObjectMetadata{metadataOf("v1", "Pod"), metadataOf("apps/v1", "ReplicaSet"), metadataOf("batch/v1", "Job")} {
+			{"read the metadata of every kind target resolution names, in any namespace", func(ctx context.Context, c client.Client) error {
+				for _, m := range []*metav1.PartialObjectMetadata{
+					metadataOf("v1", "Pod"), metadataOf("apps/v1", "ReplicaSet"), metadataOf("apps/v1", "Deployment"),
+					metadataOf("apps/v1", "StatefulSet"), metadataOf("apps/v1", "DaemonSet"), metadataOf("batch/v1", "Job"),
+					metadataOf("batch/v1", "CronJob"), metadataOf("v1", "PersistentVolumeClaim"), metadataOf("v1", "ResourceQuota"),
+					metadataOf("autoscaling/v2", "HorizontalPodAutoscaler"), metadataOf("policy/v1", "PodDisruptionBudget"),
+				} {
 					if err := c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "x"}, m); err != nil && !apierrors.IsNotFound(err) {
+						return err
+					}
+				}
+				for _, m := range []*metav1.PartialObjectMetadata{metadataOf("v1", "Node"), metadataOf("v1", "PersistentVolume")} {
+					if err := c.Get(ctx, types.NamespacedName{Name: "x"}, m); err != nil && !apierrors.IsNotFound(err) {
 						return err
 					}
 				}
@@ -398,6 +416,29 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			}, false},
 			{"read a ConfigMap's metadata (scope leaves ConfigMaps to their namespace)", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "x"}, metadataOf("v1", "ConfigMap"))
+			}, false},
+			{"read a Service (its selector) and a Node (its addresses)", func(ctx context.Context, c client.Client) error {
+				if err := c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "x"}, &corev1.Service{}); err != nil && !apierrors.IsNotFound(err) {
+					return err
+				}
+				if err := c.Get(ctx, types.NamespacedName{Name: "x"}, &corev1.Node{}); err != nil && !apierrors.IsNotFound(err) {
+					return err
+				}
+				return nil
+			}, true},
+			{"list the metadata of the Pods a Service selects", func(ctx context.Context, c client.Client) error {
+				return c.List(ctx, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}},
+					client.InNamespace(tenant), client.MatchingLabels{"app": "web"})
+			}, true},
+			{"list EndpointSlices of every namespace (where a series was scraped from)", func(ctx context.Context, c client.Client) error {
+				return c.List(ctx, &discoveryv1.EndpointSliceList{}, client.MatchingLabels{discoveryv1.LabelServiceName: "kube-state-metrics"})
+			}, true},
+			{"watch Pods", func(ctx context.Context, c client.Client) error {
+				w, err := c.(client.WithWatch).Watch(ctx, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}}, client.InNamespace(tenant))
+				if err == nil {
+					w.Stop()
+				}
+				return err
 			}, false},
 
 			{"delete an RR", func(ctx context.Context, c client.Client) error {
@@ -423,9 +464,6 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"read the webhook's Secret", func(ctx context.Context, c client.Client) error { return c.Get(ctx, secretKey, &corev1.Secret{}) }, false},
 			{"read the webhook's Certificate", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, client.ObjectKeyFromObject(certificate(system, certs.DefaultCertificateName)), certificate(system, certs.DefaultCertificateName))
-			}, false},
-			{"list Pods (it gets one Pod's metadata at a time)", func(ctx context.Context, c client.Client) error {
-				return c.List(ctx, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}}, client.InNamespace(tenant))
 			}, false},
 			{"renew a node's heartbeat Lease", func(ctx context.Context, c client.Client) error { return renew(ctx, c, heartbeat) }, false},
 			{"list Secrets", func(ctx context.Context, c client.Client) error {

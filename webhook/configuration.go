@@ -35,6 +35,10 @@ type ConfigurationOptions struct {
 	ServiceNamespace, ServiceName string
 	// CABundle is the CA the API server trusts the serving certificate by.
 	CABundle []byte
+	// FailurePolicy is what the API server does when no webhook replica
+	// answers. Defaults to Fail; docs/design.md, section 10, says which
+	// install ships which, and why.
+	FailurePolicy admissionregistrationv1.FailurePolicyType
 }
 
 // reactivationCondition is the CEL matchCondition under which the API server
@@ -56,9 +60,12 @@ func reactivationCondition() string {
 
 // Configuration returns the ValidatingWebhookConfiguration that registers
 // the webhook: CREATE of remediationrequests, and UPDATE of their status
-// subresource filtered by reactivationCondition. It fails closed
+// subresource filtered by reactivationCondition. By default it fails closed
 // (failurePolicy Fail): a duplicate let through is the harm rrguard exists
-// to prevent, a refused create is retried by its sender.
+// to prevent, and rrguard's gateway answers a refused create 503, which its
+// sender retries. Where kubernaut's own creators run, a refused create can
+// cost an incident instead (docs/design.md, section 10): those installs
+// fail open.
 func Configuration(o ConfigurationOptions) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	if o.Name == "" {
 		o.Name = kube.WebhookConfigurationName
@@ -68,6 +75,9 @@ func Configuration(o ConfigurationOptions) *admissionregistrationv1.ValidatingWe
 	}
 	if o.ServiceName == "" {
 		o.ServiceName = kube.WebhookServiceName
+	}
+	if o.FailurePolicy == "" {
+		o.FailurePolicy = admissionregistrationv1.Fail
 	}
 	hook := func(name string, op admissionregistrationv1.OperationType, resource string) admissionregistrationv1.ValidatingWebhook {
 		return admissionregistrationv1.ValidatingWebhook{
@@ -87,7 +97,7 @@ func Configuration(o ConfigurationOptions) *admissionregistrationv1.ValidatingWe
 					Scope:       ptr.To(admissionregistrationv1.NamespacedScope),
 				},
 			}},
-			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
+			FailurePolicy:           ptr.To(o.FailurePolicy),
 			MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),
 			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNoneOnDryRun),
 			TimeoutSeconds:          ptr.To(int32(WebhookTimeout / time.Second)),

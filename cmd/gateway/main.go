@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway"
@@ -42,6 +42,9 @@ func serve(ctx context.Context, o *Options) error {
 	certReady, err := certs.Setup(ctx, mgr, co)
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
+	}
+	if err := certs.RegisterExpiry(metrics.Registry, co); err != nil {
+		return err
 	}
 	if err := gateway.Setup(mgr, gateway.Options{
 		BindAddress:             o.BindAddress,
@@ -82,7 +85,7 @@ func newManager(o *Options) (ctrl.Manager, error) {
 	shutdown := gateway.ShutdownTimeout(o.RequestTimeout)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  kube.NewScheme(),
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                 o.Metrics.ServerOptions(certs.TLSOptions(o.EnableHTTP2)),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		GracefulShutdownTimeout: &shutdown,
 		// The gateway reads only through the APIReader; a cache, if

@@ -17,6 +17,7 @@ import (
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/internal/command"
 	"github.com/rrguard/rrguard/internal/kube"
 )
 
@@ -41,9 +42,10 @@ type Options struct {
 	Certs certs.Options
 	// EnableHTTP2 serves HTTP/2 too. Defaults to false.
 	EnableHTTP2 bool
-	// MetricsBindAddress serves /metrics. Defaults to ":9090"; "0"
-	// disables it.
-	MetricsBindAddress string
+	// Metrics serve /metrics, over TLS behind authentication and
+	// authorization unless --metrics-secure=false. Defaults to ":9090";
+	// "0" disables it.
+	Metrics command.MetricsOptions
 	// HealthProbeBindAddress serves /healthz and /readyz. Defaults to
 	// ":8081".
 	HealthProbeBindAddress string
@@ -93,7 +95,7 @@ func NewOptions() *Options {
 		TokenAudiences:          []string{httpapi.DefaultAudience},
 		MaxRequestsInFlight:     httpapi.DefaultMaxRequestsInFlight,
 		MaxTokenReviewsInFlight: httpapi.DefaultMaxInFlightReviews,
-		MetricsBindAddress:      ":9090",
+		Metrics:                 command.NewMetricsOptions(":9090"),
 		HealthProbeBindAddress:  ":8081",
 		Namespace:               kube.PodNamespace(os.Getenv, os.ReadFile, DefaultNamespace),
 		Auth:                    gateway.AuthTokenReview,
@@ -112,7 +114,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Var(&o.CertMode, "cert-mode", "Where the signal API's certificate comes from: files (the --tls-cert-path directory as mounted), self-signed (generated, stored in a Secret, written with its CA into --tls-cert-path) or cert-manager (not ready until the Certificate is Ready).")
 	o.Certs.BindFlags(fs)
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve HTTP/2 as well; off by default because of HTTP/2's stream-reset weaknesses.")
-	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "The address the metrics endpoint binds to. Set \"0\" to disable it.")
+	o.Metrics.BindFlags(fs)
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "The address the /healthz and /readyz probe endpoints bind to.")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "The namespace RemediationRequests are created in. Defaults to the pod's namespace, else "+DefaultNamespace+".")
 	fs.StringVar(&o.Auth, "auth", o.Auth, "How callers are authenticated: \"tokenreview\" (a bearer token checked by TokenReview, then SubjectAccessReview for verb post on the endpoint's URL) or \"none\" (local use only).")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway"
+	"github.com/rrguard/rrguard/internal/command"
 )
 
 func TestFlagsMapToOptions(t *testing.T) {
@@ -20,8 +21,11 @@ func TestFlagsMapToOptions(t *testing.T) {
 		"no flags give the documented defaults": {
 			args: nil,
 			check: func(t *testing.T, o *Options) {
-				if o.BindAddress != ":8443" || o.MetricsBindAddress != ":9090" || o.HealthProbeBindAddress != ":8081" {
-					t.Errorf("addresses = %q %q %q, want :8443 :9090 :8081", o.BindAddress, o.MetricsBindAddress, o.HealthProbeBindAddress)
+				if o.BindAddress != ":8443" || o.HealthProbeBindAddress != ":8081" {
+					t.Errorf("addresses = %q %q, want :8443 :8081", o.BindAddress, o.HealthProbeBindAddress)
+				}
+				if want := (command.MetricsOptions{BindAddress: ":9090", Secure: true, CertName: "tls.crt", CertKey: "tls.key"}); o.Metrics != want {
+					t.Errorf("metrics %+v, want %+v: TLS behind authorization by default", o.Metrics, want)
 				}
 				if o.CertMode != certs.ModeFiles || o.TLSCertPath == "" || o.EnableHTTP2 {
 					t.Errorf("cert mode %q, cert path %q, HTTP/2 %v; want files, a directory, off", o.CertMode, o.TLSCertPath, o.EnableHTTP2)
@@ -48,7 +52,8 @@ func TestFlagsMapToOptions(t *testing.T) {
 		},
 		"every flag lands in its field": {
 			args: []string{
-				"--kubeconfig=/etc/kube/config", "--bind-address=:18080", "--metrics-bind-address=0",
+				"--kubeconfig=/etc/kube/config", "--bind-address=:18080", "--metrics-bind-address=0", "--metrics-secure=false",
+				"--metrics-cert-path=/mc", "--metrics-cert-name=m.crt", "--metrics-cert-key=m.key",
 				"--health-probe-bind-address=127.0.0.1:18081", "--namespace=incidents", "--auth=none",
 				"--max-body-bytes=2048", "--request-timeout=3s", "--webhook-guarded", "--cluster-id=prod-eu", "--zap-devel",
 				"--tls-cert-path=/certs", "--cert-mode=self-signed", "--cert-service-name=gw", "--enable-http2",
@@ -57,7 +62,8 @@ func TestFlagsMapToOptions(t *testing.T) {
 			},
 			check: func(t *testing.T, o *Options) {
 				want := Options{
-					Kubeconfig: "/etc/kube/config", BindAddress: ":18080", MetricsBindAddress: "0",
+					Kubeconfig: "/etc/kube/config", BindAddress: ":18080",
+					Metrics:                command.MetricsOptions{BindAddress: "0", CertPath: "/mc", CertName: "m.crt", CertKey: "m.key"},
 					HealthProbeBindAddress: "127.0.0.1:18081", Namespace: "incidents", Auth: "none",
 					MaxBodyBytes: 2048, RequestTimeout: 3 * time.Second, WebhookGuarded: true, ClusterID: "prod-eu",
 					TLSCertPath: "/certs", CertMode: certs.ModeSelfSigned, EnableHTTP2: true,

@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/rrguard/rrguard/certs"
@@ -43,7 +42,7 @@ func serve(ctx context.Context, o *Options) error {
 	shutdown := 2 * webhook.WebhookTimeout
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  kube.NewScheme(),
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                 o.Metrics.ServerOptions(certs.TLSOptions(o.EnableHTTP2)),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        kube.WebhookLeaderElectionID,
@@ -63,6 +62,9 @@ func serve(ctx context.Context, o *Options) error {
 	certReady, err := certs.Setup(ctx, mgr, co)
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
+	}
+	if err := certs.RegisterExpiry(metrics.Registry, co); err != nil {
+		return err
 	}
 	if err := webhook.Setup(mgr, webhook.Options{
 		ClaimGrace:      o.ClaimGrace,

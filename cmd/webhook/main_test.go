@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/command"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
 	"github.com/rrguard/rrguard/webhook"
@@ -37,14 +39,16 @@ func TestFlagsMapToOptions(t *testing.T) {
 		"every flag lands in its field": {
 			args: []string{
 				"--kubeconfig=/etc/kube/config", "--webhook-port=10443", "--webhook-cert-path=/certs",
-				"--cert-mode=self-signed", "--enable-http2", "--metrics-bind-address=0",
+				"--cert-mode=self-signed", "--enable-http2", "--metrics-bind-address=0", "--metrics-secure=false",
+				"--metrics-cert-path=/metrics-certs", "--metrics-cert-name=m.crt", "--metrics-cert-key=m.key",
 				"--health-probe-bind-address=127.0.0.1:18081", "--leader-elect", "--leader-election-namespace=ops",
 				"--claim-grace=3s", "--claim-retention=1h", "--enforcement=warn", "--scan-interval=0",
 				"--cert-namespace=sec", "--cert-extra-sans=localhost,127.0.0.1", "--cert-webhook-configuration-name=dev",
 			},
 			want: func(o *Options) {
 				o.Kubeconfig, o.WebhookPort, o.WebhookCertPath = "/etc/kube/config", 10443, "/certs"
-				o.CertMode, o.EnableHTTP2, o.MetricsBindAddress = certs.ModeSelfSigned, true, "0"
+				o.CertMode, o.EnableHTTP2 = certs.ModeSelfSigned, true
+				o.Metrics = command.MetricsOptions{BindAddress: "0", CertPath: "/metrics-certs", CertName: "m.crt", CertKey: "m.key"}
 				o.HealthProbeBindAddress, o.LeaderElect, o.LeaderElectionNamespace = "127.0.0.1:18081", true, "ops"
 				o.ClaimGrace, o.ClaimRetention = 3*time.Second, time.Hour
 				o.Enforcement, o.ScanInterval = webhook.EnforcementWarn, 0
@@ -55,6 +59,13 @@ func TestFlagsMapToOptions(t *testing.T) {
 		"an unknown cert mode is refused": {args: []string{"--cert-mode=vault"}, wantErr: "vault"},
 		"a retention shorter than the grace is refused": {
 			args: []string{"--claim-grace=1m", "--claim-retention=30s"}, wantErr: "--claim-retention",
+		},
+		"a retention less than 10m over the grace is refused": {
+			args: []string{"--claim-grace=1m", "--claim-retention=10m59s"}, wantErr: "--claim-retention",
+		},
+		"a retention 10m over the grace is accepted": {
+			args: []string{"--claim-grace=1m", "--claim-retention=11m"},
+			want: func(o *Options) { o.ClaimGrace, o.ClaimRetention = time.Minute, 11*time.Minute },
 		},
 		"an unknown enforcement is refused": {args: []string{"--enforcement=audit"}, wantErr: `unknown enforcement "audit"`},
 		"an empty enforcement is refused":   {args: []string{"--enforcement="}, wantErr: "unknown enforcement"},
@@ -90,7 +101,8 @@ func TestFlagsMapToOptions(t *testing.T) {
 	}
 	// The defaults the issue names, spelled out once.
 	d := NewOptions()
-	if d.WebhookPort != 9443 || d.MetricsBindAddress != ":8080" || d.HealthProbeBindAddress != ":8081" ||
+	wantMetrics := command.MetricsOptions{BindAddress: ":8080", Secure: true, CertName: "tls.crt", CertKey: "tls.key"}
+	if d.WebhookPort != 9443 || d.Metrics != wantMetrics || d.HealthProbeBindAddress != ":8081" ||
 		d.LeaderElect || d.ClaimGrace != 60*time.Second || d.ClaimRetention != 24*time.Hour || d.CertMode != certs.ModeFiles || d.EnableHTTP2 ||
 		d.Enforcement != webhook.EnforcementDeny || d.ScanInterval != 10*time.Minute {
 		t.Errorf("defaults = %+v", d)
@@ -99,7 +111,8 @@ func TestFlagsMapToOptions(t *testing.T) {
 
 // TestServeAdmitsOnTheRealAPIServer runs the binary's serve against a real
 // control plane that calls it over TLS: ready once serving, a duplicate is
-// denied, metrics are exposed, and cancelling stops it cleanly.
+// denied, metrics are served over TLS to an authorized scraper only, and
+// cancelling stops it cleanly.
 func TestServeAdmitsOnTheRealAPIServer(t *testing.T) {
 	env, err := testenv.Start(testenv.Options{ValidatingWebhooks: webhooktest.Configurations()})
 	if err != nil {
@@ -114,7 +127,7 @@ func TestServeAdmitsOnTheRealAPIServer(t *testing.T) {
 	metricsAddr, probeAddr := testenv.MustFreeAddr(t), testenv.MustFreeAddr(t)
 	o := NewOptions()
 	o.Kubeconfig, o.WebhookPort, o.WebhookCertPath = kubeconfig, wio.LocalServingPort, wio.LocalServingCertDir
-	o.MetricsBindAddress, o.HealthProbeBindAddress = metricsAddr, probeAddr
+	o.Metrics.BindAddress, o.Metrics.CertPath, o.HealthProbeBindAddress = metricsAddr, wio.LocalServingCertDir, probeAddr
 	o.Zap.DestWriter = io.Discard
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -168,10 +181,9 @@ func TestServeAdmitsOnTheRealAPIServer(t *testing.T) {
 	if err := env.Client.Create(ctx, mk("third")); err != nil {
 		t.Fatalf("create in a namespace labelled warn: %v, want admitted with a warning", err)
 	}
-	body, err := get("http://" + metricsAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(wio.LocalServingCAData)
+	body := env.ScrapeMetrics(t, metricsAddr, roots)
 	for _, want := range []string{
 		`rrguard_webhook_admissions_total{decision="warned",reason="Duplicate"}`,
 		`rrguard_duplicate_active_fingerprints`,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/internal/command"
 	"github.com/rrguard/rrguard/webhook"
 )
 
@@ -33,9 +34,10 @@ type Options struct {
 	Certs certs.Options
 	// EnableHTTP2 serves HTTP/2 too. Defaults to false.
 	EnableHTTP2 bool
-	// MetricsBindAddress serves /metrics. Defaults to ":8080"; "0"
-	// disables it.
-	MetricsBindAddress string
+	// Metrics serve /metrics, over TLS behind authentication and
+	// authorization unless --metrics-secure=false. Defaults to ":8080";
+	// "0" disables it.
+	Metrics command.MetricsOptions
 	// HealthProbeBindAddress serves /healthz and /readyz. Defaults to
 	// ":8081".
 	HealthProbeBindAddress string
@@ -72,7 +74,7 @@ func NewOptions() *Options {
 	return &Options{
 		WebhookPort:            9443,
 		CertMode:               certs.ModeFiles,
-		MetricsBindAddress:     ":8080",
+		Metrics:                command.NewMetricsOptions(":8080"),
 		HealthProbeBindAddress: ":8081",
 		ClaimGrace:             dedup.DefaultClaimGrace,
 		ClaimRetention:         dedup.DefaultClaimRetention,
@@ -91,7 +93,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Var(&o.CertMode, "cert-mode", "Where the serving certificate comes from: files (the --webhook-cert-path directory as mounted), self-signed (generated, stored in a Secret, CA injected into the webhook configuration) or cert-manager (not ready until the Certificate is Ready).")
 	o.Certs.BindFlags(fs)
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve HTTP/2 as well; off by default because of HTTP/2's stream-reset weaknesses.")
-	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "The address the metrics endpoint binds to. Set \"0\" to disable it.")
+	o.Metrics.BindFlags(fs)
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "The address the /healthz and /readyz probe endpoints bind to.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader to run the claim janitor; admission runs on every replica regardless.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "The namespace of the leader election Lease. Defaults to the pod's namespace.")
@@ -112,8 +114,8 @@ func (o *Options) Validate() error {
 	if o.ClaimGrace <= 0 {
 		errs = append(errs, fmt.Errorf("--claim-grace=%s: must be positive", o.ClaimGrace))
 	}
-	if o.ClaimRetention <= o.ClaimGrace {
-		errs = append(errs, fmt.Errorf("--claim-retention=%s: must be longer than --claim-grace", o.ClaimRetention))
+	if o.ClaimRetention < o.ClaimGrace+dedup.MinClaimRetentionMargin {
+		errs = append(errs, fmt.Errorf("--claim-retention=%s: must be at least --claim-grace plus %s", o.ClaimRetention, dedup.MinClaimRetentionMargin))
 	}
 	if o.ScanInterval < 0 {
 		errs = append(errs, fmt.Errorf("--scan-interval=%s: must be positive, or 0 to disable the scan", o.ScanInterval))

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/cache"
 	authenticationclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/lru"
 )
 
@@ -81,7 +82,10 @@ type TokenReviewOptions struct {
 	MaxInFlightReviews int
 	// CacheTTL is how long an accepted token, and an access granted, are
 	// trusted without asking again: how long a revoked token still works.
-	// Defaults to 2m, kube-apiserver's webhook token authenticator's.
+	// A token is trusted no longer than it lives either: its answer is
+	// cached until the earlier of CacheTTL and the token's expiry (its
+	// exp claim). Defaults to 2m, kube-apiserver's webhook token
+	// authenticator's.
 	CacheTTL time.Duration
 	// CacheSize bounds the accepted tokens remembered. Only tokens the API
 	// server accepted enter it, so bad tokens can neither fill it nor
@@ -98,6 +102,9 @@ type TokenReviewOptions struct {
 	Timeout time.Duration
 	// Metrics, when set, count the reviews and the throttled requests.
 	Metrics *Metrics
+	// Clock tells the time the accepted tokens' answers are held to.
+	// Defaults to the real clock.
+	Clock clock.PassiveClock
 }
 
 func (o *TokenReviewOptions) setDefaults() {
@@ -122,6 +129,9 @@ func (o *TokenReviewOptions) setDefaults() {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
 }
 
@@ -169,7 +179,7 @@ func NewTokenReviewAuthenticator(tokens authenticationclient.TokenReviewsGetter,
 		tokens:   tokens.TokenReviews(),
 		access:   access.SubjectAccessReviews(),
 		opts:     o,
-		now:      time.Now,
+		now:      o.Clock.Now,
 		accepted: lru.New(o.CacheSize),
 		refused:  cache.NewLRUExpireCache(o.NegativeCacheSize),
 		grants:   cache.NewLRUExpireCache(o.CacheSize),
@@ -275,8 +285,26 @@ func (a *TokenReviewAuthenticator) review(ctx context.Context, key, token string
 		return authenticationv1.UserInfo{}, err
 	}
 	a.count("accepted")
-	a.accepted.Add(key, acceptedToken{user: review.Status.User, until: a.now().Add(a.opts.CacheTTL)})
+	a.accepted.Add(key, acceptedToken{user: review.Status.User, until: a.trustedUntil(token)})
 	return review.Status.User, nil
+}
+
+// trustedUntil is when the answer that accepted token stops being trusted:
+// CacheTTL from now, or the token's expiry if that comes first. A
+// TokenReview's answer carries no expiry, so it is read from the token's
+// exp claim — trusted only because the API server has just accepted the
+// token, signature and expiry checked. A token without one (a legacy
+// Secret's) is held to CacheTTL alone.
+func (a *TokenReviewAuthenticator) trustedUntil(token string) time.Time {
+	until := a.now().Add(a.opts.CacheTTL)
+	c, err := parseClaims(token)
+	if err != nil || c.Exp == nil {
+		return until
+	}
+	if exp := time.Unix(int64(*c.Exp), 0); exp.Before(until) {
+		return exp
+	}
+	return until
 }
 
 // boundTo refuses, without asking the API server, a token that cannot be
@@ -289,24 +317,40 @@ func (a *TokenReviewAuthenticator) review(ctx context.Context, key, token string
 // TokenReview: a forged JWT naming the audience still costs one, within
 // the bound on reviews in flight.
 func boundTo(token string, audiences []string) error {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return fmt.Errorf("%w: the bearer token is not a JWT", ErrUnauthenticated)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	claims, err := parseClaims(token)
 	if err != nil {
-		return fmt.Errorf("%w: the bearer token is not a JWT: payload: %v", ErrUnauthenticated, err)
-	}
-	var claims struct {
-		Aud audienceClaim `json:"aud"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return fmt.Errorf("%w: the bearer token is not a JWT: claims: %v", ErrUnauthenticated, err)
+		return err
 	}
 	if !slices.ContainsFunc(claims.Aud, func(aud string) bool { return slices.Contains(audiences, aud) }) {
 		return fmt.Errorf("%w: the token is not bound to the audience %s (its audiences: %v)", ErrUnauthenticated, strings.Join(audiences, ","), []string(claims.Aud))
 	}
 	return nil
+}
+
+// jwtClaims are the claims of a JWT the gateway reads, unverified: the
+// audience, to refuse a token no review could accept, and the expiry,
+// once a review has accepted the token.
+type jwtClaims struct {
+	Aud audienceClaim `json:"aud"`
+	// Exp is a NumericDate: seconds since the epoch, a fraction allowed.
+	Exp *float64 `json:"exp"`
+}
+
+// parseClaims decodes token's claims without verifying its signature.
+func parseClaims(token string) (jwtClaims, error) {
+	var claims jwtClaims
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return claims, fmt.Errorf("%w: the bearer token is not a JWT", ErrUnauthenticated)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return claims, fmt.Errorf("%w: the bearer token is not a JWT: payload: %v", ErrUnauthenticated, err)
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return claims, fmt.Errorf("%w: the bearer token is not a JWT: claims: %v", ErrUnauthenticated, err)
+	}
+	return claims, nil
 }
 
 // audienceClaim is a JWT's aud: one string or a list of them (RFC 7519).

@@ -18,8 +18,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/types"
 
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/gateway/target"
 )
 
 // These tests hold the HTTP contract with a scripted Counter; the counting
@@ -30,6 +32,15 @@ import (
 type counterFunc func(sig *signal.Signal, fp string) (pipeline.Result, error)
 
 func (f counterFunc) Submit(_ context.Context, sig *signal.Signal) (pipeline.Result, error) {
+	if sig.Target.Kind == "" {
+		// The pipeline has package target name an alert's object on the
+		// API server; the script takes its deployment label, else the
+		// alert stands for itself.
+		sig.Target = v1alpha1.ResourceIdentifier{Kind: "Deployment", Name: sig.Labels["deployment"], Namespace: sig.Labels["namespace"]}
+		if sig.Target.Name == "" {
+			sig.Target = v1alpha1.ResourceIdentifier{Kind: target.UnknownKind, Name: sig.Name}
+		}
+	}
 	fp, err := sig.Fingerprint()
 	if err != nil {
 		return pipeline.Result{}, err
@@ -37,8 +48,9 @@ func (f counterFunc) Submit(_ context.Context, sig *signal.Signal) (pipeline.Res
 	return f(sig, fp)
 }
 
-// script answers created for "new", duplicate for "known", and the named
-// error for "down", "slow", "refused" and "unfingerprintable".
+// script answers created for "new", duplicate for "known", ignored for
+// "gone" (its object is gone), and the named error for "down", "slow",
+// "refused" and "unfingerprintable".
 func script() counterFunc {
 	var mu sync.Mutex
 	counts := map[string]int64{}
@@ -52,6 +64,8 @@ func script() counterFunc {
 			return pipeline.Result{}, fmt.Errorf("%w: spec.signalName: Invalid value", pipeline.ErrRejected)
 		case "unfingerprintable":
 			return pipeline.Result{}, fmt.Errorf("%w: target kind: Required value", signal.ErrInvalid)
+		case "gone":
+			return pipeline.Result{Outcome: pipeline.OutcomeIgnored, Reason: "Pod shop/gone-1 no longer exists"}, nil
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -183,7 +197,7 @@ func TestSeveralAlertsInOnePayload(t *testing.T) {
 		problem string
 	}{
 		"counted, ignored and rejected alerts get 207": {
-			alerts:  []string{firing("new"), `{"status":"resolved","labels":{"alertname":"A","deployment":"x","namespace":"shop"}}`, `{"status":"firing","labels":{"alertname":"A"}}`},
+			alerts:  []string{firing("new"), `{"status":"resolved","labels":{"alertname":"A","deployment":"x","namespace":"shop"}}`, `{"status":"firing","labels":{"alertname":"A","cluster":"a:b"}}`},
 			code:    207,
 			summary: Summary{Total: 3, Created: 1, Ignored: 1, Rejected: 1},
 		},
@@ -193,13 +207,13 @@ func TestSeveralAlertsInOnePayload(t *testing.T) {
 			summary: Summary{Total: 2, Duplicate: 1, Failed: 1},
 		},
 		"nothing counted and one failure: 503, so the sender retries all": {
-			alerts: []string{firing("down"), `{"status":"firing","labels":{"alertname":"A"}}`}, code: 503, problem: "unavailable",
+			alerts: []string{firing("down"), `{"status":"firing","labels":{"alertname":"A","cluster":"a:b"}}`}, code: 503, problem: "unavailable",
 		},
 		"nothing counted, only deadlines: 504": {
 			alerts: []string{firing("slow"), firing("slow")}, code: 504, problem: "deadline-exceeded",
 		},
 		"nothing counted and every alert invalid: 400": {
-			alerts: []string{`{"status":"firing","labels":{"alertname":"A"}}`, `{"status":"firing","labels":{"deployment":"d","namespace":"n"}}`}, code: 400, problem: "invalid-payload",
+			alerts: []string{`{"status":"firing","labels":{"alertname":"A","cluster":"a:b"}}`, `{"status":"firing","labels":{"deployment":"d","namespace":"n"}}`}, code: 400, problem: "invalid-payload",
 		},
 	}
 	for name, tc := range tests {
@@ -399,4 +413,16 @@ func (s *recordSink) Info(_ int, msg string, kv ...any) {
 		fmt.Fprintf(s.buf, " %v=%v", all[i], all[i+1])
 	}
 	fmt.Fprintln(s.buf)
+}
+
+// A signal the pipeline ignores (its object is gone without a trace) is
+// answered 200 ignored with the pipeline's reason, never a 4xx.
+func TestASignalThePipelineIgnoresIsAnswered200(t *testing.T) {
+	h, _ := newTestHandler(t, Options{})
+	rec := do(h, http.MethodPost, PrometheusPath, "application/json", payload(firing("gone")))
+	var got SignalResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK ||
+		got.Status != pipeline.OutcomeIgnored || got.Reason != "Pod shop/gone-1 no longer exists" {
+		t.Errorf("%d %s (%v), want 200 ignored with the reason", rec.Code, rec.Body, err)
+	}
 }

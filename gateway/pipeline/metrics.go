@@ -15,8 +15,9 @@ type Metrics struct {
 	Conflicts prometheus.Counter
 	// Batches observes how many signals each API write counted.
 	Batches prometheus.Histogram
-	// Settled counts the count writes whose answer was a Conflict or was
-	// lost, by what settling them found: landed, not_landed or unknown.
+	// Settled counts the count writes whose answer was lost, or was a
+	// Conflict to a send client-go repeated, by what settling them found:
+	// landed, not_landed or unknown.
 	Settled *prometheus.CounterVec
 	// Panics counts the batches whose counting panicked: their signals were
 	// answered as failed, and the gateway kept serving.
@@ -26,14 +27,14 @@ type Metrics struct {
 // NewMetrics registers the pipeline's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
-	return &Metrics{
+	m := &Metrics{
 		Coalesced: f.NewCounter(prometheus.CounterOpts{
 			Name: "rrguard_gateway_coalesced_signals_total",
 			Help: "Signals counted by the API write of another signal of the same fingerprint.",
 		}),
 		Conflicts: f.NewCounter(prometheus.CounterOpts{
 			Name: "rrguard_gateway_status_update_conflicts_total",
-			Help: "Deduplication status writes that did not land because the RemediationRequest changed since it was read (a conflict, settled).",
+			Help: "Deduplication status writes that did not land because the RemediationRequest changed since it was read (a conflict).",
 		}),
 		Batches: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "rrguard_gateway_batch_size",
@@ -42,11 +43,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		Settled: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "rrguard_gateway_settled_writes_total",
-			Help: "Deduplication status writes answered with a conflict or not answered at all, by whether they had landed: landed, not_landed, unknown (the signal was answered 503).",
+			Help: "Deduplication status writes whose answer was lost, or that got a conflict after client-go sent them again, by whether they had landed: landed, not_landed, unknown (the signal was answered 503).",
 		}, []string{"verdict"}),
 		Panics: f.NewCounter(prometheus.CounterOpts{
 			Name: "rrguard_gateway_batch_panics_total",
 			Help: "Batches whose counting panicked (a bug): their signals were answered 503 and the gateway kept serving the other fingerprints.",
 		}),
 	}
+	// Every verdict's series exists from the start, so that the first
+	// unknown one is an increase an alert sees.
+	for _, v := range []string{"landed", "not_landed", "unknown"} {
+		m.Settled.WithLabelValues(v)
+	}
+	return m
 }

@@ -17,15 +17,19 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/gateway/target"
 	"github.com/rrguard/rrguard/internal/coalesce"
 )
 
 // Result is where a signal was counted, or why it was not.
 type Result struct {
 	// Outcome is OutcomeCreated or OutcomeDuplicate; OutcomeIgnored for a
-	// signal whose target is out of scope (Options.Scope).
+	// signal whose object is gone without a trace, or whose target is out
+	// of scope (Options.Scope).
 	Outcome Outcome
-	// Reason says why an ignored signal was not counted.
+	// Reason says why an OutcomeIgnored signal was not counted: its object
+	// is gone and nothing that remains stands for it, or its target is out
+	// of kubernaut's management scope.
 	Reason string
 	// Fingerprint is the signal's, of its resolved target. Submit sets it
 	// on an error too, once the signal could be fingerprinted.
@@ -64,13 +68,13 @@ type Client interface {
 	Watch(ctx context.Context, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error)
 }
 
-// Targets resolves a signal's target before it is fingerprinted;
-// *signal.OwnerResolver climbs Pods to their controllers.
+// Targets names the object a signal is about before it is fingerprinted;
+// *target.Resolver reads the API server for it.
 type Targets interface {
-	Resolve(ctx context.Context, target v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error)
+	Resolve(ctx context.Context, sig *signal.Signal) (target.Resolution, error)
 }
 
-var _ Targets = (*signal.OwnerResolver)(nil)
+var _ Targets = (*target.Resolver)(nil)
 
 // Scope decides whether a resolved target is in kubernaut's management
 // scope; *scope.Checker reads kubernaut's kubernaut.ai/managed label.
@@ -108,9 +112,10 @@ type Options struct {
 	RememberSize int
 	// Metrics, when set, receive the pipeline's counts.
 	Metrics *Metrics
-	// Targets, when set, resolves each signal's target (a Pod to its
-	// controller) before it is fingerprinted, so that the alerts of one
-	// workload's Pods are one incident.
+	// Targets, when set, names each signal's object before it is
+	// fingerprinted (an alert's from its labels, a Pod's controller), so
+	// that the signals about one object are one incident. Without it a
+	// signal's Target must already be set.
 	Targets Targets
 	// Scope, when set, is asked about each signal's resolved target; a
 	// signal whose target is out of scope is answered OutcomeIgnored with
@@ -223,10 +228,12 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// Submit resolves sig's target (Options.Targets), fingerprints it, checks
-// its scope (Options.Scope), counts it, and says where (step G1: what a
-// signal could make the cluster refuse is refused before it joins a batch;
-// step G2: it joins its fingerprint's batch). ctx's deadline is the signal's; once Submit has
+// Submit names sig's object (Options.Targets), fingerprints it, checks its
+// scope (Options.Scope), counts it, and says where (step G1: what a signal
+// could make the cluster refuse is refused before it joins a batch; step
+// G2: it joins its fingerprint's batch); a signal whose object is gone
+// without a trace, or out of scope, is OutcomeIgnored with the reason.
+// ctx's deadline is the signal's; once Submit has
 // queued the signal it waits for the outcome even if ctx is cancelled,
 // because the signal may already be part of a write in flight and its
 // caller must learn whether it was counted. The wait is bounded by the
@@ -238,11 +245,16 @@ func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, erro
 		deadline = now.Add(p.opts.DefaultTimeout)
 	}
 	if p.opts.Targets != nil {
-		target, err := p.opts.Targets.Resolve(ctx, sig.Target)
-		if err != nil {
+		res, err := p.opts.Targets.Resolve(ctx, sig)
+		switch {
+		case errors.Is(err, signal.ErrInvalid):
+			return Result{}, err
+		case err != nil:
 			return Result{}, readFailed(ctx, "resolve target", err)
+		case res.Ignored != "":
+			return Result{Outcome: OutcomeIgnored, Reason: res.Ignored}, nil
 		}
-		sig.Target = target
+		sig.Target = res.Target
 	}
 	fp, err := sig.Fingerprint()
 	if err != nil {

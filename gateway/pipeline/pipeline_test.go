@@ -21,6 +21,7 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/signal"
+	"github.com/rrguard/rrguard/gateway/target"
 	"github.com/rrguard/rrguard/test/testenv"
 )
 
@@ -314,35 +315,43 @@ func TestAnUnreachableAPIServerIsReportedAsUnavailable(t *testing.T) {
 	}
 }
 
-type targetsFunc func(v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error)
+type targetsFunc func(*signal.Signal) (target.Resolution, error)
 
-func (f targetsFunc) Resolve(_ context.Context, t v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
-	return f(t)
+func (f targetsFunc) Resolve(_ context.Context, sig *signal.Signal) (target.Resolution, error) {
+	return f(sig)
 }
 
 // TestSubmitResolvesAndFingerprintsTheTarget: the fingerprint is the
-// resolved target's, and a target that cannot be resolved or fingerprinted
-// is answered without a write.
+// resolved target's, a signal whose object is gone is ignored with the
+// reason, and a target that cannot be resolved or fingerprinted is
+// answered without a write.
 func TestSubmitResolvesAndFingerprintsTheTarget(t *testing.T) {
 	ns := env.Namespace(t)
-	toOwner := targetsFunc(func(t v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
-		return v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: t.Namespace, Name: "web", APIVersion: "apps/v1"}, nil
+	toOwner := targetsFunc(func(sig *signal.Signal) (target.Resolution, error) {
+		return target.Resolution{Target: v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: sig.Target.Namespace, Name: "web", APIVersion: "apps/v1"}}, nil
 	})
-	down := targetsFunc(func(v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
-		return v1alpha1.ResourceIdentifier{}, errors.New("get Pod metadata: connection refused")
+	down := targetsFunc(func(*signal.Signal) (target.Resolution, error) {
+		return target.Resolution{}, errors.New("get Pod metadata: connection refused")
+	})
+	gone := targetsFunc(func(*signal.Signal) (target.Resolution, error) {
+		return target.Resolution{Ignored: "Pod is gone"}, nil
 	})
 	_, ownerFP := testSignal(ns, "web")
 	tests := map[string]struct {
-		targets Targets
-		target  v1alpha1.ResourceIdentifier
-		wantErr error
-		wantFP  string
+		targets     Targets
+		target      v1alpha1.ResourceIdentifier
+		wantErr     error
+		wantFP      string
+		wantIgnored string
 	}{
 		"a Pod is counted as its controller": {
 			targets: toOwner, target: v1alpha1.ResourceIdentifier{Kind: "Pod", Namespace: ns, Name: "web-7d9f-x2x4z"}, wantFP: ownerFP,
 		},
 		"a target that cannot be resolved asks for a retry": {
 			targets: down, target: v1alpha1.ResourceIdentifier{Kind: "Pod", Namespace: ns, Name: "web-7d9f-x2x4z"}, wantErr: ErrUnavailable,
+		},
+		"a signal about an object that is gone is ignored": {
+			targets: gone, target: v1alpha1.ResourceIdentifier{Kind: "Pod", Namespace: ns, Name: "web-7d9f-x2x4z"}, wantIgnored: "Pod is gone",
 		},
 		"a target without a kind cannot be fingerprinted": {
 			target: v1alpha1.ResourceIdentifier{Namespace: ns, Name: "web"}, wantErr: signal.ErrInvalid,
@@ -365,6 +374,12 @@ func TestSubmitResolvesAndFingerprintsTheTarget(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.wantIgnored != "" {
+				if res.Outcome != OutcomeIgnored || res.Reason != tc.wantIgnored || res.Fingerprint != "" {
+					t.Errorf("result %+v, want ignored for %q", res, tc.wantIgnored)
+				}
+				return
 			}
 			if res.Fingerprint != tc.wantFP {
 				t.Errorf("fingerprint %s, want the controller's %s", res.Fingerprint, tc.wantFP)
@@ -489,8 +504,8 @@ func (f scopeFunc) Check(_ context.Context, _ string, t v1alpha1.ResourceIdentif
 // is counted: out of scope is an answer (ignored, with the reason), a scope
 // that cannot be read is ErrUnavailable; neither writes anything.
 func TestSubmitCountsOnlyTargetsInScope(t *testing.T) {
-	toOwner := targetsFunc(func(t v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
-		return v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: t.Namespace, Name: "web", APIVersion: "apps/v1"}, nil
+	toOwner := targetsFunc(func(sig *signal.Signal) (target.Resolution, error) {
+		return target.Resolution{Target: v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: sig.Target.Namespace, Name: "web", APIVersion: "apps/v1"}}, nil
 	})
 	tests := map[string]struct {
 		verdict scope.Verdict

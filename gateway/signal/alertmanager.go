@@ -62,8 +62,8 @@ type Alertmanager struct {
 // An error (wrapping ErrInvalid) means the payload as a whole is unusable:
 // not JSON, not one object, not version 4, or without alerts. Problems of a
 // single alert are reported on its Item instead, so that one bad alert does
-// not cost the others. Each firing alert's Target is taken from its labels;
-// no Pod is climbed here.
+// not cost the others. A firing alert's Target is left unset: which object
+// its labels name is package target's to find, on the API server.
 func (p Parser) Alertmanager(body []byte) (*Alertmanager, error) {
 	var msg AlertmanagerMessage
 	if err := decodeOne(body, &msg); err != nil {
@@ -146,15 +146,10 @@ func (p Parser) alertSignal(a *Alert, whole notification) (*Signal, error) {
 	if err := invalid(errs); err != nil {
 		return nil, err
 	}
-	target, err := targetFromLabels(a.Labels)
-	if err != nil {
-		return nil, err
-	}
 	return &Signal{
 		Name:        a.Labels["alertname"],
 		Severity:    severity,
 		Source:      SourcePrometheus,
-		Target:      target,
 		ClusterID:   cluster,
 		FiringTime:  a.StartsAt,
 		Labels:      a.Labels,

@@ -3,10 +3,9 @@
 // webhook payloads (version 4) and Kubernetes Events (core/v1 and
 // events.k8s.io/v1), validates them — every field the request copies against
 // the schema, every part of the target against apimachinery's name rules,
-// the request's size against what etcd will store — and names the resource
-// each one is about, from kube-state-metrics labels or the event's object,
-// with a Pod climbed to its top-level workload controller through
-// metadata-only reads. The request's spec is filled as kubernaut's own
-// gateway fills it. It never writes anything; the fingerprint itself comes
-// from package dedup.
+// the request's size against what etcd will store. It only parses: an
+// event names its object, an alert only carries its labels, and which
+// object a signal is about is package target's to find on the API server.
+// The request's spec is filled as kubernaut's own gateway fills it. It
+// never writes anything; the fingerprint itself comes from package dedup.
 package signal

@@ -52,8 +52,9 @@ type Signal struct {
 	// Source is the monitoring system: SourcePrometheus or
 	// SourceKubernetesEvents.
 	Source string
-	// Target is the resource the signal is about. Parsers fill it from the
-	// payload; OwnerResolver.Resolve may replace a Pod by its controller.
+	// Target is the resource the signal is about. The event parser fills
+	// it with the event's object; an alert's is left unset. Package target
+	// names the incident's subject from it or from the alert's labels.
 	Target v1alpha1.ResourceIdentifier
 	// ClusterID names the cluster; part of the fingerprint when set.
 	ClusterID string

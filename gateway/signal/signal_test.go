@@ -10,41 +10,6 @@ import (
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 )
 
-func TestTargetFromLabels(t *testing.T) {
-	type labels = map[string]string
-	target := func(kind, ns, name, apiVersion string) v1alpha1.ResourceIdentifier {
-		return v1alpha1.ResourceIdentifier{Kind: kind, Namespace: ns, Name: name, APIVersion: apiVersion}
-	}
-	tests := map[string]struct {
-		labels  labels
-		want    v1alpha1.ResourceIdentifier
-		wantErr string
-	}{
-		"a deployment in its namespace":                              {labels: labels{"deployment": "api", "namespace": "payments"}, want: target("Deployment", "payments", "api", "apps/v1")},
-		"exported_namespace wins over the scrape target's namespace": {labels: labels{"pod": "api-1", "namespace": "monitoring", "exported_namespace": "payments"}, want: target("Pod", "payments", "api-1", "v1")},
-		"a controller label wins over pod":                           {labels: labels{"statefulset": "db", "pod": "db-0", "namespace": "data"}, want: target("StatefulSet", "data", "db", "apps/v1")},
-		"pod wins over the node it runs on":                          {labels: labels{"pod": "api-1", "node": "worker-1", "namespace": "payments"}, want: target("Pod", "payments", "api-1", "v1")},
-		"job_name is a Job":                                          {labels: labels{"job_name": "backup-28471", "namespace": "ops", "job": "kube-state-metrics"}, want: target("Job", "ops", "backup-28471", "batch/v1")},
-		"a node is cluster-scoped and keeps no namespace":            {labels: labels{"node": "worker-1", "namespace": "monitoring"}, want: target("Node", "", "worker-1", "v1")},
-		"a persistentvolumeclaim":                                    {labels: labels{"persistentvolumeclaim": "data-db-0", "namespace": "data"}, want: target("PersistentVolumeClaim", "data", "data-db-0", "v1")},
-		"job and instance are scrape labels, never a target":         {labels: labels{"job": "node-exporter", "instance": "10.0.0.1:9100", "namespace": "monitoring"}, wantErr: "no label names a target"},
-		"a namespaced target without a namespace":                    {labels: labels{"deployment": "api"}, wantErr: "neither exported_namespace nor namespace"},
-		"an empty label value names nothing":                         {labels: labels{"deployment": "", "namespace": "payments"}, wantErr: "no label names a target"},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got, err := targetFromLabels(tc.labels)
-			if tc.wantErr != "" {
-				wantInvalid(t, err, tc.wantErr)
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Errorf("targetFromLabels = %+v, %v; want %+v", got, err, tc.want)
-			}
-		})
-	}
-}
-
 func TestParseAlertmanagerReadsEveryFieldOfAVersion4Payload(t *testing.T) {
 	body, err := os.ReadFile("testdata/alertmanager-v4.json")
 	if err != nil {
@@ -68,8 +33,7 @@ func TestParseAlertmanagerReadsEveryFieldOfAVersion4Payload(t *testing.T) {
 	if crash == nil {
 		t.Fatalf("item 0 = %+v, want a signal", am.Items[0])
 	}
-	wantTarget := v1alpha1.ResourceIdentifier{Kind: "Pod", Name: "api-7c9f6d5b8-x2x7q", Namespace: "payments", APIVersion: "v1"}
-	if crash.Target != wantTarget || crash.Name != "KubePodCrashLooping" || crash.Severity != "critical" ||
+	if crash.Target != (v1alpha1.ResourceIdentifier{}) || crash.Labels["exported_namespace"] != "payments" || crash.Name != "KubePodCrashLooping" || crash.Severity != "critical" ||
 		crash.Source != SourcePrometheus || crash.ClusterID != "" ||
 		!crash.FiringTime.Equal(time.Date(2026, 11, 26, 4, 58, 12, 345e6, time.UTC)) ||
 		crash.Annotations["summary"] != "Pod is crash looping." || crash.Labels["container"] != "api" {
@@ -85,13 +49,13 @@ func TestParseAlertmanagerReadsEveryFieldOfAVersion4Payload(t *testing.T) {
 	if it := am.Items[1]; it.Signal != nil || it.Ignored == "" || it.Err != nil || it.AlertName != "KubePodCrashLooping" {
 		t.Errorf("item 1 (resolved) = %+v, want ignored", it)
 	}
-	if s := am.Items[2].Signal; s == nil || s.Target.Kind != "Node" || s.Target.Namespace != "" {
-		t.Errorf("item 2 = %+v, want a signal about Node worker-3", am.Items[2])
+	if s := am.Items[2].Signal; s == nil || s.Labels["node"] != "worker-3" {
+		t.Errorf("item 2 = %+v, want a signal labelled node worker-3", am.Items[2])
 	}
-	if it := am.Items[3]; it.Signal != nil {
-		t.Errorf("item 3 (only scrape labels) = %+v, want an error", it)
-	} else {
-		wantInvalid(t, it.Err, "alerts[3]")
+	// Which object an alert is about is package target's to find: one
+	// with only scrape labels is a signal too.
+	if it := am.Items[3]; it.Signal == nil || it.Err != nil {
+		t.Errorf("item 3 (only scrape labels) = %+v, want a signal", it)
 	}
 }
 

@@ -23,6 +23,8 @@ type Counter struct {
 	Client client.Client
 	// Namespace is where requests are looked up and created.
 	Namespace string
+	// Targets names each signal's object, as the pipeline's Targets.
+	Targets pipeline.Targets
 }
 
 var _ httpapi.Counter = (*Counter)(nil)
@@ -35,9 +37,9 @@ var conflictBackoff = wait.Backoff{Steps: 10000, Duration: time.Millisecond, Fac
 // Submit counts sig on the active request for fp, creating one when the
 // List finds none.
 func (n *Counter) Submit(ctx context.Context, sig *signal.Signal) (pipeline.Result, error) {
-	fp, err := sig.Fingerprint()
-	if err != nil {
-		return pipeline.Result{}, err
+	fp, ignored, err := fingerprint(ctx, n.Targets, sig)
+	if err != nil || ignored != nil {
+		return deref(ignored), err
 	}
 	items, err := dedup.ListByFingerprint(ctx, n.Client, n.Namespace, fp)
 	if err != nil {
@@ -94,4 +96,29 @@ func countOne(ctx context.Context, c client.Client, key client.ObjectKey, backof
 		return 0, fmt.Errorf("%w: count on %s: %w", pipeline.ErrUnavailable, key, err)
 	}
 	return count, nil
+}
+
+// fingerprint names sig's object with targets, as the pipeline does, and
+// fingerprints it; a signal the resolution ignores comes back as the
+// ignored result.
+func fingerprint(ctx context.Context, targets pipeline.Targets, sig *signal.Signal) (string, *pipeline.Result, error) {
+	if targets != nil {
+		res, err := targets.Resolve(ctx, sig)
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: resolve target: %w", pipeline.ErrUnavailable, err)
+		}
+		if res.Ignored != "" {
+			return "", &pipeline.Result{Outcome: pipeline.OutcomeIgnored, Reason: res.Ignored}, nil
+		}
+		sig.Target = res.Target
+	}
+	fp, err := sig.Fingerprint()
+	return fp, nil, err
+}
+
+func deref(r *pipeline.Result) pipeline.Result {
+	if r == nil {
+		return pipeline.Result{}
+	}
+	return *r
 }

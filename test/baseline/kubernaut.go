@@ -52,6 +52,8 @@ type KubernautCounter struct {
 	// so signals on one pod share the lock; only other pods contend for
 	// it. Defaults to 2.
 	Replicas int
+	// Targets names each signal's object, as the pipeline's Targets.
+	Targets pipeline.Targets
 
 	next atomic.Uint64
 }
@@ -60,9 +62,9 @@ var _ httpapi.Counter = (*KubernautCounter)(nil)
 
 // Submit counts sig the way kubernaut's gateway does.
 func (k *KubernautCounter) Submit(ctx context.Context, sig *signal.Signal) (pipeline.Result, error) {
-	fp, err := sig.Fingerprint()
-	if err != nil {
-		return pipeline.Result{}, err
+	fp, ignored, err := fingerprint(ctx, k.Targets, sig)
+	if err != nil || ignored != nil {
+		return deref(ignored), err
 	}
 	replicas := k.Replicas
 	if replicas <= 0 {

@@ -128,7 +128,9 @@ func processes(o Options, kubeconfig, webhookConfig string, wio *envtest.Webhook
 			"--cert-namespace=" + o.Namespace,
 			"--cert-extra-sans=localhost," + wio.LocalServingHost,
 			"--cert-webhook-configuration-name=" + webhookConfig,
+			// Plain HTTP on loopback, for curl: local use only.
 			"--metrics-bind-address=127.0.0.1:18080",
+			"--metrics-secure=false",
 			"--health-probe-bind-address=127.0.0.1:18081",
 		}, ready: "http://127.0.0.1:18081/readyz"},
 		{name: "gateway", args: []string{
@@ -144,6 +146,7 @@ func processes(o Options, kubeconfig, webhookConfig string, wio *envtest.Webhook
 			"--cert-namespace=" + o.Namespace,
 			"--cert-extra-sans=localhost," + gatewayHost,
 			"--metrics-bind-address=127.0.0.1:19090",
+			"--metrics-secure=false",
 			"--health-probe-bind-address=127.0.0.1:18082",
 		}, ready: "http://127.0.0.1:18082/readyz"},
 	}
@@ -156,7 +159,8 @@ rrguard is running.
 
   gateway:     https://%[1]s  (auth none; self-signed certificate, CA %[6]s)
   kubeconfig:  %[2]s
-  webhook:     https://%[3]s:%[4]d (self-signed certificate, CA injected into the registration; metrics on 127.0.0.1:18080)
+  webhook:     https://%[3]s:%[4]d (self-signed certificate, CA injected into the registration)
+  metrics:     http://127.0.0.1:18080/metrics (webhook), http://127.0.0.1:19090/metrics (gateway): plain HTTP, --metrics-secure=false
 
 Post an alert:
 

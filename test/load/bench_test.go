@@ -128,7 +128,7 @@ func serveBaseline(t testing.TB, ns string, requests ...*atomic.Int64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gatewaytest.ServeCounter(t, &baseline.Counter{Client: c, Namespace: ns})
+	return gatewaytest.ServeCounter(t, &baseline.Counter{Client: c, Namespace: ns, Targets: gatewaytest.Targets(t, env.Config, c)})
 }
 
 // runKubernaut runs the scenario against kubernaut's own per-signal design
@@ -143,7 +143,7 @@ func runKubernaut(b *testing.B, o load.Options) run {
 	if err != nil {
 		b.Fatal(err)
 	}
-	o.URL = gatewaytest.ServeCounter(b, &baseline.KubernautCounter{Client: c, Namespace: ns})
+	o.URL = gatewaytest.ServeCounter(b, &baseline.KubernautCounter{Client: c, Namespace: ns, Targets: gatewaytest.Targets(b, env.Config, c)})
 	return measure(b, ns, "kubernaut", o, requests.Load)
 }
 

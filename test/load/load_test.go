@@ -131,7 +131,7 @@ func TestTheKubernautBaselineCountsEveryAnsweredSignalAndReleasesItsLocks(t *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := gatewaytest.ServeCounter(t, &baseline.KubernautCounter{Client: c, Namespace: ns})
+	srv := gatewaytest.ServeCounter(t, &baseline.KubernautCounter{Client: c, Namespace: ns, Targets: gatewaytest.Targets(t, env.Config, c)})
 	ctx := context.Background()
 	res, err := load.Run(ctx, load.Options{URL: srv, Scenario: load.Storm, Signals: 64, Concurrency: 16, TargetPrefix: "kubernaut"})
 	if err != nil {

@@ -124,7 +124,15 @@ func metricType(c prometheus.Collector) (string, error) {
 	}
 	m, ok := c.(prometheus.Metric)
 	if !ok {
-		return "", fmt.Errorf("collector %T is neither a vector nor a metric", c)
+		// A collector of its own: the type of the sample it writes.
+		samples := make(chan prometheus.Metric, 16)
+		go func() { c.Collect(samples); close(samples) }()
+		for sample := range samples {
+			m = sample
+		}
+		if m == nil {
+			return "", fmt.Errorf("collector %T writes no sample", c)
+		}
 	}
 	var s dto.Metric
 	if err := m.Write(&s); err != nil {

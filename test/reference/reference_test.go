@@ -19,8 +19,8 @@ import (
 const module = "github.com/rrguard/rrguard/"
 
 // TestEveryMetricsConstructorIsWired holds WebhookMetrics and
-// GatewayMetrics to the module: every package that declares a NewMetrics
-// outside tests has it called by one of them, so that a new package's
+// GatewayMetrics to the module: every function outside tests that takes a
+// prometheus.Registerer first is called by one of them, so that new
 // metrics cannot escape the reference test.
 func TestEveryMetricsConstructorIsWired(t *testing.T) {
 	root := testenv.RepoRoot()
@@ -34,8 +34,8 @@ func TestEveryMetricsConstructorIsWired(t *testing.T) {
 	}
 }
 
-// declaredConstructors are the packages, relative to the module, whose
-// non-test files declare a function NewMetrics.
+// declaredConstructors are the functions (package relative to the module,
+// dot, name) outside tests that take a prometheus.Registerer first.
 func declaredConstructors(t *testing.T, root string) map[string]bool {
 	pkgs := map[string]bool{}
 	fset := token.NewFileSet()
@@ -57,9 +57,9 @@ func declaredConstructors(t *testing.T, root string) map[string]bool {
 			return err
 		}
 		for _, decl := range f.Decls {
-			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "NewMetrics" {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && takesRegisterer(fn) {
 				rel, _ := filepath.Rel(root, filepath.Dir(path))
-				pkgs[filepath.ToSlash(rel)] = true
+				pkgs[filepath.ToSlash(rel)+"."+fn.Name.Name] = true
 			}
 		}
 		return nil
@@ -70,8 +70,9 @@ func declaredConstructors(t *testing.T, root string) map[string]bool {
 	return pkgs
 }
 
-// calledConstructors are the packages, relative to the module, whose
-// NewMetrics file calls.
+// calledConstructors are the functions named NewMetrics or Register...
+// that file calls in the module's packages, written as declaredConstructors
+// writes them.
 func calledConstructors(t *testing.T, file string) map[string]bool {
 	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
 	if err != nil {
@@ -80,14 +81,19 @@ func calledConstructors(t *testing.T, file string) map[string]bool {
 	imports := map[string]string{}
 	for _, imp := range f.Imports {
 		path, _ := strconv.Unquote(imp.Path.Value)
-		imports[filepath.Base(path)] = strings.TrimPrefix(path, module)
+		if rel, ok := strings.CutPrefix(path, module); ok {
+			imports[filepath.Base(path)] = rel
+		}
 	}
 	pkgs := map[string]bool{}
 	ast.Inspect(f, func(n ast.Node) bool {
-		if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "NewMetrics" {
-			if id, ok := sel.X.(*ast.Ident); ok {
-				pkgs[imports[id.Name]] = true
-			}
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if id, ok := sel.X.(*ast.Ident); ok && imports[id.Name] != "" &&
+			(sel.Sel.Name == "NewMetrics" || strings.HasPrefix(sel.Sel.Name, "Register")) {
+			pkgs[imports[id.Name]+"."+sel.Sel.Name] = true
 		}
 		return true
 	})
@@ -99,15 +105,16 @@ func calledConstructors(t *testing.T, file string) map[string]bool {
 // pass the test above on two empty sets.
 func TestConstructorsAreFoundInSource(t *testing.T) {
 	dir := t.TempDir()
-	src := "package x\nimport \"github.com/rrguard/rrguard/scan\"\nfunc F() { scan.NewMetrics(nil) }\nfunc NewMetrics() {}\n"
+	src := "package x\nimport (\n\"github.com/rrguard/rrguard/scan\"\n\"github.com/prometheus/client_golang/prometheus\"\n)\n" +
+		"func F() { scan.NewMetrics(nil) }\nfunc NewMetrics(reg prometheus.Registerer) {}\nfunc Other(n int) {}\n"
 	if err := writeFile(filepath.Join(dir, "x", "x.go"), src); err != nil {
 		t.Fatal(err)
 	}
-	if got := calledConstructors(t, filepath.Join(dir, "x", "x.go")); !got["scan"] || len(got) != 1 {
-		t.Errorf("calls found %v, want scan", got)
+	if got := calledConstructors(t, filepath.Join(dir, "x", "x.go")); !got["scan.NewMetrics"] || len(got) != 1 {
+		t.Errorf("calls found %v, want scan.NewMetrics", got)
 	}
-	if got := declaredConstructors(t, dir); !got["x"] || len(got) != 1 {
-		t.Errorf("declarations found %v, want x", got)
+	if got := declaredConstructors(t, dir); !got["x.NewMetrics"] || len(got) != 1 {
+		t.Errorf("declarations found %v, want x.NewMetrics", got)
 	}
 }
 
@@ -116,4 +123,15 @@ func writeFile(path, content string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(content), 0o644)
+}
+
+// takesRegisterer reports whether fn's first parameter is a
+// prometheus.Registerer: it registers metrics.
+func takesRegisterer(fn *ast.FuncDecl) bool {
+	params := fn.Type.Params.List
+	if len(params) == 0 {
+		return false
+	}
+	sel, ok := params[0].Type.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "Registerer"
 }
