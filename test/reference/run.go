@@ -24,11 +24,18 @@ type Case struct {
 	WantDiff string
 }
 
-// Run checks binary's section of the reference under each case: bind binds
-// the binary's flags, register registers its metrics. A case without
-// WantDiff is the binary as built; the others are negative controls.
+// Run checks binary's section of the reference as built and under each of
+// cases, the binary's negative controls (reference edits): bind binds the
+// binary's flags, register registers its metrics. Every binary's check is
+// also shown to fail on a flag and on a metric added without their lines.
 func Run(t *testing.T, binary string, bind func(*flag.FlagSet), register func(prometheus.Registerer), cases map[string]Case) {
 	t.Helper()
+	cases["the binary as built"] = Case{}
+	cases["a flag added without its line"] = Case{Flag: "undocumented", WantDiff: "flag --undocumented is registered, not in"}
+	cases["a metric added without its line"] = Case{
+		Metric:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rrguard_undocumented_total", Help: "x"}),
+		WantDiff: "metric rrguard_undocumented_total is registered, not in",
+	}
 	markdown, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), Path))
 	if err != nil {
 		t.Fatal(err)
