@@ -23,8 +23,13 @@ type Resolution struct {
 	// claim's holder as stored (with the recorded UID), or, where there is
 	// no claim, the oldest active RemediationRequest the List found. Nil when
 	// the claim's holder is not stored (gone, or its creation still in
-	// flight) or the List found no active one.
+	// flight) or the List found no active one, and when the claim names a
+	// request that it does not vouch for (Foreign).
 	Holder *v1alpha1.RemediationRequest
+	// Foreign is set when the claim names a stored request of another
+	// fingerprint (Claim.Vouches): a forged claim. It vouches for nothing
+	// and is not in flight: no Guard wrote it, so no admission waits on it.
+	Foreign bool
 }
 
 // Active reports whether the fingerprint is held by an active request.
@@ -65,11 +70,11 @@ func (r Resolver) ResolveClaim(ctx context.Context, ns, fp string) (res Resoluti
 	switch {
 	case err == nil:
 		c := &Claim{Lease: lease}
-		holder, err := r.ClaimHolder(ctx, *c)
+		holder, foreign, err := r.claimHolder(ctx, *c)
 		if err != nil {
 			return Resolution{}, true, err
 		}
-		return Resolution{Claim: c, Holder: holder}, true, nil
+		return Resolution{Claim: c, Holder: holder, Foreign: foreign}, true, nil
 	case apierrors.IsNotFound(err):
 		return Resolution{}, false, nil
 	default:
@@ -78,24 +83,34 @@ func (r Resolver) ResolveClaim(ctx context.Context, ns, fp string) (res Resoluti
 }
 
 // ClaimHolder returns the claim's holder as stored, or nil when no request of
-// that name and recorded UID exists.
+// that name and recorded UID and the claim's fingerprint exists.
 func (r Resolver) ClaimHolder(ctx context.Context, c Claim) (*v1alpha1.RemediationRequest, error) {
+	holder, _, err := r.claimHolder(ctx, c)
+	return holder, err
+}
+
+// claimHolder is ClaimHolder that also says whether the claim names a
+// stored request of another fingerprint (foreign).
+func (r Resolver) claimHolder(ctx context.Context, c Claim) (holder *v1alpha1.RemediationRequest, foreign bool, err error) {
 	ns, name := c.Lease.Namespace, c.HolderName()
 	if name == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	rr := &v1alpha1.RemediationRequest{}
 	if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, rr); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil
+			return nil, false, nil
 		}
-		return nil, fmt.Errorf("get claim holder %s/%s: %w", ns, name, err)
+		return nil, false, fmt.Errorf("get claim holder %s/%s: %w", ns, name, err)
 	}
 	if uid := c.HolderUID(); uid != "" && rr.UID != uid {
 		// Same name, another object: the recorded holder is gone.
-		return nil, nil
+		return nil, false, nil
 	}
-	return rr, nil
+	if !c.Vouches(rr) {
+		return nil, true, nil
+	}
+	return rr, false, nil
 }
 
 // listActive returns the oldest active request with fingerprint fp, or nil.

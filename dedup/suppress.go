@@ -77,11 +77,12 @@ func newer(a, b *v1alpha1.RemediationRequest) bool {
 }
 
 // ResolveForGateway is Resolve with the gateway's rule: the claim's holder
-// when the claim exists, else the request GatewayHolder picks from the
-// field-selector List. The caller decides with Resolution.Suppresses.
+// when the claim exists (and is not forged), else the request
+// GatewayHolder picks from the field-selector List. The caller decides with
+// Resolution.Suppresses.
 func (r Resolver) ResolveForGateway(ctx context.Context, ns, fp string, now time.Time) (Resolution, error) {
 	res, claimed, err := r.ResolveClaim(ctx, ns, fp)
-	if err != nil || claimed {
+	if err != nil || claimed && !res.Foreign {
 		return res, err
 	}
 	items, err := ListByFingerprint(ctx, r.Reader, ns, fp)
