@@ -1,10 +1,11 @@
 package dedup
 
 import (
+	"container/list"
+	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
-	"k8s.io/utils/lru"
 )
 
 // AgeJudge says how old a claim is: how long it has been held as it is now.
@@ -15,7 +16,8 @@ type AgeJudge interface {
 	Age(claim Claim) time.Duration
 }
 
-// defaultObservedClaims bounds the claims an Observations remembers.
+// defaultObservedClaims bounds the claims an Observations remembers once
+// they have not been touched for the grace.
 const defaultObservedClaims = 4096
 
 // Observations is the AgeJudge of one replica, the way client-go's leader
@@ -26,41 +28,75 @@ const defaultObservedClaims = 4096
 // older than it is. A claim this replica has never seen is age 0: it must be
 // observed for the whole grace before it is taken over.
 //
-// The record is bounded (least recently used claims go first). Forgetting a
-// claim only restarts its observation: the judgement errs towards waiting.
+// The record is bounded, least recently touched claims first out, but it
+// never drops a claim touched within the last keep (the grace): forgetting a
+// claim restarts its observation, and a claim forgotten inside its grace
+// whenever enough others were touched would wait forever. So the record holds
+// every claim touched within the grace, and of the others at most size.
 type Observations struct {
 	clock clock.PassiveClock
-	seen  *lru.Cache
+	keep  time.Duration
+	size  int
+
+	mu    sync.Mutex
+	seen  map[string]*list.Element
+	order *list.List // of *observed, most recently touched first
 }
 
-// observed is when this process first saw a claim at resourceVersion.
+// observed is when this process first saw a claim at resourceVersion, and
+// last touched it.
 type observed struct {
+	key             string
 	resourceVersion string
-	since           time.Time
+	since, touched  time.Time
 }
 
-// NewObservations returns an empty record of at most size claims (size <= 0:
-// defaultObservedClaims) timed on clk (nil: the real clock).
-func NewObservations(size int, clk clock.PassiveClock) *Observations {
+// NewObservations returns an empty record that keeps every claim touched
+// within keep and at most size others (size <= 0: defaultObservedClaims),
+// timed on clk (nil: the real clock).
+func NewObservations(size int, keep time.Duration, clk clock.PassiveClock) *Observations {
 	if size <= 0 {
 		size = defaultObservedClaims
 	}
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Observations{clock: clk, seen: lru.New(size)}
+	return &Observations{clock: clk, keep: keep, size: size, seen: map[string]*list.Element{}, order: list.New()}
 }
 
 // Age returns how long this process has observed claim at its current
 // resourceVersion, starting the observation when it is new.
 func (o *Observations) Age(claim Claim) time.Duration {
-	key := claimKey(claim)
-	rv := claim.Lease.ResourceVersion
-	if v, ok := o.seen.Get(key); ok && v.(observed).resourceVersion == rv {
-		return o.clock.Since(v.(observed).since)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := o.clock.Now()
+	ob := o.touch(claimKey(claim), now)
+	if ob.resourceVersion != claim.Lease.ResourceVersion {
+		ob.resourceVersion, ob.since = claim.Lease.ResourceVersion, now
 	}
-	o.seen.Add(key, observed{resourceVersion: rv, since: o.clock.Now()})
-	return 0
+	return now.Sub(ob.since)
+}
+
+// touch returns the record of key, made now if there is none, as the most
+// recently touched; it drops what the bound allows.
+func (o *Observations) touch(key string, now time.Time) *observed {
+	if e, ok := o.seen[key]; ok {
+		o.order.MoveToFront(e)
+		ob := e.Value.(*observed)
+		ob.touched = now
+		return ob
+	}
+	ob := &observed{key: key, since: now, touched: now}
+	o.seen[key] = o.order.PushFront(ob)
+	for o.order.Len() > o.size {
+		last := o.order.Back()
+		if now.Sub(last.Value.(*observed).touched) < o.keep {
+			break // every claim left was touched within the grace
+		}
+		o.order.Remove(last)
+		delete(o.seen, last.Value.(*observed).key)
+	}
+	return ob
 }
 
 // Observe records claim as seen now, unless it is already recorded at its
@@ -71,11 +107,20 @@ func (o *Observations) Observe(claim Claim) { o.Age(claim) }
 // namespace ns recently, whatever its resourceVersion: the Guard then reads
 // it rather than trying to create it (step C1).
 func (o *Observations) Known(ns, name string) bool {
-	_, ok := o.seen.Get(ns + "/" + name)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.seen[ns+"/"+name]
 	return ok
 }
 
 // Forget drops the claim named name in namespace ns: it is gone.
-func (o *Observations) Forget(ns, name string) { o.seen.Remove(ns + "/" + name) }
+func (o *Observations) Forget(ns, name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if e, ok := o.seen[ns+"/"+name]; ok {
+		o.order.Remove(e)
+		delete(o.seen, ns+"/"+name)
+	}
+}
 
 func claimKey(c Claim) string { return c.Lease.Namespace + "/" + c.Lease.Name }

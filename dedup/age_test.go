@@ -15,7 +15,8 @@ func claimAt(name, rv string) Claim {
 
 func TestObservationsAgeIsWhatThisReplicaObserved(t *testing.T) {
 	clk := clocktesting.NewFakePassiveClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
-	o := NewObservations(2, clk)
+	const keep = 10 * time.Second
+	o := NewObservations(2, keep, clk)
 	step := func(d time.Duration) { clk.SetTime(clk.Now().Add(d)) }
 
 	// However old the claim says it is, a claim never seen is new.
@@ -40,12 +41,21 @@ func TestObservationsAgeIsWhatThisReplicaObserved(t *testing.T) {
 		t.Error("Known: want a, not b")
 	}
 
-	// Bounded: the least recently used claim is forgotten, and observed
-	// afresh.
+	// Bounded, but never below what was touched within keep (the grace):
+	// a third claim touched now leaves a in the record.
 	o.Observe(claimAt("b", "1"))
 	o.Observe(claimAt("c", "1"))
-	if o.Known("ns", "a") {
-		t.Error("a still known after two other claims were observed in a record of 2")
+	if !o.Known("ns", "a") {
+		t.Error("a forgotten though touched within keep")
+	}
+	// Once a has not been touched for keep, the least recently touched
+	// claims go until the record is back to its bound, and a forgotten
+	// claim is observed afresh.
+	step(keep)
+	o.Observe(claimAt("d", "1"))
+	if o.Known("ns", "a") || o.Known("ns", "b") || !o.Known("ns", "c") || !o.Known("ns", "d") {
+		t.Errorf("after keep, with d: a %v b %v c %v d %v; want c and d alone",
+			o.Known("ns", "a"), o.Known("ns", "b"), o.Known("ns", "c"), o.Known("ns", "d"))
 	}
 	step(time.Minute)
 	if got := o.Age(claimAt("a", "2")); got != 0 {

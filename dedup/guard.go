@@ -69,6 +69,10 @@ type Guard struct {
 	// Age judges how old a claim is. Defaults to this Guard's own
 	// Observations (the age this replica observed).
 	Age AgeJudge
+	// ObservedClaims bounds the claims this replica remembers beyond those
+	// it touched within the grace, which it always remembers (see
+	// Observations). Defaults to 4,096.
+	ObservedClaims int
 
 	once sync.Once
 	seen *Observations
@@ -77,7 +81,7 @@ type Guard struct {
 
 func (g *Guard) init() {
 	g.once.Do(func() {
-		g.seen = NewObservations(0, g.clock())
+		g.seen = NewObservations(g.ObservedClaims, g.grace(), g.clock())
 		g.age = g.Age
 		if g.age == nil {
 			g.age = g.seen

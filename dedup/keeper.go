@@ -3,6 +3,7 @@ package dedup
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,8 +14,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// DefaultClaimRetention is how long a claim outlives its holder by default.
-const DefaultClaimRetention = 24 * time.Hour
+const (
+	// DefaultClaimRetention is how long a claim outlives its holder by
+	// default.
+	DefaultClaimRetention = 24 * time.Hour
+	// MinClaimRetentionMargin is how much longer than the grace the
+	// webhook's --claim-retention must be: a claim is deleted only long
+	// after any write it vouched for is over, whatever an etcd commit's
+	// delay or the sweeps' interval.
+	MinClaimRetentionMargin = 10 * time.Minute
+)
 
 // ClaimKeeper decides the life of claims once their holders are done
 // (docs/design.md, section 8). A claim of an incident that ended is
@@ -29,7 +38,9 @@ const DefaultClaimRetention = 24 * time.Hour
 //   - unmarks it when its holder is active again,
 //   - and deletes a marked claim once this process has observed it
 //     unchanged, at one resourceVersion, for the retention (never less than
-//     the grace), on its own monotonic clock.
+//     the grace), on its own monotonic clock; unless its holder is not
+//     stored and a List finds an active request of the fingerprint, which
+//     then gets the claim.
 //
 // Every write is conditioned on the resourceVersion read, so a claim taken
 // over meanwhile is left alone. Like the Guard's, its observations are its
@@ -58,6 +69,9 @@ type ClaimKeeper struct {
 // Swept is what one sweep did.
 type Swept struct {
 	Marked, Unmarked int
+	// HandedOver counts the claims given to an active request of their
+	// fingerprint instead of being deleted.
+	HandedOver int
 	// Deleted are the claims deleted, as they were last read.
 	Deleted []Claim
 	// Failed are the claims that could not be tended, by name, with why;
@@ -137,12 +151,37 @@ func (k *ClaimKeeper) tend(ctx context.Context, claim Claim, seen map[types.UID]
 		seen[lease.UID] = o
 		return nil
 	}
+	if holder == nil {
+		handed, err := k.handToActive(ctx, claim)
+		if handed {
+			out.HandedOver++
+		}
+		if err != nil || handed {
+			return err
+		}
+	}
 	err = k.Writer.Delete(ctx, lease, client.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion})
 	if err != nil {
 		return ignoreLost(err)
 	}
 	out.Deleted = append(out.Deleted, claim)
 	return nil
+}
+
+// handToActive gives claim, whose holder is not stored, to the oldest
+// active request of its fingerprint, if a List finds one. A holder that was
+// never stored may have lost its name to an active request (two creates of
+// one name), or stood beside one stored without a claim: deleting the claim
+// would leave that request unclaimed, and the next create's admission
+// resting on its own List.
+func (k *ClaimKeeper) handToActive(ctx context.Context, claim Claim) (bool, error) {
+	fp := strings.TrimPrefix(claim.Lease.Name, ClaimPrefix)
+	active, err := Resolver{Reader: k.Reader}.listActive(ctx, claim.Lease.Namespace, fp, "")
+	if err != nil || active == nil {
+		return false, err
+	}
+	c, err := handClaim(ctx, k.Writer, claim, HolderRef{Name: active.Name, UID: active.UID}, k.clock().Now())
+	return c != nil, err
 }
 
 // ignoreLost treats a lost compare-and-swap, or a claim already gone, as

@@ -58,6 +58,9 @@ func (j *Janitor) Sweep(ctx context.Context) (removed int, err error) {
 	for claim, err := range s.Failed {
 		j.Log.Error(err, "sweep claim", "claim", claim)
 	}
+	if s.HandedOver > 0 {
+		j.Log.Info("handed claims whose holder is not stored to the active request of their fingerprint", "claims", s.HandedOver)
+	}
 	for _, c := range s.Deleted {
 		j.Log.Info("removed stale claim", "namespace", c.Lease.Namespace, "claim", c.Lease.Name,
 			"holder", c.HolderName(), "inactiveSince", c.Lease.Annotations[InactiveSinceAnnotation])

@@ -56,6 +56,13 @@ func TestFlagsMapToOptions(t *testing.T) {
 		"a retention shorter than the grace is refused": {
 			args: []string{"--claim-grace=1m", "--claim-retention=30s"}, wantErr: "--claim-retention",
 		},
+		"a retention less than 10m over the grace is refused": {
+			args: []string{"--claim-grace=1m", "--claim-retention=10m59s"}, wantErr: "--claim-retention",
+		},
+		"a retention 10m over the grace is accepted": {
+			args: []string{"--claim-grace=1m", "--claim-retention=11m"},
+			want: func(o *Options) { o.ClaimGrace, o.ClaimRetention = time.Minute, 11*time.Minute },
+		},
 		"an unknown enforcement is refused": {args: []string{"--enforcement=audit"}, wantErr: `unknown enforcement "audit"`},
 		"an empty enforcement is refused":   {args: []string{"--enforcement="}, wantErr: "unknown enforcement"},
 		"a negative scan interval is refused": {

@@ -107,8 +107,8 @@ func (o *Options) Validate() error {
 	if o.ClaimGrace <= 0 {
 		errs = append(errs, fmt.Errorf("--claim-grace=%s: must be positive", o.ClaimGrace))
 	}
-	if o.ClaimRetention <= o.ClaimGrace {
-		errs = append(errs, fmt.Errorf("--claim-retention=%s: must be longer than --claim-grace", o.ClaimRetention))
+	if o.ClaimRetention < o.ClaimGrace+dedup.MinClaimRetentionMargin {
+		errs = append(errs, fmt.Errorf("--claim-retention=%s: must be at least --claim-grace plus %s", o.ClaimRetention, dedup.MinClaimRetentionMargin))
 	}
 	if o.ScanInterval < 0 {
 		errs = append(errs, fmt.Errorf("--scan-interval=%s: must be positive, or 0 to disable the scan", o.ScanInterval))
