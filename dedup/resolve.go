@@ -7,6 +7,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -122,17 +123,51 @@ func (r Resolver) listActive(ctx context.Context, ns, fp string, exclude types.U
 	return oldestActive(items, exclude), nil
 }
 
+// cachedActive is the List of steps C2 and C4: the oldest active request
+// with fingerprint fp, or nil, found in kube-apiserver's watch cache
+// (resourceVersion "0": served at once, without waiting for the cache to
+// catch up with etcd, and without a request to etcd) and confirmed by a
+// direct Get before it counts. The cache may still show a request that has
+// since ended or been deleted as active; such a one must never get the
+// claim, so only the request as stored now does. docs/design.md, section 5,
+// says why a request the cache has not seen yet may be missed.
+func (r Resolver) cachedActive(ctx context.Context, ns, fp string, exclude types.UID) (*v1alpha1.RemediationRequest, error) {
+	items, err := listByFingerprint(ctx, r.Reader, ns, fp, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, cached := range activeOldestFirst(items, exclude) {
+		rr := &v1alpha1.RemediationRequest{}
+		err := r.Reader.Get(ctx, client.ObjectKeyFromObject(cached), rr)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("confirm remediationrequest %s/%s: %w", ns, cached.Name, err)
+		case rr.UID != exclude && rr.Spec.SignalFingerprint == fp && IsActive(rr):
+			return rr, nil
+		}
+	}
+	return nil, nil
+}
+
 // oldestActive returns the oldest active request of items but exclude, or
 // nil.
 func oldestActive(items []v1alpha1.RemediationRequest, exclude types.UID) *v1alpha1.RemediationRequest {
+	if active := activeOldestFirst(items, exclude); len(active) > 0 {
+		return active[0]
+	}
+	return nil
+}
+
+// activeOldestFirst returns the active requests of items but exclude, the
+// oldest first.
+func activeOldestFirst(items []v1alpha1.RemediationRequest, exclude types.UID) []*v1alpha1.RemediationRequest {
 	active := make([]*v1alpha1.RemediationRequest, 0, 1)
 	for i := range items {
 		if items[i].UID != exclude && IsActive(&items[i]) {
 			active = append(active, &items[i])
 		}
-	}
-	if len(active) == 0 {
-		return nil
 	}
 	// Several active requests can only exist where some were created while
 	// the webhook was not guarding; the oldest is the incident's.
@@ -143,7 +178,7 @@ func oldestActive(items []v1alpha1.RemediationRequest, exclude types.UID) *v1alp
 		}
 		return a.Name < b.Name
 	})
-	return active[0]
+	return active
 }
 
 // ListByFingerprint lists the requests with fingerprint fp in namespace ns
@@ -151,9 +186,23 @@ func oldestActive(items []v1alpha1.RemediationRequest, exclude types.UID) *v1alp
 // to list-and-filter only where the server refuses the selector (a
 // kubernaut CRD installed without the selectable field).
 func ListByFingerprint(ctx context.Context, reader client.Reader, ns, fp string) ([]v1alpha1.RemediationRequest, error) {
+	return listByFingerprint(ctx, reader, ns, fp, false)
+}
+
+// listByFingerprint is ListByFingerprint, from kube-apiserver's watch cache
+// as it stands (resourceVersion "0") when fromCache is set.
+func listByFingerprint(ctx context.Context, reader client.Reader, ns, fp string, fromCache bool) ([]v1alpha1.RemediationRequest, error) {
+	opts := func(more ...client.ListOption) []client.ListOption {
+		opts := append([]client.ListOption{client.InNamespace(ns)}, more...)
+		if fromCache {
+			// A ListOptions of its own per call: the client writes the
+			// selector into Raw.
+			opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})
+		}
+		return opts
+	}
 	list := &v1alpha1.RemediationRequestList{}
-	err := reader.List(ctx, list, client.InNamespace(ns),
-		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector(v1alpha1.FingerprintField, fp)})
+	err := reader.List(ctx, list, opts(client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector(v1alpha1.FingerprintField, fp)})...)
 	if err == nil {
 		return list.Items, nil
 	}
@@ -161,7 +210,7 @@ func ListByFingerprint(ctx context.Context, reader client.Reader, ns, fp string)
 		return nil, fmt.Errorf("list remediationrequests in %s by fingerprint: %w", ns, err)
 	}
 	list = &v1alpha1.RemediationRequestList{}
-	if err := reader.List(ctx, list, client.InNamespace(ns)); err != nil {
+	if err := reader.List(ctx, list, opts()...); err != nil {
 		return nil, fmt.Errorf("list remediationrequests in %s: %w", ns, err)
 	}
 	out := list.Items[:0]
