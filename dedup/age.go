@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 )
 
@@ -49,6 +50,9 @@ type observed struct {
 	key             string
 	resourceVersion string
 	since, touched  time.Time
+	// stored is the holder UID this process has seen stored, whatever
+	// the claim's resourceVersion since.
+	stored types.UID
 }
 
 // NewObservations returns an empty record that keeps every claim touched
@@ -97,6 +101,31 @@ func (o *Observations) touch(key string, now time.Time) *observed {
 		delete(o.seen, last.Value.(*observed).key)
 	}
 	return ob
+}
+
+// SawStored records that claim's holder was seen stored under the UID the
+// claim records.
+func (o *Observations) SawStored(claim Claim) {
+	if claim.HolderUID() == "" {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.touch(claimKey(claim), o.clock.Now()).stored = claim.HolderUID()
+}
+
+// HolderDeleted reports whether claim's holder, not stored now, was seen
+// stored under the UID the claim records, by this process or by the
+// ClaimKeeper (HolderStoredAnnotation): then it was deleted, and is never
+// stored again. A UID names one object for good.
+func (o *Observations) HolderDeleted(claim Claim) bool {
+	if claim.HolderSeenStored() {
+		return true
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok := o.seen[claimKey(claim)]
+	return ok && claim.HolderUID() != "" && e.Value.(*observed).stored == claim.HolderUID()
 }
 
 // Observe records claim as seen now, unless it is already recorded at its

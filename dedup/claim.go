@@ -39,6 +39,13 @@ const (
 	// clock. It speaks of one holder: a claim handed to another loses it.
 	InactiveSinceAnnotation = "rrguard.kubernaut.ai/holder-inactive-since"
 
+	// HolderStoredAnnotation records the UID of the claim's holder once the
+	// ClaimKeeper has seen it stored. A holder seen stored and gone now was
+	// deleted (kubectl delete, a TTL) and is never stored again, so the
+	// Guard need not wait out the grace for it. It speaks of one holder: a
+	// claim handed to another loses it.
+	HolderStoredAnnotation = "rrguard.kubernaut.ai/holder-stored"
+
 	// ManagedByLabel marks claims so that the janitor can list exactly them.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	// ManagedByValue is ManagedByLabel's value on claims.
@@ -88,6 +95,13 @@ func (c Claim) Vouches(rr *v1alpha1.RemediationRequest) bool {
 	return rr.Spec.SignalFingerprint == c.Fingerprint()
 }
 
+// HolderSeenStored reports whether the ClaimKeeper recorded the holder as
+// stored under the UID the claim records.
+func (c Claim) HolderSeenStored() bool {
+	uid := c.HolderUID()
+	return uid != "" && c.Lease.Annotations[HolderStoredAnnotation] == string(uid)
+}
+
 // PendingReactivation returns the resourceVersion the holder was stored at
 // when the reactivation that took the claim was admitted; "" when the claim
 // was taken for a create.
@@ -123,13 +137,14 @@ func newClaimLease(ns, fp string, h HolderRef, now time.Time) *coordinationv1.Le
 }
 
 // setHolder hands lease to h as of now. A pending reactivation recorded for
-// the previous holding goes, and so does the janitor's mark: both spoke of
-// that holding only.
+// the previous holding goes, and so do the janitor's mark and its record of
+// the holder stored: they spoke of that holding only.
 func setHolder(l *coordinationv1.Lease, h HolderRef, now time.Time) {
 	if l.Annotations == nil {
 		l.Annotations = map[string]string{}
 	}
 	delete(l.Annotations, InactiveSinceAnnotation)
+	delete(l.Annotations, HolderStoredAnnotation)
 	l.Annotations[HolderUIDAnnotation] = string(h.UID)
 	if h.PendingResourceVersion != "" {
 		l.Annotations[PendingReactivationAnnotation] = h.PendingResourceVersion

@@ -33,6 +33,8 @@ const (
 // the List; deleting one whose holder may still be stored is not. So a
 // ClaimKeeper
 //
+//   - records on a claim that its holder was seen stored
+//     (HolderStoredAnnotation, with the mark or on its own),
 //   - marks a claim whose holder is gone, never stored or inactive
 //     (InactiveSinceAnnotation, stamped for people to read),
 //   - unmarks it when its holder is active again,
@@ -121,20 +123,28 @@ func (k *ClaimKeeper) tend(ctx context.Context, claim Claim, seen map[types.UID]
 		return err
 	}
 	_, marked := lease.Annotations[InactiveSinceAnnotation]
+	if lease.Annotations == nil {
+		lease.Annotations = map[string]string{}
+	}
+	unrecorded := holder != nil && claim.HolderUID() != "" && !claim.HolderSeenStored()
+	if unrecorded {
+		// Seen stored under the UID the claim records: once it is gone,
+		// it was deleted, and the Guard decides at once (step C7).
+		lease.Annotations[HolderStoredAnnotation] = string(claim.HolderUID())
+	}
 	switch {
-	case IsActive(holder) && marked:
+	case IsActive(holder) && (marked || unrecorded):
 		delete(lease.Annotations, InactiveSinceAnnotation)
 		if err := k.Writer.Update(ctx, lease); err != nil {
 			return ignoreLost(err)
 		}
-		out.Unmarked++
+		if marked {
+			out.Unmarked++
+		}
 		return nil
 	case IsActive(holder):
 		return nil
 	case !marked:
-		if lease.Annotations == nil {
-			lease.Annotations = map[string]string{}
-		}
 		lease.Annotations[InactiveSinceAnnotation] = k.clock().Now().UTC().Format(time.RFC3339)
 		if err := k.Writer.Update(ctx, lease); err != nil {
 			return ignoreLost(err)
@@ -151,7 +161,13 @@ func (k *ClaimKeeper) tend(ctx context.Context, claim Claim, seen map[types.UID]
 		seen[lease.UID] = o
 		return nil
 	}
-	if holder == nil {
+	return k.remove(ctx, claim, holder == nil, out)
+}
+
+// remove deletes claim, its retention over; unstored says its holder is not
+// stored, and then an active request of the fingerprint gets it instead.
+func (k *ClaimKeeper) remove(ctx context.Context, claim Claim, unstored bool, out *Swept) error {
+	if unstored {
 		handed, err := k.handToActive(ctx, claim)
 		if handed {
 			out.HandedOver++
@@ -160,7 +176,8 @@ func (k *ClaimKeeper) tend(ctx context.Context, claim Claim, seen map[types.UID]
 			return err
 		}
 	}
-	err = k.Writer.Delete(ctx, lease, client.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion})
+	lease := claim.Lease
+	err := k.Writer.Delete(ctx, lease, client.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion})
 	if err != nil {
 		return ignoreLost(err)
 	}

@@ -105,6 +105,9 @@ func (d *decision) read(ctx context.Context) (Resolution, bool, error) {
 	res, claimed, err := Resolver{Reader: d.g.Reader}.ResolveClaim(ctx, d.c.Namespace, d.c.Fingerprint)
 	if err == nil && claimed {
 		d.g.seen.Observe(*res.Claim)
+		if res.Holder != nil {
+			d.g.seen.SawStored(*res.Claim)
+		}
 	}
 	return res, claimed, err
 }
@@ -181,6 +184,10 @@ func (d *decision) held(ctx context.Context, res Resolution) (Verdict, bool, err
 	case res.Holder != nil && !pendingReactivation(claim, res.Holder):
 		// Step C7: stored and inactive, the incident is over; the claim
 		// moves on.
+		return d.takeOver(ctx, claim)
+	case res.Holder == nil && d.g.seen.HolderDeleted(claim):
+		// Step C7 too: seen stored, gone now, so deleted; never stored
+		// again, it is not in flight.
 		return d.takeOver(ctx, claim)
 	}
 	return d.inFlight(ctx, res)

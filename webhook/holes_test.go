@@ -15,6 +15,7 @@ import (
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/test/webhooktest"
+	"github.com/rrguard/rrguard/webhook"
 )
 
 // The places where a List (or a missing one) decided inside the webhook's
@@ -201,6 +202,60 @@ func TestALateReleaseDoesNotDeleteTheClaimOfAReAskedCreate(t *testing.T) {
 	v, err := other.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "y", UID: "uid-y", Fingerprint: fp}, false)
 	if err != nil || v.Allowed {
 		t.Errorf("y beside the admitted x: %+v, %v; want denied", v, err)
+	}
+}
+
+// A holder that was seen stored and is gone now was deleted (kubectl
+// delete, a TTL): it can never be stored again, so the next incident is
+// decided at once rather than after the grace a never-stored holder gets.
+func TestTheNextIncidentAfterADeletedHolderIsDecidedAtOnce(t *testing.T) {
+	const grace = 10 * time.Minute
+	ctx := context.Background()
+	sweep := func(t *testing.T, ns string) {
+		t.Helper()
+		k := &dedup.ClaimKeeper{Reader: env.Client, Writer: env.Client}
+		if _, err := k.Sweep(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := map[string]func(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest{
+		"deleted active, after a duplicate showed it to the replica": func(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
+			x := testenv.RemediationRequest(ns, "x", fp)
+			if err := create(ctx, x, false); err != nil {
+				t.Fatal(err)
+			}
+			wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "dup", fp), false), x, "<none>")
+			return x
+		},
+		"deleted active, after a sweep saw it stored": func(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
+			x := testenv.RemediationRequest(ns, "x", fp)
+			if err := create(ctx, x, false); err != nil {
+				t.Fatal(err)
+			}
+			sweep(t, ns)
+			return x
+		},
+		"deleted by a TTL after it ended and the janitor marked it": func(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
+			x := completed(t, ns, "x", fp)
+			sweep(t, ns)
+			return x
+		},
+	}
+	for name, setup := range cases {
+		t.Run(name, func(t *testing.T) {
+			ns := env.Namespace(t)
+			fp := newFingerprint(t)
+			suite.Replace(t, webhooktest.Options{Webhook: webhook.Options{ClaimGrace: grace, HolderWait: -1}})
+			x := setup(t, ns, fp)
+			if err := env.Client.Delete(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+			y := testenv.RemediationRequest(ns, "y", fp)
+			if err := create(ctx, y, false); err != nil {
+				t.Fatalf("the next incident after x was deleted: %v; want admitted at once", err)
+			}
+			wantHolder(t, ns, fp, y)
+		})
 	}
 }
 
