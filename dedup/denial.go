@@ -18,7 +18,11 @@ import (
 // the error alone who holds the fingerprint:
 //
 //   - Duplicate: HTTP 409, reason Conflict, details.name = the holder,
-//     one cause of type "Duplicate" on spec.signalFingerprint.
+//     one cause of type "Duplicate" on spec.signalFingerprint. To a
+//     creator that takes reason AlreadyExists as "the incident's request
+//     exists" (kubernaut's gateway and API frontend, see DenialStatus),
+//     the Duplicate denial of a create says reason AlreadyExists instead,
+//     all else the same.
 //   - ClaimInFlight: HTTP 429, reason TooManyRequests, details.name = the
 //     claim's holder, retryAfterSeconds = 1, one cause "ClaimInFlight".
 //     429 with Retry-After is what client-go itself backs off and retries on.
@@ -62,8 +66,15 @@ func InvalidVerdict(e *Invalid) Verdict {
 }
 
 // DenialStatus returns the API status a webhook denies v with; nil for an
-// allowed verdict.
-func DenialStatus(ns, fp string, v Verdict) *metav1.Status {
+// allowed verdict. exists is set for the Duplicate denial of a create whose
+// creator stops at reason AlreadyExists and counts nothing itself (the
+// webhook counts it on the holder): the denial then says AlreadyExists, so
+// that the creator neither retries a create that would be denied again,
+// nor reports a failure, nor holds it against the API server (kubernaut's
+// gateway counts every create error but AlreadyExists towards opening its
+// circuit breaker). Any other creator gets Conflict, which fails loudly
+// where AlreadyExists would be taken for a create that worked.
+func DenialStatus(ns, fp string, v Verdict, exists bool) *metav1.Status {
 	if v.Allowed {
 		return nil
 	}
@@ -81,6 +92,9 @@ func DenialStatus(ns, fp string, v Verdict) *metav1.Status {
 	case v.Reason == ReasonDuplicate && v.Holder != nil:
 		details.Name = v.Holder.Name
 		s.Code, s.Reason = http.StatusConflict, metav1.StatusReasonConflict
+		if exists {
+			s.Reason = metav1.StatusReasonAlreadyExists
+		}
 		phase := v.Holder.Status.OverallPhase
 		if phase == "" {
 			phase = "<none>"

@@ -47,13 +47,14 @@ func ShutdownTimeout(requestTimeout time.Duration) time.Duration {
 // webhook guards, it reads fingerprints it does not know from an index
 // added to mgr, and the gateway is ready once the index is synced.
 func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
-	c, err := client.NewWithWatch(mgr.GetConfig(), client.Options{
+	// The manager's connections, the pipeline's sends counted on them.
+	c, err := pipeline.NewClient(mgr.GetConfig(), client.Options{
 		HTTPClient: mgr.GetHTTPClient(),
 		Scheme:     mgr.GetScheme(),
 		Mapper:     mgr.GetRESTMapper(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("new client for the pipeline: %w", err)
+		return nil, err
 	}
 	po := pipeline.Options{
 		Namespace:      o.Namespace,

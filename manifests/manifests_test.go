@@ -67,6 +67,11 @@ type variant struct {
 	// requests is the namespace the gateway creates RemediationRequests
 	// in, and holds its namespaced RBAC; rrguard-system when empty.
 	requests string
+	// kubernautCreators: the webhook denies kubernaut's gateway and API
+	// frontend AlreadyExists (--count-denied-creators).
+	kubernautCreators bool
+	// noGateway: the webhook alone, kubernaut's gateway creating.
+	noGateway bool
 }
 
 // kubernautNamespace is where kubernaut's orchestrator watches for
@@ -77,7 +82,16 @@ var variants = []variant{
 	{dir: "default", crd: true, certManager: true},
 	{dir: "without-crd", crd: false, certManager: true},
 	{dir: "self-signed", crd: true, certManager: false},
-	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace},
+	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, kubernautCreators: true},
+	{dir: "kubernaut-webhook", crd: false, certManager: true, kubernautCreators: true, noGateway: true},
+}
+
+// components are the binaries v runs.
+func (v variant) components() []string {
+	if v.noGateway {
+		return []string{"webhook"}
+	}
+	return []string{"webhook", "gateway"}
 }
 
 // requestsNamespace is where v's gateway writes.
@@ -207,7 +221,7 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 			// cert-manager: rrguard's CA from a self-signed Issuer, and
 			// the webhook's and the gateway's certificates from the CA.
 			hasCertManager := b.find("Certificate", "rrguard-ca") != nil && b.find("Certificate", certs.DefaultCertificateName) != nil &&
-				b.find("Certificate", gateway.DefaultCertificateName) != nil && len(b.all("Issuer")) == 2
+				(b.find("Certificate", gateway.DefaultCertificateName) != nil) != v.noGateway && len(b.all("Issuer")) == 2
 			if hasCertManager != v.certManager || (!v.certManager && len(b.all("Certificate")) > 0) {
 				t.Errorf("has cert-manager's CA, Issuers and both Certificates = %v, want %v", hasCertManager, v.certManager)
 			}
@@ -215,7 +229,7 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 			if v.certManager {
 				mode = "--cert-mode=cert-manager"
 			}
-			for _, c := range []string{"webhook", "gateway"} {
+			for _, c := range v.components() {
 				if got := b.find("Role", "rrguard-"+c+"-self-signed") != nil; got == v.certManager {
 					t.Errorf("has the %s's self-signed Secret role = %v, want %v", c, got, !v.certManager)
 				}
@@ -234,12 +248,10 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 				!slices.Contains(args, "--scan-interval=10m") {
 				t.Errorf("webhook args %v, want --enforcement=deny and --scan-interval=10m", args)
 			}
-			// The gateway skips the List before a new incident only
-			// because the webhook Lists instead: both or neither.
-			gw := get[appsv1.Deployment](t, b, "Deployment", "rrguard-gateway")
-			guarded := hasArg(gw.Spec.Template.Spec.Containers[0], "--webhook-guarded")
-			if hasWebhook := len(b.all("ValidatingWebhookConfiguration")) == 1; guarded != hasWebhook {
-				t.Errorf("gateway --webhook-guarded = %v, but the variant installs the webhook = %v", guarded, hasWebhook)
+			for _, u := range b {
+				if v.noGateway && (strings.Contains(u.GetName(), "gateway") || strings.Contains(u.GetName(), "signal-sender")) {
+					t.Errorf("%s %s: the variant has no gateway", u.GetKind(), u.GetName())
+				}
 			}
 			for _, u := range b {
 				want := certs.DefaultNamespace
@@ -250,17 +262,33 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 					t.Errorf("%s %s is in namespace %s, want %s", u.GetKind(), u.GetName(), ns, want)
 				}
 			}
-			if v.requests != "" && !hasArg(gw.Spec.Template.Spec.Containers[0], "--namespace="+v.requests) {
-				t.Errorf("gateway args %v lack --namespace=%s", gw.Spec.Template.Spec.Containers[0].Args, v.requests)
-			}
 			if v.requests != "" {
 				// Installed beside kubernaut, whose namespace exists.
 				ensureNamespace(t, v.requests)
+			}
+			if !v.noGateway {
+				checkGatewayArgs(t, v, b)
 			}
 			apply(t, b)
 		})
 	}
 	t.Run("examples/alertmanager", func(t *testing.T) { apply(t, build(t, "examples/alertmanager")) })
+}
+
+// checkGatewayArgs checks what v's gateway is told: --webhook-guarded where
+// the webhook is installed, --namespace where it writes elsewhere.
+func checkGatewayArgs(t *testing.T, v variant, b built) {
+	t.Helper()
+	// The gateway skips the List before a new incident only because the
+	// webhook Lists instead: both or neither.
+	gw := get[appsv1.Deployment](t, b, "Deployment", "rrguard-gateway")
+	guarded := hasArg(gw.Spec.Template.Spec.Containers[0], "--webhook-guarded")
+	if hasWebhook := len(b.all("ValidatingWebhookConfiguration")) == 1; guarded != hasWebhook {
+		t.Errorf("gateway --webhook-guarded = %v, but the variant installs the webhook = %v", guarded, hasWebhook)
+	}
+	if v.requests != "" && !hasArg(gw.Spec.Template.Spec.Containers[0], "--namespace="+v.requests) {
+		t.Errorf("gateway args %v lack --namespace=%s", gw.Spec.Template.Spec.Containers[0].Args, v.requests)
+	}
 }
 
 // The manifests register the webhook exactly as webhook.Configuration does
@@ -469,12 +497,12 @@ func TestEveryPodIsHardenedAndHighlyAvailable(t *testing.T) {
 		t.Run(v.dir, func(t *testing.T) {
 			b := build(t, v.dir)
 			imgs := images(t, v.dir)
-			if v.dir == "without-crd" || v.dir == "kubernaut" {
+			if v.dir == "without-crd" || v.dir == "kubernaut" || v.dir == "kubernaut-webhook" {
 				imgs = images(t, "default")
 			}
 			deployments := b.all("Deployment")
-			if len(deployments) != 2 {
-				t.Fatalf("%d Deployments, want the webhook and the gateway", len(deployments))
+			if len(deployments) != len(v.components()) {
+				t.Fatalf("%d Deployments, want one for each of %v", len(deployments), v.components())
 			}
 			for _, u := range deployments {
 				d := typed[appsv1.Deployment](t, u)
@@ -531,7 +559,9 @@ func TestEveryPodIsHardenedAndHighlyAvailable(t *testing.T) {
 			// The webhook's Service: 443 to the container's 9443; the
 			// gateway's: 443 to its 8443, TLS.
 			servesOn(t, b, certs.DefaultServiceName, "rrguard-webhook", 9443, "--webhook-port=9443")
-			servesOn(t, b, gateway.DefaultServiceName, "rrguard-gateway", 8443, "--bind-address=:8443")
+			if !v.noGateway {
+				servesOn(t, b, gateway.DefaultServiceName, "rrguard-gateway", 8443, "--bind-address=:8443")
+			}
 		})
 	}
 }
@@ -631,6 +661,9 @@ func TestPodsMeetTheRestrictedPodSecurityStandard(t *testing.T) {
 // sender count it twice).
 func TestTheGatewayPodOutlivesItsLatestAnswer(t *testing.T) {
 	for _, v := range variants {
+		if v.noGateway {
+			continue
+		}
 		t.Run(v.dir, func(t *testing.T) {
 			gw := get[appsv1.Deployment](t, build(t, v.dir), "Deployment", "rrguard-gateway")
 			timeout := pipeline.DefaultTimeout

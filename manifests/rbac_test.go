@@ -12,6 +12,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,6 +42,11 @@ func updateStatus(ns, name string) func(context.Context, client.Client) error {
 		rr.Status.OverallPhase = "Completed"
 		return c.Status().Update(ctx, rr)
 	}
+}
+
+// patchCount patches rr's count, unconditioned: authorization is under test.
+func patchCount(ctx context.Context, c client.Client, rr *v1alpha1.RemediationRequest) error {
+	return c.Status().Patch(ctx, rr, client.RawPatch(types.MergePatchType, []byte(`{"status":{"deduplication":{"occurrenceCount":2}}}`)))
 }
 
 // countsOn is the check of what the gateway does with RRs in ns: create
@@ -249,6 +255,12 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 	// The policy reaches the API server's admission a moment after it is
 	// applied: wait until it refuses the webhook's heartbeat update.
 	waitRefused(t, func() error { return renew(ctx, webhookSA, heartbeat) })
+	// The test of every variant applied the kubernaut variants' grant to
+	// count too; the webhook of the others has none.
+	_ = admin.Delete(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: webhookCounter}})
+	waitRefused(t, func() error {
+		return patchCount(ctx, webhookSA, testenv.RemediationRequest(tenant, "rr-of-a-tenant", anyFingerprint))
+	})
 
 	t.Run("webhook", func(t *testing.T) {
 		run(t, webhookSA, append([]check{
@@ -328,6 +340,9 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.Delete(ctx, testenv.RemediationRequest(tenant, "rr-of-a-tenant", anyFingerprint))
 			}, false},
 			{"update an RR's status", updateStatus(tenant, "rr-of-a-tenant"), false},
+			{"patch an RR's count (only the kubernaut variants let it count)", func(ctx context.Context, c client.Client) error {
+				return patchCount(ctx, c, testenv.RemediationRequest(tenant, "rr-of-a-tenant", anyFingerprint))
+			}, false},
 			{"read another Secret of its namespace", func(ctx context.Context, c client.Client) error {
 				return c.Get(ctx, types.NamespacedName{Namespace: system, Name: "someone-elses"}, &corev1.Secret{})
 			}, false},

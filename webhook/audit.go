@@ -42,6 +42,14 @@ type auditRecord struct {
 	coalesced   bool
 	latency     time.Duration
 	message     string
+	// exists: a create by a counted creator (Options.CountedCreators).
+	exists bool
+	// count is what became of the signal of a denied create of a counted
+	// creator (countNone, countCounted, ...), occurrenceCount the holder's
+	// count including it, countError why it was not counted.
+	count           string
+	occurrenceCount int64
+	countError      string
 }
 
 // write logs r as one line on the audit logger.
@@ -76,6 +84,9 @@ func (r auditRecord) write(log logr.Logger) {
 		"coalesced", r.coalesced,
 		"latencySeconds", r.latency.Seconds(),
 		"message", r.message,
+		"count", r.count,
+		"occurrenceCount", r.occurrenceCount,
+		"countError", r.countError,
 	)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
@@ -26,6 +27,11 @@ type Handler struct {
 	audit    logr.Logger
 	metrics  *Metrics
 	enforcer *Enforcer
+	// counted are the creators whose duplicate creates are denied
+	// AlreadyExists and counted on the holder (Options.CountedCreators),
+	// by counts.
+	counted Creators
+	counts  *denialCounts
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -41,6 +47,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 			rec.reason, rec.claimAction = ReasonError, dedup.ClaimNone
 		}
 		resp = h.enforce(ctx, req, resp, &rec)
+		h.countDenied(ctx, req, resp, &rec)
 		rec.allowed = resp.Allowed
 		if resp.Result != nil {
 			rec.message = resp.Result.Message
@@ -55,7 +62,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	switch {
 	case errors.As(err, &inv):
 		inv.Name = req.Name
-		return h.answer(req.Namespace, "", dedup.InvalidVerdict(inv), &rec)
+		return h.answer(req.Namespace, "", dedup.InvalidVerdict(inv), false, &rec)
 	case err != nil:
 		rec.reason = ReasonError
 		return admission.Errored(http.StatusInternalServerError, err)
@@ -79,11 +86,37 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	if v.Allowed {
 		rec.holder = cand.Name
 	}
-	return h.answer(cand.Namespace, cand.Fingerprint, v, &rec)
+	rec.exists = !cand.Reactivation && h.counted.Match(req.UserInfo)
+	return h.answer(cand.Namespace, cand.Fingerprint, v, rec.exists, &rec)
 }
 
-// answer is the response for verdict v, recorded in rec.
-func (h *Handler) answer(ns, fp string, v dedup.Verdict, rec *auditRecord) admission.Response {
+// countDenied counts the signal of a create it denied as a duplicate, for a
+// counted creator, on the holder the denial names, and records the outcome
+// in rec: a side effect like the claim write, so never in a dry run, and
+// never for a create admitted (warn mode: the creator counts on the request
+// it made). It runs before the answer, so that a creator's next signal
+// reads the count, and the audit line says what became of it.
+func (h *Handler) countDenied(ctx context.Context, req admission.Request, resp admission.Response, rec *auditRecord) {
+	rec.count = countNone
+	dryRun := req.DryRun != nil && *req.DryRun
+	if h.counts == nil || !rec.exists || dryRun || resp.Allowed || rec.reason != dedup.ReasonDuplicate || rec.holder == "" {
+		return
+	}
+	res, again, err := h.counts.count(ctx, req.UID, types.NamespacedName{Namespace: req.Namespace, Name: rec.holder})
+	switch {
+	case err != nil:
+		rec.count, rec.countError = countFailed, err.Error()
+	case again:
+		rec.count, rec.occurrenceCount = countAlready, res.OccurrenceCount
+	default:
+		rec.count, rec.occurrenceCount = countCounted, res.OccurrenceCount
+	}
+	h.metrics.deniedCounts.WithLabelValues(rec.count).Inc()
+}
+
+// answer is the response for verdict v, recorded in rec; exists as
+// dedup.DenialStatus takes it.
+func (h *Handler) answer(ns, fp string, v dedup.Verdict, exists bool, rec *auditRecord) admission.Response {
 	rec.reason = v.Reason
 	switch {
 	case v.Holder != nil:
@@ -96,7 +129,7 @@ func (h *Handler) answer(ns, fp string, v dedup.Verdict, rec *auditRecord) admis
 	}
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
 		Allowed: false,
-		Result:  dedup.DenialStatus(ns, fp, v),
+		Result:  dedup.DenialStatus(ns, fp, v, exists),
 	}}
 }
 

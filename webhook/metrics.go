@@ -18,6 +18,9 @@ type Metrics struct {
 	// under the flag's mode because the namespace's EnforcementLabel had
 	// an unknown value.
 	invalidEnforcementLabels *prometheus.CounterVec
+	// deniedCounts counts the denied creates of counted creators by what
+	// became of their signal: counted, alreadyCounted or failed.
+	deniedCounts *prometheus.CounterVec
 }
 
 // allReasons are every reason a decision can carry, so that their series
@@ -57,6 +60,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rrguard_webhook_enforcement_label_invalid_total",
 			Help: "Denials in a namespace whose " + EnforcementLabel + " label has an unknown value, decided under --enforcement instead, by namespace.",
 		}, []string{"namespace"}),
+		deniedCounts: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "rrguard_webhook_denied_creates_counted_total",
+			Help: "Duplicate creates of a --count-denied-creators creator, by what became of their signal on the holder: counted, alreadyCounted (the API server asked again about a counted request) or failed.",
+		}, []string{"outcome"}),
 	}
 	for _, r := range allReasons {
 		for _, d := range []string{"allowed", "denied", "warned"} {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
@@ -48,6 +49,15 @@ type Options struct {
 	// Enforcement is the mode of namespaces without an EnforcementLabel.
 	// Defaults to deny.
 	Enforcement Enforcement
+	// CountedCreators are the creators that take a denial with reason
+	// AlreadyExists as "the incident's request exists" and count nothing
+	// themselves (kubernaut's gateway and API frontend): their duplicate
+	// creates are denied AlreadyExists instead of Conflict, and counted by
+	// Counter on the holder the denial names. Empty by default.
+	CountedCreators Creators
+	// Counter counts the denied creates of CountedCreators; required with
+	// them. Setup sets NewCounter's.
+	Counter Counter
 	// ScanInterval is the time between the leader's scans (package
 	// scan); 0 disables them.
 	ScanInterval time.Duration
@@ -101,6 +111,13 @@ func NewHandler(g *dedup.Guard, namespaces client.Reader, scheme *runtime.Scheme
 	if o.GuardOnly {
 		admitter = g
 	}
+	var counts *denialCounts
+	if !o.CountedCreators.Empty() {
+		if o.Counter == nil {
+			return nil, nil, fmt.Errorf("webhook setup: counted creators (%s) need a Counter", o.CountedCreators.String())
+		}
+		counts = newDenialCounts(o.Counter)
+	}
 	metrics := NewMetrics(o.Registerer)
 	return &Handler{
 		admitter: admitter,
@@ -108,6 +125,8 @@ func NewHandler(g *dedup.Guard, namespaces client.Reader, scheme *runtime.Scheme
 		audit:    o.Audit,
 		metrics:  metrics,
 		enforcer: &Enforcer{Default: mode, Namespaces: namespaces, Log: o.Log.WithName("enforcement"), metrics: metrics},
+		counted:  o.CountedCreators,
+		counts:   counts,
 	}, metrics, nil
 }
 
@@ -120,6 +139,13 @@ func Setup(mgr manager.Manager, o Options) error {
 	namespaces, err := namespaceReader(mgr)
 	if err != nil {
 		return err
+	}
+	if !o.CountedCreators.Empty() && o.Counter == nil {
+		c, err := pipeline.NewClient(mgr.GetConfig(), client.Options{HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+		if err != nil {
+			return fmt.Errorf("counting denied creates: %w", err)
+		}
+		o.Counter = NewCounter(mgr.GetAPIReader(), c)
 	}
 	h, metrics, err := NewHandler(NewGuard(mgr.GetAPIReader(), mgr.GetClient(), o), namespaces, mgr.GetScheme(), o)
 	if err != nil {

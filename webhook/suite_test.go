@@ -97,14 +97,23 @@ type auditLine struct {
 	Coalesced      *bool    `json:"coalesced"`
 	LatencySeconds *float64 `json:"latencySeconds"`
 	Message        string   `json:"message"`
+	Count          string   `json:"count"`
+	OccurrenceCnt  int64    `json:"occurrenceCount"`
+	CountError     string   `json:"countError"`
 }
 
 // auditLines decodes s's audit log, failing on any line that is not JSON
 // from the audit logger.
 func auditLines(t testing.TB, s *webhooktest.Server) []auditLine {
 	t.Helper()
+	return parseAudit(t, s.AuditLog())
+}
+
+// parseAudit decodes an audit log, failing on any line that is not JSON.
+func parseAudit(t testing.TB, log []byte) []auditLine {
+	t.Helper()
 	var out []auditLine
-	sc := bufio.NewScanner(bytes.NewReader(s.AuditLog()))
+	sc := bufio.NewScanner(bytes.NewReader(log))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var l auditLine

@@ -152,7 +152,7 @@ func (q queryOnly) Handle(ctx context.Context, req admission.Request) admission.
 		if dedup.IsActive(&items[i]) {
 			v := dedup.Verdict{Reason: dedup.ReasonDuplicate, Holder: &items[i]}
 			resp := admission.Denied("duplicate")
-			resp.Result = dedup.DenialStatus(req.Namespace, rr.Spec.SignalFingerprint, v)
+			resp.Result = dedup.DenialStatus(req.Namespace, rr.Spec.SignalFingerprint, v, false)
 			return resp
 		}
 	}

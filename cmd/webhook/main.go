@@ -65,12 +65,13 @@ func serve(ctx context.Context, o *Options) error {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
 	if err := webhook.Setup(mgr, webhook.Options{
-		ClaimGrace:     o.ClaimGrace,
-		ClaimRetention: o.ClaimRetention,
-		Enforcement:    o.Enforcement,
-		ScanInterval:   o.ScanInterval,
-		Registerer:     metrics.Registry,
-		Log:            ctrl.Log,
+		ClaimGrace:      o.ClaimGrace,
+		ClaimRetention:  o.ClaimRetention,
+		Enforcement:     o.Enforcement,
+		CountedCreators: o.CountedCreators,
+		ScanInterval:    o.ScanInterval,
+		Registerer:      metrics.Registry,
+		Log:             ctrl.Log,
 	}); err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func serve(ctx context.Context, o *Options) error {
 	}
 	log.Info("Starting the admission webhook", "port", o.WebhookPort, "certMode", o.CertMode,
 		"claimGrace", o.ClaimGrace, "claimRetention", o.ClaimRetention, "leaderElect", o.LeaderElect,
-		"enforcement", o.Enforcement, "scanInterval", o.ScanInterval)
+		"enforcement", o.Enforcement, "countDeniedCreators", o.CountedCreators.String(), "scanInterval", o.ScanInterval)
 	return mgr.Start(ctx)
 }
 

@@ -55,6 +55,10 @@ type Options struct {
 	// deny (default) or warn (admit it with a warning). A namespace's
 	// webhook.EnforcementLabel overrides it.
 	Enforcement webhook.Enforcement
+	// CountedCreators are the creators (users, groups, ServiceAccounts)
+	// whose duplicate creates are denied AlreadyExists: kubernaut's gateway
+	// and API frontend. Empty by default.
+	CountedCreators webhook.Creators
 	// ScanInterval is the time between the leader's scans for duplicate
 	// and unclaimed active RemediationRequests. Defaults to 10m; 0
 	// disables the scan.
@@ -94,6 +98,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ClaimGrace, "claim-grace", o.ClaimGrace, "How long a replica must observe a claim unchanged, while its holder is not stored, before another request may take it over. It must be at least the longest an admitted create can take to be stored: the API server's --request-timeout (default 60s). Meanwhile creates of that fingerprint are denied ClaimInFlight (429).")
 	fs.DurationVar(&o.ClaimRetention, "claim-retention", o.ClaimRetention, "How long a claim outlives a holder that is gone or inactive before the janitor removes it.")
 	fs.Var(&o.Enforcement, "enforcement", "What to do with a RemediationRequest the webhook would deny: deny, or warn (admit it with an admission warning naming the holder, audited as decision \"warned\"). A namespace's "+webhook.EnforcementLabel+" label (deny or warn) overrides it.")
+	fs.Var(&o.CountedCreators, "count-denied-creators", "Creators of RemediationRequests that take a denial with reason AlreadyExists as \"the incident's RemediationRequest exists\" and count nothing themselves, as kubernaut's gateway and API frontend do: comma-separated user:<name>, group:<name> or serviceaccount:<namespace>:<name>. Their duplicate creates are denied 409 AlreadyExists naming the holder (everyone else's 409 Conflict). Never rrguard's own gateway.")
 	fs.DurationVar(&o.ScanInterval, "scan-interval", o.ScanInterval, "Time between the leader's scans of every RemediationRequest: duplicate active ones reported (metric, Events, audit), unclaimed active ones adopted. 0 disables the scan.")
 	o.Zap.BindFlags(fs)
 }

@@ -85,6 +85,12 @@ func (p *Pipeline) count(r *run) (counted, error) {
 		}
 		c, err := p.land(r, rr, created)
 		if !errors.Is(err, errLookAgain) {
+			if err != nil {
+				// Whatever failed, the next batch starts from a read: a
+				// request remembered at a version that can no longer be
+				// written or watched would fail every batch after this one.
+				p.forget(r.fp)
+			}
 			return c, err
 		}
 		p.forget(r.fp)

@@ -10,8 +10,9 @@
 // are counted together by its next write. The one write is a merge patch of
 // status.deduplication alone, conditioned on the resourceVersion the request
 // was read at (G5); the request last counted on is remembered with that
-// version, so a storm costs one write per batch and no reads (G7), and a
-// conflict sends the pipeline back to a read (G6). A write whose answer is
-// lost is settled before the signal is answered (G8), and no API call starts
-// after a signal's deadline (G9).
+// version, so a storm costs one write per batch and no reads (G7), and
+// forgotten on any failure; a conflict sends the pipeline back to a read
+// (G6). A write whose answer is lost, or that client-go sent again
+// (CountSends), is settled before the signal is answered (G8), and no API
+// call starts after a signal's deadline (G9).
 package pipeline

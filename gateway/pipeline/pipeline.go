@@ -51,7 +51,9 @@ var (
 
 // Client is what the pipeline writes with: RemediationRequests, their
 // status, and a watch that settles a status write whose answer was lost.
-// It must reach the API server directly. It never writes claims.
+// It must reach the API server directly, through a transport wrapped with
+// CountSends: without it, every Conflict to a count write is settled as if
+// client-go had sent the write twice. It never writes claims.
 type Client interface {
 	client.Writer
 	client.StatusClient
@@ -157,6 +159,8 @@ type Pipeline struct {
 
 	// batches runs one batch of a fingerprint's signals at a time.
 	batches *coalesce.Group[*pendingSignal]
+	// countRun counts one batch: count, or a HolderCounter's countHeld.
+	countRun func(*run) (counted, error)
 
 	// remembered maps a fingerprint to the *v1alpha1.RemediationRequest
 	// last counted on, as returned by the API server (resourceVersion
@@ -198,6 +202,7 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 		remembered: lru.New(opts.RememberSize),
 	}
 	p.batches = coalesce.New(p.countBatch)
+	p.countRun = p.count
 	return p, nil
 }
 
@@ -228,10 +233,15 @@ func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	w := &pendingSignal{sig: sig, arrived: now, deadline: deadline, done: make(chan outcome, 1)}
-	p.batches.Add(fp, w)
+	res, err := p.await(fp, &pendingSignal{sig: sig, arrived: now, deadline: deadline, done: make(chan outcome, 1)})
+	res.Fingerprint = fp
+	return res, err
+}
+
+// await adds w to key's next batch and waits for the batch's outcome.
+func (p *Pipeline) await(key string, w *pendingSignal) (Result, error) {
+	p.batches.Add(key, w)
 	o := <-w.done
-	o.res.Fingerprint = fp
 	return o.res, o.err
 }
 
@@ -276,7 +286,7 @@ func (p *Pipeline) countRecovered(fp string, batch []*pendingSignal) (c counted,
 			}
 		}
 	}()
-	return p.count(newRun(fp, batch))
+	return p.countRun(newRun(fp, batch))
 }
 
 // call runs one API call, with CallTimeout, unless r's deadline has passed:

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,10 +23,29 @@ import (
 	"github.com/rrguard/rrguard/test/testenv"
 )
 
-var env *testenv.Env
+var (
+	env *testenv.Env
+	// writer writes to env's API server with its sends counted, as the
+	// gateway's pipeline does (CountSends).
+	writer client.WithWatch
+)
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, testenv.Options{}, func(e *testenv.Env) { env = e })
+	testenv.Main(m, testenv.Options{}, func(e *testenv.Env) {
+		env = e
+		var err error
+		if writer, err = countedClient(e); err != nil {
+			panic(err)
+		}
+	})
+}
+
+// countedClient is a client of e's API server over a transport of its own
+// that counts the pipeline's sends.
+func countedClient(e *testenv.Env) (client.WithWatch, error) {
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Wrap(CountSends)
+	return client.NewWithWatch(cfg, client.Options{Scheme: e.Scheme})
 }
 
 // countingReader counts the reads that reach the API server.
@@ -72,7 +92,7 @@ func testSignal(ns, name string) (*signal.Signal, string) {
 func newPipeline(t testing.TB, ns string, reader client.Reader) (*Pipeline, *Metrics) {
 	t.Helper()
 	m := NewMetrics(prometheus.NewRegistry())
-	p, err := New(reader, env.Client, Options{Namespace: ns, Metrics: m})
+	p, err := New(reader, writer, Options{Namespace: ns, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +349,7 @@ func TestSubmitResolvesAndFingerprintsTheTarget(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p, err := New(env.Client, env.Client, Options{Namespace: ns, Targets: tc.targets})
+			p, err := New(env.Client, writer, Options{Namespace: ns, Targets: tc.targets})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,10 +17,20 @@ import (
 
 // faultyPipeline returns a pipeline in ns whose writes and watches go
 // through f, in front of the real API server; reads go straight to it.
+// CountSends counts what f sends, as it counts client-go's own resends.
 func faultyPipeline(t *testing.T, ns string, f *testenv.FaultyWrites, o Options) (*Pipeline, *Metrics) {
 	t.Helper()
+	return wrappedPipeline(t, ns, o, CountSends, f.Wrap)
+}
+
+// wrappedPipeline returns a pipeline in ns whose writes and watches go
+// through wraps, the first innermost; reads go straight to the API server.
+func wrappedPipeline(t *testing.T, ns string, o Options, wraps ...func(http.RoundTripper) http.RoundTripper) (*Pipeline, *Metrics) {
+	t.Helper()
 	cfg := rest.CopyConfig(env.Config)
-	cfg.Wrap(f.Wrap)
+	for _, w := range wraps {
+		cfg.Wrap(w)
+	}
 	c, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -42,9 +53,10 @@ type sender struct {
 
 func (s *sender) send(p *Pipeline, ns, target string) {
 	sig, _ := testSignal(ns, target)
+	var err error
 	for range 10 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := p.Submit(ctx, sig)
+		_, err = p.Submit(ctx, sig)
 		cancel()
 		if err == nil {
 			s.answered.Add(1)
@@ -54,7 +66,7 @@ func (s *sender) send(p *Pipeline, ns, target string) {
 			s.t.Fatalf("Submit: %v", err)
 		}
 	}
-	s.t.Fatal("a signal was never counted in 10 sends")
+	s.t.Fatalf("a signal was never counted in 10 sends; the last: %v", err)
 }
 
 // storedCount is the fingerprint's count as stored.
@@ -104,6 +116,31 @@ func TestAStatusWriteWhoseAnswerIsLostIsCountedExactlyOnce(t *testing.T) {
 					settledValue(m, "landed"), settledValue(m, "not_landed"), settledValue(m, "unknown"))
 			}
 		})
+	}
+}
+
+// The Conflict that answers a resend of a write whose first send landed is
+// not a refusal. A pipeline that counts the sends above the transport that
+// resends takes it for one (a write sent once), reads the request, finds
+// its own count there and counts again: the stored count runs ahead of the
+// signals answered as counted. CountSends where client-go's resends pass
+// through it is what the sent-twice case above relies on.
+func TestAConflictToAResendTakenForARefusalCountsTwice(t *testing.T) {
+	ns := env.Namespace(t)
+	f := &testenv.FaultyWrites{Fault: func(n int64) testenv.WriteFault {
+		if n%2 == 0 {
+			return testenv.SentTwice
+		}
+		return testenv.Untouched
+	}}
+	p, _ := wrappedPipeline(t, ns, Options{}, f.Wrap, CountSends)
+	s := &sender{t: t}
+	const signals = 6
+	for range signals {
+		s.send(p, ns, "web")
+	}
+	if got := storedCount(t, ns, "web"); got <= s.answered.Load() {
+		t.Errorf("stored count %d, answered as counted %d: the resend's Conflict was settled although the pipeline saw one send", got, s.answered.Load())
 	}
 }
 

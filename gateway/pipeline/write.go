@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -109,13 +110,16 @@ func (p *Pipeline) send(ctx context.Context, w *countWrite) (*v1alpha1.Remediati
 
 // put writes w unless r's deadline has passed. It returns the request as
 // stored after w when w landed, or, when it did not, the request as it is
-// now: fresh, or nil when it is gone. A Conflict or an answer that never
-// came leaves open whether w landed (the first send may have landed and
-// its answer been lost on the way back); put settles that before it
-// returns, past the deadline if it must, because the signal's answer
-// depends on it.
+// now: fresh, or nil when it is gone. A Conflict to a write sent once is a
+// refusal: put reads the request again. An answer that never came, or a
+// Conflict to a write client-go sent again (CountSends), leaves open
+// whether w landed (a send may have landed and its answer been lost on the
+// way back); put settles that before it returns, past the deadline if it
+// must, because the signal's answer depends on it.
 func (p *Pipeline) put(r *run, w *countWrite) (stored, fresh *v1alpha1.RemediationRequest, err error) {
+	var sends *atomic.Int32
 	err = p.call(r, func(ctx context.Context) error {
+		ctx, sends = countingSends(ctx)
 		var err error
 		stored, err = p.send(ctx, w)
 		return err
@@ -127,6 +131,10 @@ func (p *Pipeline) put(r *run, w *countWrite) (stored, fresh *v1alpha1.Remediati
 		return nil, nil, err
 	case apierrors.IsNotFound(err):
 		return nil, nil, nil
+	case apierrors.IsConflict(err) && sends.Load() == 1:
+		r.lastErr = err
+		fresh, err := p.get(r, w.key())
+		return nil, fresh, err
 	case apierrors.IsConflict(err) || ambiguous(err):
 		r.lastErr = err
 		return p.settle(w, err)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/auditlog"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/webhook"
@@ -173,6 +174,13 @@ func NewHandler(env *testenv.Env, o Options) (*webhook.Handler, *webhook.Metrics
 	}
 	if o.Webhook.Audit.GetSink() == nil {
 		o.Webhook.Audit = auditlog.New(io.Discard)
+	}
+	if !o.Webhook.CountedCreators.Empty() && o.Webhook.Counter == nil {
+		w, err := pipeline.NewClient(env.Config, client.Options{Scheme: env.Scheme})
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Webhook.Counter = webhook.NewCounter(reader, w)
 	}
 	var namespaces client.Reader = env.Client
 	if o.Namespaces != nil {
