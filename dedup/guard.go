@@ -74,6 +74,11 @@ type Guard struct {
 	// Observations). Defaults to 4,096.
 	ObservedClaims int
 
+	// background runs what a decision leaves behind it (a release's
+	// retries); nil: a goroutine of its own. The model test schedules it
+	// like any other caller of the API server.
+	background func(func())
+
 	once sync.Once
 	seen *Observations
 	age  AgeJudge

@@ -77,7 +77,11 @@ func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, action ClaimA
 // grace; left behind, the claim is taken over after the grace (step C8).
 func (d *decision) release(claim Claim) {
 	g, l := d.g, claim.Lease
-	go func() {
+	run := g.background
+	if run == nil {
+		run = func(f func()) { go f() }
+	}
+	run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), g.grace())
 		defer cancel()
 		_ = wait.ExponentialBackoffWithContext(ctx, releaseBackoff, func(ctx context.Context) (bool, error) {
@@ -92,7 +96,7 @@ func (d *decision) release(claim Claim) {
 			}
 			return false, nil
 		})
-	}()
+	})
 }
 
 // releaseBackoff spaces the attempts of release: from 100 ms, doubling,
@@ -161,12 +165,13 @@ func (d *decision) createClaim(ctx context.Context, h HolderRef) error {
 	return nil
 }
 
-// held decides against a claim that exists: steps C5 to C8. A create under
-// the name the claim records but another UID is decided like any other
-// create: a name is unique, so at most one of the two is stored, and the
-// one the claim records may still be (a slow co-installed webhook holds
-// it). Taking its claim would leave the claim naming a UID that loses to an
-// active request of the same name.
+// held decides against a claim that exists: steps C5 to C8. A candidate
+// under the name the claim records but another UID is decided like any
+// other: a name is unique, so at most one of the two is stored, and the one
+// the claim records may still be (a slow co-installed webhook holds its
+// create, or the candidate, being reactivated, is deleted before its update
+// lands). Taking its claim would leave the claim naming a UID that loses to
+// an active request of the same name.
 func (d *decision) held(ctx context.Context, res Resolution) (Verdict, bool, error) {
 	claim := *res.Claim
 	switch {
@@ -174,7 +179,7 @@ func (d *decision) held(ctx context.Context, res Resolution) (Verdict, bool, err
 		// Forged: it names a request of another fingerprint, vouches for
 		// nothing and waits on no admission.
 		return d.seekHolder(ctx, claim)
-	case claim.HolderName() == d.c.Name && (claim.HolderUID() == d.c.UID || d.c.Reactivation):
+	case claim.HolderName() == d.c.Name && claim.HolderUID() == d.c.UID:
 		return d.heldBySelf(ctx, res)
 	}
 	switch {
