@@ -25,7 +25,8 @@ type Resolution struct {
 	// no claim, the oldest active RemediationRequest the List found. Nil when
 	// the claim's holder is not stored (gone, or its creation still in
 	// flight) or the List found no active one, and when the claim names a
-	// request that it does not vouch for (Foreign).
+	// request that it does not vouch for (Foreign). ResolveForGateway's
+	// differs: where the claim's holder is not active, GatewayHolder's pick.
 	Holder *v1alpha1.RemediationRequest
 	// Foreign is set when the claim names a stored request of another
 	// fingerprint (Claim.Vouches): a forged claim. It vouches for nothing

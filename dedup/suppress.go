@@ -10,13 +10,17 @@ import (
 // The gateway's view of who holds a fingerprint is wider than the webhook's.
 // The webhook keeps at most one non-terminal RemediationRequest per
 // fingerprint (IsActive). kubernaut's gateway, whose users rrguard serves,
-// also refuses to start a new remediation while the last one for the
+// also refuses to start a new remediation while any request of the
 // fingerprint ended in a way that asks for a pause: the orchestrator stopped
 // it for a human (completionStatus.outcome ManualReviewRequired), or put the
 // fingerprint in an exponential backoff (routingStatus.nextAllowedExecution
-// in the future). Signals that arrive meanwhile are counted on that request
-// instead. This is a gateway decision only: a client that creates a request
-// while one is suppressing is still admitted by the webhook.
+// in the future). Any request, not only the latest: others create requests
+// too (kubernaut's API frontend, any client the webhook admits beside a
+// suppressing request), and a newer one that ended well lifts neither a
+// review only a human may lift nor a window still open. Signals that arrive meanwhile are counted on the
+// suppressing request instead. This is a gateway decision only: a client
+// that creates a request while one is suppressing is still admitted by the
+// webhook.
 
 // Suppresses reports whether rr keeps a new RemediationRequest for its
 // fingerprint from being created at now, for the gateway: rr is active, or
@@ -30,14 +34,35 @@ func Suppresses(rr *v1alpha1.RemediationRequest, now time.Time) bool {
 // back at now, by kubernaut's rules: it ended for manual review, or its
 // backoff window (routingStatus.nextAllowedExecution) has not passed.
 func isSuppressing(rr *v1alpha1.RemediationRequest, now time.Time) bool {
-	if rr == nil || rr.DeletionTimestamp != nil || !IsTerminal(rr.Status.OverallPhase) {
+	return inReview(rr) || backoffUntil(rr, now) != nil
+}
+
+// ended reports whether rr is terminal and not being deleted: the requests
+// whose status may still suppress.
+func ended(rr *v1alpha1.RemediationRequest) bool {
+	return rr != nil && rr.DeletionTimestamp == nil && IsTerminal(rr.Status.OverallPhase)
+}
+
+// inReview reports whether rr ended for manual review, which holds its
+// fingerprint until the orchestrator's outcome says otherwise.
+func inReview(rr *v1alpha1.RemediationRequest) bool {
+	if !ended(rr) {
 		return false
 	}
-	if c := rr.Status.CompletionStatus; c != nil && c.Outcome == v1alpha1.OutcomeManualReviewRequired {
-		return true
+	c := rr.Status.CompletionStatus
+	return c != nil && c.Outcome == v1alpha1.OutcomeManualReviewRequired
+}
+
+// backoffUntil returns the end of rr's backoff window when rr ended and the
+// window is still open at now, else nil.
+func backoffUntil(rr *v1alpha1.RemediationRequest, now time.Time) *time.Time {
+	if !ended(rr) || rr.Status.RoutingStatus == nil || rr.Status.RoutingStatus.NextAllowedExecution == nil {
+		return nil
 	}
-	r := rr.Status.RoutingStatus
-	return r != nil && r.NextAllowedExecution != nil && now.Before(r.NextAllowedExecution.Time)
+	if until := rr.Status.RoutingStatus.NextAllowedExecution.Time; now.Before(until) {
+		return &until
+	}
+	return nil
 }
 
 // Suppresses reports whether the resolution's holder keeps a new request
@@ -48,24 +73,36 @@ func (r Resolution) Suppresses(now time.Time) bool {
 
 // GatewayHolder picks, from every request stored with one fingerprint, the
 // one the gateway counts a signal on at now: the holder the webhook would
-// name (the oldest active request), or else the latest request — the one
-// the claim last went to — when it is suppressing. Nil means a new request
-// may be created.
+// name (the oldest active request); else the newest request that ended for
+// manual review (a human must act before anything new starts, however long
+// that takes); else, of the requests inside their backoff window, the one
+// whose window ends last, as kubernaut's gateway picks it. Every replica
+// picks the same one from the same requests. Nil means a new request may be
+// created.
 func GatewayHolder(items []v1alpha1.RemediationRequest, now time.Time) *v1alpha1.RemediationRequest {
 	if active := oldestActive(items, ""); active != nil {
 		return active
 	}
-	var latest *v1alpha1.RemediationRequest
+	var review, backoff *v1alpha1.RemediationRequest
+	var backoffEnd time.Time
 	for i := range items {
 		rr := &items[i]
-		if latest == nil || newer(rr, latest) {
-			latest = rr
+		if inReview(rr) {
+			if review == nil || newer(rr, review) {
+				review = rr
+			}
+			continue
+		}
+		if until := backoffUntil(rr, now); until != nil {
+			if backoff == nil || until.After(backoffEnd) || (until.Equal(backoffEnd) && newer(rr, backoff)) {
+				backoff, backoffEnd = rr, *until
+			}
 		}
 	}
-	if latest != nil && isSuppressing(latest, now) {
-		return latest
+	if review != nil {
+		return review
 	}
-	return nil
+	return backoff
 }
 
 // newer orders requests by creation, the name breaking ties.
@@ -77,17 +114,19 @@ func newer(a, b *v1alpha1.RemediationRequest) bool {
 }
 
 // ResolveForGateway is Resolve with the gateway's rule: the claim's holder
-// when the claim exists (and is not forged), else the request
-// GatewayHolder picks from the field-selector List. The caller decides with
+// when the claim exists and its holder is active (a forged claim's never
+// is: Resolution.Foreign), else the request GatewayHolder picks from the
+// field-selector List — any ended request of the fingerprint may suppress,
+// not only the one the claim last went to. The caller decides with
 // Resolution.Suppresses.
 func (r Resolver) ResolveForGateway(ctx context.Context, ns, fp string, now time.Time) (Resolution, error) {
 	res, claimed, err := r.ResolveClaim(ctx, ns, fp)
-	if err != nil || claimed && !res.Foreign {
+	if err != nil || (claimed && res.Active()) {
 		return res, err
 	}
 	items, err := ListByFingerprint(ctx, r.Reader, ns, fp)
 	if err != nil {
 		return Resolution{}, err
 	}
-	return Resolution{Holder: GatewayHolder(items, now)}, nil
+	return Resolution{Claim: res.Claim, Holder: GatewayHolder(items, now)}, nil
 }

@@ -82,10 +82,16 @@ func TestGatewayHolder(t *testing.T) {
 		"the active one":              {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseCompleted, mrr, time.Time{}), suppressing("b", newer, v1alpha1.PhaseProcessing, "", time.Time{})}, want: "b"},
 		"the oldest active":           {items: []v1alpha1.RemediationRequest{suppressing("b", newer, "", "", time.Time{}), suppressing("a", older, "", "", time.Time{})}, want: "a"},
 		"the latest if it suppresses": {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseFailed, "", time.Time{}), suppressing("b", newer, v1alpha1.PhaseFailed, "", now.Add(time.Minute))}, want: "b"},
-		// The claim went to the latest; an older request's review does not
-		// hold the fingerprint once a newer one was admitted and ended.
-		"not an older one that suppresses": {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseFailed, mrr, time.Time{}), suppressing("b", newer, v1alpha1.PhaseCompleted, "Remediated", time.Time{})}},
-		"same creation, the later name":    {items: []v1alpha1.RemediationRequest{suppressing("b", older, v1alpha1.PhaseFailed, mrr, time.Time{}), suppressing("a", older, v1alpha1.PhaseCompleted, "", time.Time{})}, want: "b"},
+		// Any ended request may suppress: a newer one that ended well
+		// lifts neither an older one's review nor its window.
+		"an older one under review":     {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseFailed, mrr, time.Time{}), suppressing("b", newer, v1alpha1.PhaseCompleted, "Remediated", time.Time{})}, want: "a"},
+		"an older one in its window":    {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseTimedOut, "", now.Add(time.Hour)), suppressing("b", newer, v1alpha1.PhaseCompleted, "Remediated", time.Time{})}, want: "a"},
+		"the newest under review":       {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseFailed, mrr, time.Time{}), suppressing("b", newer, v1alpha1.PhaseCompleted, mrr, time.Time{})}, want: "b"},
+		"a review over a longer window": {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseFailed, mrr, time.Time{}), suppressing("b", newer, v1alpha1.PhaseFailed, "", now.Add(24*time.Hour))}, want: "a"},
+		"the window that ends last":     {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseFailed, "", now.Add(2*time.Hour)), suppressing("b", newer, v1alpha1.PhaseFailed, "", now.Add(time.Hour))}, want: "a"},
+		"equal windows, the newer":      {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseFailed, "", now.Add(time.Hour)), suppressing("b", newer, v1alpha1.PhaseFailed, "", now.Add(time.Hour))}, want: "b"},
+		"windows all passed":            {items: []v1alpha1.RemediationRequest{suppressing("a", older, v1alpha1.PhaseFailed, "", now.Add(-time.Hour)), suppressing("b", newer, v1alpha1.PhaseFailed, "", now)}},
+		"same creation, the later name": {items: []v1alpha1.RemediationRequest{suppressing("b", older, v1alpha1.PhaseFailed, mrr, time.Time{}), suppressing("a", older, v1alpha1.PhaseFailed, mrr, time.Time{})}, want: "b"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

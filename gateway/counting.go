@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/signal"
 )
 
@@ -63,6 +64,9 @@ func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
 		Metrics:        pipeline.NewMetrics(o.Registerer),
 		Targets:        signal.NewOwnerResolver(o.Reader),
 		WebhookGuarded: o.WebhookGuarded,
+	}
+	if o.RequireManagedLabel {
+		po.Scope = scope.Checker{Reader: o.Reader, ClusterID: o.ClusterID}
 	}
 	if o.WebhookGuarded {
 		idx, err := pipeline.NewIndex(mgr.GetConfig(), pipeline.IndexOptions{

@@ -16,8 +16,11 @@
 //   - coordination.k8s.io leases: get — in its namespace (it reads the
 //     webhook's claims, never writes them);
 //   - pods, apps replicasets, batch jobs: get — cluster-wide, to climb a Pod
-//     to its controller (RBAC grants the whole object; the gateway asks
-//     for its metadata only);
+//     to its controller, and with --require-managed-label the kinds whose
+//     kubernaut.ai/managed label it reads (scope.ObjectKinds: also
+//     services, namespaces, nodes, persistentvolumes, deployments,
+//     statefulsets, daemonsets, cronjobs) — RBAC grants the whole object;
+//     the gateway asks for its metadata only;
 //   - authentication.k8s.io tokenreviews and authorization.k8s.io
 //     subjectaccessreviews: create — for --auth=tokenreview;
 //   - in self-signed mode, secrets: create, and get and update of its own

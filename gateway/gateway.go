@@ -79,6 +79,11 @@ type Options struct {
 	// ClusterID is the cluster a signal comes from when it does not say
 	// (signal.Parser); empty, the default, means the local cluster.
 	ClusterID string
+	// RequireManagedLabel counts only signals whose resolved target is in
+	// kubernaut's management scope, by the kubernaut.ai/managed label on it
+	// or its namespace (scope.Checker); the others are answered 200
+	// ignored with the reason. Defaults to false: every signal counts.
+	RequireManagedLabel bool
 	// Reader is what every read of the API server goes through. Defaults
 	// to the manager's APIReader; anything else must read the API server
 	// directly too.

@@ -67,6 +67,9 @@ type variant struct {
 	// requests is the namespace the gateway creates RemediationRequests
 	// in, and holds its namespaced RBAC; rrguard-system when empty.
 	requests string
+	// managedScope: the gateway counts only signals in kubernaut's
+	// management scope (--require-managed-label), as kubernaut's gateway.
+	managedScope bool
 	// kubernautCreators: the webhook denies kubernaut's gateway and API
 	// frontend AlreadyExists (--count-denied-creators).
 	kubernautCreators bool
@@ -82,7 +85,7 @@ var variants = []variant{
 	{dir: "default", crd: true, certManager: true},
 	{dir: "without-crd", crd: false, certManager: true},
 	{dir: "self-signed", crd: true, certManager: false},
-	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, kubernautCreators: true},
+	{dir: "kubernaut", crd: false, certManager: true, requests: kubernautNamespace, kubernautCreators: true, managedScope: true},
 	{dir: "kubernaut-webhook", crd: false, certManager: true, kubernautCreators: true, noGateway: true},
 }
 
@@ -276,7 +279,8 @@ func TestEveryVariantBuildsAndTheAPIServerAcceptsEveryObject(t *testing.T) {
 }
 
 // checkGatewayArgs checks what v's gateway is told: --webhook-guarded where
-// the webhook is installed, --namespace where it writes elsewhere.
+// the webhook is installed, --namespace where it writes elsewhere,
+// --require-managed-label where kubernaut's scope applies.
 func checkGatewayArgs(t *testing.T, v variant, b built) {
 	t.Helper()
 	// The gateway skips the List before a new incident only because the
@@ -288,6 +292,9 @@ func checkGatewayArgs(t *testing.T, v variant, b built) {
 	}
 	if v.requests != "" && !hasArg(gw.Spec.Template.Spec.Containers[0], "--namespace="+v.requests) {
 		t.Errorf("gateway args %v lack --namespace=%s", gw.Spec.Template.Spec.Containers[0].Args, v.requests)
+	}
+	if got := hasArg(gw.Spec.Template.Spec.Containers[0], "--require-managed-label"); got != v.managedScope {
+		t.Errorf("gateway --require-managed-label = %v, want %v", got, v.managedScope)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/rrguard/rrguard/certs"
 	"github.com/rrguard/rrguard/gateway"
 	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/internal/kube"
 	"github.com/rrguard/rrguard/test/testenv"
 )
@@ -383,6 +384,21 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				}
 				return nil
 			}, true},
+			{"read the metadata of every kind whose managed label scope reads (--require-managed-label)", func(ctx context.Context, c client.Client) error {
+				for _, gvk := range scope.ObjectKinds() {
+					m := metadataOf(gvk.GroupVersion().String(), gvk.Kind)
+					if err := c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "x"}, m); err != nil && !apierrors.IsNotFound(err) {
+						return err
+					}
+				}
+				return nil
+			}, true},
+			{"read a Secret's metadata (scope leaves Secrets to their namespace)", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "x"}, metadataOf("v1", "Secret"))
+			}, false},
+			{"read a ConfigMap's metadata (scope leaves ConfigMaps to their namespace)", func(ctx context.Context, c client.Client) error {
+				return c.Get(ctx, types.NamespacedName{Namespace: tenant, Name: "x"}, metadataOf("v1", "ConfigMap"))
+			}, false},
 
 			{"delete an RR", func(ctx context.Context, c client.Client) error {
 				return c.Delete(ctx, testenv.RemediationRequest(system, "by-the-gateway", anyFingerprint))

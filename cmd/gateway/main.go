@@ -56,6 +56,7 @@ func serve(ctx context.Context, o *Options) error {
 		RequestTimeout:          o.RequestTimeout,
 		WebhookGuarded:          o.WebhookGuarded,
 		ClusterID:               o.ClusterID,
+		RequireManagedLabel:     o.RequireManagedLabel,
 	}); err != nil {
 		return err
 	}
@@ -66,7 +67,8 @@ func serve(ctx context.Context, o *Options) error {
 		return fmt.Errorf("add readiness check: %w", err)
 	}
 	log.Info("Starting the gateway", "bindAddress", o.BindAddress, "certMode", o.CertMode, "namespace", o.Namespace,
-		"auth", o.Auth, "tokenAudiences", o.TokenAudiences, "webhookGuarded", o.WebhookGuarded, "clusterID", o.ClusterID)
+		"auth", o.Auth, "tokenAudiences", o.TokenAudiences, "webhookGuarded", o.WebhookGuarded, "clusterID", o.ClusterID,
+		"requireManagedLabel", o.RequireManagedLabel)
 	return mgr.Start(ctx)
 }
 

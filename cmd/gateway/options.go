@@ -71,6 +71,10 @@ type Options struct {
 	// ClusterID is the cluster signals come from when they do not say
 	// (gateway.Options.ClusterID). Defaults to empty: the local cluster.
 	ClusterID string
+	// RequireManagedLabel counts only signals about objects in kubernaut's
+	// management scope (gateway.Options.RequireManagedLabel). Defaults to
+	// false.
+	RequireManagedLabel bool
 	// Zap configures the logger: JSON unless --zap-devel.
 	Zap zap.Options
 }
@@ -126,6 +130,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "How long a request may take to count its signals before it is answered 504.")
 	fs.BoolVar(&o.WebhookGuarded, "webhook-guarded", o.WebhookGuarded, "Set when rrguard's admission webhook guards the namespace (every kustomize variant installs it): a fingerprint this replica does not know is then looked up in its informer index of the namespace, without an API request, and the webhook's Duplicate denial names any active RemediationRequest the index has not seen yet. Without the webhook a lagging index would create duplicates; leave it off.")
 	fs.StringVar(&o.ClusterID, "cluster-id", o.ClusterID, "The cluster ID of signals that do not name one: every Kubernetes Event, and alerts without a \"cluster\" label (the label wins). It becomes spec.clusterID and part of the fingerprint. Leave it empty in kubernaut's own (hub) cluster, where kubernaut expects local signals to carry none.")
+	fs.BoolVar(&o.RequireManagedLabel, "require-managed-label", o.RequireManagedLabel, "Count only signals whose target (resolved to its top-level controller) is in kubernaut's management scope, as kubernaut's gateway decides it: the target's own kubernaut.ai/managed label (true or false), else its namespace's; a cluster-scoped target must carry it itself. Other signals are answered 200 \"ignored\" with the reason and how to opt in. The kubernaut variant sets it.")
 	o.Zap.BindFlags(fs)
 }
 

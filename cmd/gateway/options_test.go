@@ -38,6 +38,9 @@ func TestFlagsMapToOptions(t *testing.T) {
 				if o.Namespace != defaults.Namespace || o.Kubeconfig != "" || o.ClusterID != "" {
 					t.Errorf("namespace %q kubeconfig %q cluster ID %q, want %q and none", o.Namespace, o.Kubeconfig, o.ClusterID, defaults.Namespace)
 				}
+				if o.RequireManagedLabel {
+					t.Error("the managed label is required by default, want every signal counted")
+				}
 				if o.Zap.Development {
 					t.Error("logs default to development mode, want JSON (production)")
 				}
@@ -50,6 +53,7 @@ func TestFlagsMapToOptions(t *testing.T) {
 				"--max-body-bytes=2048", "--request-timeout=3s", "--webhook-guarded", "--cluster-id=prod-eu", "--zap-devel",
 				"--tls-cert-path=/certs", "--cert-mode=self-signed", "--cert-service-name=gw", "--enable-http2",
 				"--token-audiences=a, b,", "--max-requests-inflight=7", "--max-token-reviews-inflight=3",
+				"--require-managed-label",
 			},
 			check: func(t *testing.T, o *Options) {
 				want := Options{
@@ -58,6 +62,7 @@ func TestFlagsMapToOptions(t *testing.T) {
 					MaxBodyBytes: 2048, RequestTimeout: 3 * time.Second, WebhookGuarded: true, ClusterID: "prod-eu",
 					TLSCertPath: "/certs", CertMode: certs.ModeSelfSigned, EnableHTTP2: true,
 					TokenAudiences: []string{"a", "b"}, MaxRequestsInFlight: 7, MaxTokenReviewsInFlight: 3,
+					RequireManagedLabel: true,
 				}
 				want.Certs = gateway.CertOptions()
 				want.Certs.ServiceName = "gw"

@@ -274,7 +274,8 @@ type SignalResponse struct {
 	Fingerprint        string                 `json:"fingerprint,omitempty"`
 	RemediationRequest *RemediationRequestRef `json:"remediationRequest,omitempty"`
 	OccurrenceCount    int64                  `json:"occurrenceCount,omitempty"`
-	// Reason says why an ignored signal asks for nothing.
+	// Reason says why an ignored signal was not counted: it asks for
+	// nothing, or its target is out of scope.
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -450,6 +451,10 @@ func (h *handler) submitItem(ctx context.Context, source string, index int, item
 	}
 	if err != nil {
 		res.fail(err)
+		return res
+	}
+	if counted.Outcome == pipeline.OutcomeIgnored {
+		res.Status, res.Code, res.Reason = pipeline.OutcomeIgnored, http.StatusOK, counted.Reason
 		return res
 	}
 	res.Status, res.Code = counted.Outcome, http.StatusAccepted

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/test/gatewaytest"
 	"github.com/rrguard/rrguard/test/load"
 )
 
@@ -125,16 +126,58 @@ func TestTheWebhookAdmitsACreateBesideASuppressingRequest(t *testing.T) {
 	first := mustSend(t, gw.URL, target, http.StatusCreated).Counted
 	orchestrate(t, ns, first, map[string]any{"overallPhase": "Failed", "completionStatus": map[string]any{"outcome": "ManualReviewRequired"}})
 
+	if err := createByHand(ns, "created-by-hand", target); err != nil {
+		t.Fatalf("create beside a suppressing request: %v; the webhook must admit it", err)
+	}
+}
+
+// createByHand creates a request about target as a client other than the
+// gateway does (kubernaut's API frontend, a person).
+func createByHand(ns, name string, target load.Target) error {
 	now := metav1.Now()
 	rr := &v1alpha1.RemediationRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "created-by-hand"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.RemediationRequestSpec{
 			SignalFingerprint: target.Fingerprint, SignalName: "Manual", Severity: "critical", SignalType: "alert", TargetType: "kubernetes",
-			TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: "payments", Name: "api"},
+			TargetResource: v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: target.Namespace, Name: target.Deployment},
 			FiringTime:     now, ReceivedTime: now,
 		},
 	}
-	if err := env.Client.Create(context.Background(), rr); err != nil {
-		t.Fatalf("create beside a suppressing request: %v; the webhook must admit it", err)
+	return env.Client.Create(context.Background(), rr)
+}
+
+// Any ended request of the fingerprint suppresses, not only the latest: the
+// first request ended for review or in backoff, and a second, created
+// beside it by hand (as kubernaut's API frontend or any client may, and the
+// webhook admits), ended well. A repeat is counted on the first request —
+// by the replica that created it, by a replica new to the fingerprint, and
+// by one without the webhook, whose claim names the second.
+func TestAnOlderEndedRequestSuppresses(t *testing.T) {
+	cases := map[string]map[string]any{
+		"for manual review": {"overallPhase": "Failed", "completionStatus": map[string]any{"outcome": "ManualReviewRequired"}},
+		"in backoff":        {"overallPhase": "Failed", "routingStatus": map[string]any{"nextAllowedExecution": stamp(time.Now().Add(time.Hour))}},
+	}
+	for name, hold := range cases {
+		t.Run(name, func(t *testing.T) {
+			ns := env.Namespace(t)
+			knows, fresh := startGateway(t, ns), startGateway(t, ns)
+			unguarded := gatewaytest.StartForTest(t, gatewaytest.Options{Config: env.Config, Scheme: env.Scheme, Namespace: ns})
+			target := load.NewTarget("payments", "api")
+			first := mustSend(t, knows.URL, target, http.StatusCreated).Counted
+			orchestrate(t, ns, first, hold)
+			if err := createByHand(ns, "second", target); err != nil {
+				t.Fatal(err)
+			}
+			orchestrate(t, ns, "second", map[string]any{"overallPhase": "Completed", "completionStatus": map[string]any{"outcome": "Remediated"}})
+
+			for replica, url := range map[string]string{"that created the first": knows.URL, "new to the fingerprint": fresh.URL, "without the webhook": unguarded.URL} {
+				if r := mustSend(t, url, target, http.StatusAccepted); r.Counted != first {
+					t.Errorf("the replica %s counted on %s, want the first, %s", replica, r.Counted, first)
+				}
+			}
+			if got := occurrences(t, ns, first); got != 4 {
+				t.Errorf("the first request counts %d, want 4", got)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 // Package pipeline counts signals on RemediationRequests: for each
 // fingerprint it finds the request that holds it for the gateway — active,
-// or ended but suppressing by kubernaut's rules (dedup.Suppresses) — and
+// or any ended one still suppressing by kubernaut's rules
+// (dedup.GatewayHolder) — and
 // adds the signal to its status.deduplication, or creates one, so that a
 // fingerprint has at most one active request and every signal answered as
 // counted is counted exactly once (docs/design.md, steps G1–G9).

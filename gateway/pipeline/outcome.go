@@ -4,16 +4,18 @@ package pipeline
 // audit lines and metrics use for it.
 type Outcome string
 
-// The outcomes of a signal. Submit returns the first two; the other three
-// are decided before a signal reaches it (Ignored, and Rejected for a
-// payload that cannot be parsed) or from its error (Rejected, Failed).
+// The outcomes of a signal. Submit returns the first two, and Ignored for a
+// target out of scope; the others are decided before a signal reaches it
+// (Ignored, and Rejected for a payload that cannot be parsed) or from its
+// error (Rejected, Failed).
 const (
 	// OutcomeCreated: the signal's RemediationRequest was created for it.
 	OutcomeCreated Outcome = "created"
 	// OutcomeDuplicate: the signal was counted on an existing request.
 	OutcomeDuplicate Outcome = "duplicate"
 	// OutcomeIgnored: the signal asks for nothing (a resolved alert, a
-	// Normal event) and was not counted.
+	// Normal event) or its target is out of kubernaut's management scope,
+	// and it was not counted.
 	OutcomeIgnored Outcome = "ignored"
 	// OutcomeRejected: the signal can never be counted as sent.
 	OutcomeRejected Outcome = "rejected"

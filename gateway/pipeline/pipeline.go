@@ -15,14 +15,18 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/signal"
 	"github.com/rrguard/rrguard/internal/coalesce"
 )
 
-// Result is where a signal was counted.
+// Result is where a signal was counted, or why it was not.
 type Result struct {
-	// Outcome is OutcomeCreated or OutcomeDuplicate.
+	// Outcome is OutcomeCreated or OutcomeDuplicate; OutcomeIgnored for a
+	// signal whose target is out of scope (Options.Scope).
 	Outcome Outcome
+	// Reason says why an ignored signal was not counted.
+	Reason string
 	// Fingerprint is the signal's, of its resolved target. Submit sets it
 	// on an error too, once the signal could be fingerprinted.
 	Fingerprint string
@@ -68,6 +72,14 @@ type Targets interface {
 
 var _ Targets = (*signal.OwnerResolver)(nil)
 
+// Scope decides whether a resolved target is in kubernaut's management
+// scope; *scope.Checker reads kubernaut's kubernaut.ai/managed label.
+type Scope interface {
+	Check(ctx context.Context, clusterID string, target v1alpha1.ResourceIdentifier) (scope.Verdict, error)
+}
+
+var _ Scope = scope.Checker{}
+
 // DefaultTimeout is a signal's deadline, from its arrival, unless its
 // caller says otherwise: the gateway's --request-timeout default.
 const DefaultTimeout = 15 * time.Second
@@ -100,6 +112,11 @@ type Options struct {
 	// controller) before it is fingerprinted, so that the alerts of one
 	// workload's Pods are one incident.
 	Targets Targets
+	// Scope, when set, is asked about each signal's resolved target; a
+	// signal whose target is out of scope is answered OutcomeIgnored with
+	// the reason, before anything is read or written for it, as
+	// kubernaut's gateway answers it before its deduplication.
+	Scope Scope
 	// WebhookGuarded says that rrguard's admission webhook decides every
 	// create in Namespace. A fingerprint this replica does not know is then
 	// looked up in Index, without an API request: the webhook names an
@@ -206,8 +223,8 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// Submit resolves sig's target (Options.Targets), fingerprints it, counts
-// it, and says where. ctx's deadline is the signal's; once Submit has
+// Submit resolves sig's target (Options.Targets), fingerprints it, checks
+// its scope (Options.Scope), counts it, and says where. ctx's deadline is the signal's; once Submit has
 // queued the signal it waits for the outcome even if ctx is cancelled,
 // because the signal may already be part of a write in flight and its
 // caller must learn whether it was counted. The wait is bounded by the
@@ -221,17 +238,22 @@ func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, erro
 	if p.opts.Targets != nil {
 		target, err := p.opts.Targets.Resolve(ctx, sig.Target)
 		if err != nil {
-			kind := ErrUnavailable
-			if ctx.Err() != nil {
-				kind = ErrDeadline
-			}
-			return Result{}, fmt.Errorf("%w: resolve target: %w", kind, err)
+			return Result{}, readFailed(ctx, "resolve target", err)
 		}
 		sig.Target = target
 	}
 	fp, err := sig.Fingerprint()
 	if err != nil {
 		return Result{}, err
+	}
+	if p.opts.Scope != nil {
+		v, err := p.opts.Scope.Check(ctx, sig.ClusterID, sig.Target)
+		if err != nil {
+			return Result{Fingerprint: fp}, readFailed(ctx, "check scope", err)
+		}
+		if !v.Managed {
+			return Result{Outcome: OutcomeIgnored, Fingerprint: fp, Reason: "not in kubernaut's management scope: " + v.Reason}, nil
+		}
 	}
 	res, err := p.await(fp, &pendingSignal{sig: sig, arrived: now, deadline: deadline, done: make(chan outcome, 1)})
 	res.Fingerprint = fp
@@ -358,6 +380,16 @@ func (p *Pipeline) jitter(attempt int) time.Duration {
 }
 
 func (p *Pipeline) sleep(d time.Duration) { time.Sleep(d) }
+
+// readFailed wraps the error of a read Submit makes before counting:
+// ErrDeadline once ctx is done, ErrUnavailable otherwise.
+func readFailed(ctx context.Context, op string, err error) error {
+	kind := ErrUnavailable
+	if ctx.Err() != nil {
+		kind = ErrDeadline
+	}
+	return fmt.Errorf("%w: %s: %w", kind, op, err)
+}
 
 // classify wraps an API error as ErrRejected when the request itself is at
 // fault and ErrUnavailable otherwise: a Forbidden is fixed by RBAC, a

@@ -19,6 +19,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/dedup"
+	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/signal"
 	"github.com/rrguard/rrguard/test/testenv"
 )
@@ -475,5 +476,64 @@ func TestAPanicCountingOneFingerprintFailsOnlyItsSignals(t *testing.T) {
 	}
 	if n := len(listRRs(t, ns, poisonedFP)); n != 0 {
 		t.Errorf("%d requests written for the poisoned signal", n)
+	}
+}
+
+type scopeFunc func(v1alpha1.ResourceIdentifier) (scope.Verdict, error)
+
+func (f scopeFunc) Check(_ context.Context, _ string, t v1alpha1.ResourceIdentifier) (scope.Verdict, error) {
+	return f(t)
+}
+
+// The scope is asked about the resolved target, and only a target in scope
+// is counted: out of scope is an answer (ignored, with the reason), a scope
+// that cannot be read is ErrUnavailable; neither writes anything.
+func TestSubmitCountsOnlyTargetsInScope(t *testing.T) {
+	toOwner := targetsFunc(func(t v1alpha1.ResourceIdentifier) (v1alpha1.ResourceIdentifier, error) {
+		return v1alpha1.ResourceIdentifier{Kind: "Deployment", Namespace: t.Namespace, Name: "web", APIVersion: "apps/v1"}, nil
+	})
+	tests := map[string]struct {
+		verdict scope.Verdict
+		err     error
+		want    Outcome
+		wantErr error
+	}{
+		"in scope is counted":            {verdict: scope.Verdict{Managed: true}, want: OutcomeCreated},
+		"out of scope is ignored":        {verdict: scope.Verdict{Reason: "namespace x is labelled kubernaut.ai/managed=false"}, want: OutcomeIgnored},
+		"an unreadable scope is a retry": {err: errors.New("get Namespace metadata: connection refused"), wantErr: ErrUnavailable},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ns := env.Namespace(t)
+			var asked v1alpha1.ResourceIdentifier
+			check := scopeFunc(func(t v1alpha1.ResourceIdentifier) (scope.Verdict, error) { asked = t; return tc.verdict, tc.err })
+			p, err := New(env.Client, env.Client, Options{Namespace: ns, Targets: toOwner, Scope: check})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, fp := testSignal(ns, "web")
+			sig.Target = v1alpha1.ResourceIdentifier{Kind: "Pod", Namespace: ns, Name: "web-7d9f-x2x4z"}
+			res, err := p.Submit(context.Background(), sig)
+			if asked.Kind != "Deployment" {
+				t.Errorf("the scope was asked about %+v, want the resolved Deployment", asked)
+			}
+			if res.Fingerprint != fp {
+				t.Errorf("fingerprint %q, want the Deployment's %s", res.Fingerprint, fp)
+			}
+			if tc.wantErr != nil || err != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Submit error = %v, want %v", err, tc.wantErr)
+				}
+			} else if res.Outcome != tc.want || (tc.want == OutcomeIgnored && !strings.HasSuffix(res.Reason, tc.verdict.Reason)) {
+				t.Errorf("result = %+v, want %s with the scope's reason", res, tc.want)
+			}
+			want := 0
+			if tc.want == OutcomeCreated {
+				want = 1
+			}
+			if n := len(listRRs(t, ns, fp)); n != want {
+				t.Errorf("%d requests stored, want %d", n, want)
+			}
+		})
 	}
 }

@@ -100,17 +100,17 @@ func (p Parser) eventItem(ev event, body []byte) (Item, error) {
 	sig := &Signal{
 		Name: ev.reason,
 		// kubernaut's gateway rates an event by its type.
-		Severity:    ev.typ,
-		Source:      SourceKubernetesEvents,
-		Target:      target,
-		ClusterID:   p.ClusterID,
-		FiringTime:  ev.firing,
-		Labels:      map[string]string{"reason": ev.reason, "type": ev.typ},
-		Annotations: map[string]string{"message": ev.message},
-		Payload:     string(body),
-	}
-	if ev.message == "" {
-		sig.Annotations = nil
+		Severity:   ev.typ,
+		Source:     SourceKubernetesEvents,
+		Target:     target,
+		ClusterID:  p.ClusterID,
+		FiringTime: ev.firing,
+		// No labels and no annotations, as kubernaut's event adapter:
+		// the reason is the signal's name, the type its severity, and
+		// the message is in the payload. kubernaut's signal processing
+		// and its agent read an RR's signal labels as the alert's own
+		// (a degraded context, target overrides), so none is made up.
+		Payload: string(body),
 	}
 	if err := p.fit(sig, jsonBytes(sig.Payload)); err != nil {
 		return Item{}, err

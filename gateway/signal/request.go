@@ -41,7 +41,8 @@ func NewRemediationRequest(ns, fp string, sig *Signal, received time.Time) *v1al
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:    ns,
 			GenerateName: "rr-" + fp[:12] + "-",
-			Labels:       map[string]string{"app.kubernetes.io/created-by": "rrguard-gateway"},
+			Labels:       requestLabels(),
+			Annotations:  map[string]string{CreatedAtAnnotation: received.UTC().Format(time.RFC3339)},
 		},
 		Spec: v1alpha1.RemediationRequestSpec{
 			SignalFingerprint: fp,
@@ -59,6 +60,22 @@ func NewRemediationRequest(ns, fp string, sig *Signal, received time.Time) *v1al
 			ProviderData:      providerData(sig.Target.Namespace, sig.Labels),
 			OriginalPayload:   sig.Payload,
 		},
+	}
+}
+
+// CreatedAtAnnotation is when the gateway created a request, as kubernaut's
+// gateway annotates it (RFC 3339, UTC, to the second).
+const CreatedAtAnnotation = "kubernaut.ai/created-at"
+
+// requestLabels are the labels of a request the gateway creates: kubernaut's
+// gateway's two, so that what selects kubernaut's gateway's requests selects
+// rrguard's (rrguard's gateway takes its place), and rrguard's own, to tell
+// them apart.
+func requestLabels() map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/managed-by": "gateway-service",
+		"app.kubernetes.io/component":  "remediation",
+		"app.kubernetes.io/created-by": "rrguard-gateway",
 	}
 }
 

@@ -451,6 +451,21 @@ ensure_namespaces() {
   done
 }
 
+# ensure_managed_scope DIR: where DIR's gateway counts only signals in
+# kubernaut's management scope (--require-managed-label, the kubernaut
+# variant), opts the signals' namespace shop in as a kubernaut user does:
+# labelled kubernaut.ai/managed=true.
+ensure_managed_scope() {
+  local dir=$1
+  kubectl kustomize "$dir" | grep -q -- '--require-managed-label' || return 0
+  if ! kubectl get namespace shop >/dev/null 2>&1; then
+    kubectl create namespace shop >/dev/null
+    echo shop >>"$WORK/namespaces.created"
+  fi
+  kubectl label namespace shop kubernaut.ai/managed=true --overwrite >/dev/null
+  evidence "the gateway counts only signals in kubernaut's management scope (--require-managed-label): namespace shop labelled kubernaut.ai/managed=true"
+}
+
 # run_variant VARIANT [gated]: installs manifests/VARIANT with kubectl apply -k
 # and runs every check on it.
 run_variant() {
@@ -469,6 +484,7 @@ run_variant() {
     evidence "manifests/$variant brings no CRD: kubernaut's own CRD installed first (${crd#"$ROOT"/})"
   fi
   ensure_namespaces "$dir" "$ns"
+  ensure_managed_scope "$dir"
   if [[ -n "$gated" ]]; then
     install_gated "$dir" "$ns"
   else

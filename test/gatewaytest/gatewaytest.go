@@ -43,6 +43,8 @@ type Options struct {
 	// WebhookGuarded is gateway.Options.WebhookGuarded: set it only where
 	// the test's webhook guards Namespace.
 	WebhookGuarded bool
+	// RequireManagedLabel is gateway.Options.RequireManagedLabel.
+	RequireManagedLabel bool
 	// Auth is gateway.Options.Auth. Defaults to gateway.AuthNone, so that
 	// a test posts without a token.
 	Auth string
@@ -137,14 +139,15 @@ func (i *Instance) newManager(o Options) (ctrl.Manager, error) {
 func (i *Instance) setup(mgr ctrl.Manager, ln net.Listener, o Options) error {
 	scheme := "http://"
 	opts := gateway.Options{
-		Listener:       ln,
-		Namespace:      o.Namespace,
-		Auth:           o.Auth,
-		RequestTimeout: o.RequestTimeout,
-		CallTimeout:    o.CallTimeout,
-		WebhookGuarded: o.WebhookGuarded,
-		Reader:         o.Reader,
-		Registerer:     i.Registry,
+		Listener:            ln,
+		Namespace:           o.Namespace,
+		Auth:                o.Auth,
+		RequestTimeout:      o.RequestTimeout,
+		CallTimeout:         o.CallTimeout,
+		WebhookGuarded:      o.WebhookGuarded,
+		Reader:              o.Reader,
+		RequireManagedLabel: o.RequireManagedLabel,
+		Registerer:          i.Registry,
 		// Encoded as the binary encodes them, then dropped: gateway.Options
 		// takes a logger without a sink (logr.Discard()) for unset and
 		// would write to stderr.
