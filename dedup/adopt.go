@@ -28,8 +28,9 @@ type Adoption struct {
 // Adopt gives the claim of fingerprint fp in namespace ns to its oldest
 // active RemediationRequest where the claim vouches for none: the
 // fingerprint has no claim (its requests were created while no webhook
-// guarded), or the claim's holder has ended or was never stored while an
-// active request exists beside it. The next admission of fp then decides
+// guarded), or the claim's holder has ended, was never stored or is of
+// another fingerprint (a forged claim) while an active request exists
+// beside it. The next admission of fp then decides
 // with two Gets instead of a List, and cannot take over a claim whose
 // holder ended while another request of the incident is still active.
 //
@@ -80,7 +81,7 @@ func (g *Guard) adoptOnce(ctx context.Context, ns, fp string, resolver Resolver,
 	if res.Active() {
 		return Adoption{Holder: res.Holder, Action: ClaimNone}, false, nil
 	}
-	if adoptionInFlight(*res.Claim, res.Holder, g.age.Age(*res.Claim) < g.grace()) {
+	if !res.Foreign && adoptionInFlight(*res.Claim, res.Holder, g.age.Age(*res.Claim) < g.grace()) {
 		// An admission is under way; its outcome is the webhook's to settle.
 		return Adoption{Action: ClaimNone}, false, nil
 	}

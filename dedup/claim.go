@@ -1,12 +1,15 @@
 package dedup
 
 import (
+	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 )
 
 const (
@@ -77,9 +80,19 @@ func (c Claim) AcquiredAt() time.Time {
 	return c.Lease.CreationTimestamp.Time
 }
 
-// Fingerprint returns the fingerprint the claim is for.
+// Fingerprint returns the fingerprint the claim is for: its name says it
+// (FingerprintAnnotation repeats it for people and tools).
 func (c Claim) Fingerprint() string {
-	return c.Lease.Annotations[FingerprintAnnotation]
+	return strings.TrimPrefix(c.Lease.Name, ClaimPrefix)
+}
+
+// Vouches reports whether the claim can vouch for rr, stored under its
+// holder's name: rr carries the claim's fingerprint. A Guard only ever hands
+// a claim to a request of its fingerprint, and a spec is immutable, so a
+// claim naming a request of another fingerprint was written by something
+// else (forged) and vouches for nothing.
+func (c Claim) Vouches(rr *v1alpha1.RemediationRequest) bool {
+	return rr.Spec.SignalFingerprint == c.Fingerprint()
 }
 
 // HolderSeenStored reports whether the ClaimKeeper recorded the holder as

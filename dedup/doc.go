@@ -25,5 +25,8 @@
 // checked update (Conflict). Every read here goes through a client.Reader
 // that callers must back with the API server directly (the manager's
 // APIReader), never an informer cache: a cache lags, and a lagging read is a
-// duplicate.
+// duplicate. The one read served from a cache is the List that looks for
+// requests stored out of the webhook's reach (steps C2 and C4): it asks
+// kube-apiserver's watch cache, and what it finds counts only once a direct
+// Get confirms it (docs/design.md, section 5, says why that is safe).
 package dedup

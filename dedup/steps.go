@@ -50,7 +50,7 @@ func (d *decision) claimFirst(ctx context.Context) (Verdict, bool, error) {
 // deleted again, so that a failed decision does not block the fingerprint
 // for the grace.
 func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, action ClaimAction) (Verdict, bool, error) {
-	holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	holder, err := Resolver{Reader: d.g.Reader}.cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
 		d.release(claim)
 		return Verdict{}, false, err
@@ -120,7 +120,7 @@ func (d *decision) read(ctx context.Context) (Resolution, bool, error) {
 // claim: the List says whether an active request holds the fingerprint; the
 // claim is rebuilt for it, or taken by the candidate.
 func (d *decision) unclaimed(ctx context.Context) (Verdict, bool, error) {
-	holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	holder, err := Resolver{Reader: d.g.Reader}.cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
 		return Verdict{}, false, err
 	}
@@ -177,7 +177,12 @@ func (d *decision) createClaim(ctx context.Context, h HolderRef) error {
 // an active request of the same name.
 func (d *decision) held(ctx context.Context, res Resolution) (Verdict, bool, error) {
 	claim := *res.Claim
-	if claim.HolderName() == d.c.Name && claim.HolderUID() == d.c.UID {
+	switch {
+	case res.Foreign:
+		// Forged: it names a request of another fingerprint, vouches for
+		// nothing and waits on no admission.
+		return d.seekHolder(ctx, claim)
+	case claim.HolderName() == d.c.Name && claim.HolderUID() == d.c.UID:
 		return d.heldBySelf(ctx, res)
 	}
 	switch {
@@ -242,14 +247,24 @@ func (d *decision) inFlight(ctx context.Context, res Resolution) (Verdict, bool,
 	if res.Holder == nil {
 		// A claim whose holder was never stored vouches for nothing:
 		// the List of step C2 may never have run (the decision crashed
-		// after step C1). This path is rare, so it can afford the List.
-		holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
-		if err != nil {
-			return Verdict{}, false, err
-		}
-		if holder != nil {
-			return d.handTo(ctx, claim, holder)
-		}
+		// after step C1).
+		return d.seekHolder(ctx, claim)
+	}
+	return d.takeOver(ctx, claim)
+}
+
+// seekHolder decides against a claim that vouches for no request (its
+// holder never stored, or forged): the List finds an active request stored
+// without a vouching claim, which gets the claim, and the candidate is its
+// duplicate; none, and the candidate takes the claim over. This path is
+// rare, so it can afford the List.
+func (d *decision) seekHolder(ctx context.Context, claim Claim) (Verdict, bool, error) {
+	holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	if err != nil {
+		return Verdict{}, false, err
+	}
+	if holder != nil {
+		return d.handTo(ctx, claim, holder)
 	}
 	return d.takeOver(ctx, claim)
 }
@@ -262,6 +277,8 @@ func (d *decision) awaitHolder(ctx context.Context, claim Claim, left time.Durat
 	h := HolderRef{Name: claim.HolderName(), UID: claim.HolderUID(), PendingResourceVersion: claim.PendingReactivation()}
 	stored := d.g.awaitStored(ctx, claim.Lease.Namespace, h)
 	switch {
+	case stored != nil && !claim.Vouches(stored):
+		return d.seekHolder(ctx, claim)
 	case stored != nil && IsActive(stored):
 		return duplicateOf(stored, ClaimNone), false, nil
 	case stored != nil:

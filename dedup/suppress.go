@@ -114,10 +114,11 @@ func newer(a, b *v1alpha1.RemediationRequest) bool {
 }
 
 // ResolveForGateway is Resolve with the gateway's rule: the claim's holder
-// when the claim exists and its holder is active, else the request
-// GatewayHolder picks from the field-selector List — any ended request of
-// the fingerprint may suppress, not only the one the claim last went to.
-// The caller decides with Resolution.Suppresses.
+// when the claim exists and its holder is active (a forged claim's never
+// is: Resolution.Foreign), else the request GatewayHolder picks from the
+// field-selector List — any ended request of the fingerprint may suppress,
+// not only the one the claim last went to. The caller decides with
+// Resolution.Suppresses.
 func (r Resolver) ResolveForGateway(ctx context.Context, ns, fp string, now time.Time) (Resolution, error) {
 	res, claimed, err := r.ResolveClaim(ctx, ns, fp)
 	if err != nil || (claimed && res.Active()) {

@@ -161,9 +161,6 @@ func listPages[L client.ObjectList](ctx context.Context, s *Scanner, newList fun
 func (snap *Snapshot) addClaim(l *coordinationv1.Lease) {
 	c := dedup.Claim{Lease: l}
 	fp := c.Fingerprint()
-	if fp == "" {
-		fp = strings.TrimPrefix(l.Name, dedup.ClaimPrefix)
-	}
 	snap.Claims++
 	snap.claims[key{l.Namespace, fp}] = &claimState{
 		name: l.Name, holder: c.HolderName(), holderUID: c.HolderUID(),

@@ -29,16 +29,26 @@ const (
 	// write lands a moment later, as when the API server times a request
 	// out while its write to etcd goes on.
 	LandsAfterTimeout
-	// SentTwice: the write lands, its answer is lost, and the same
-	// request is sent again, as client-go does after a 5xx carrying
-	// Retry-After; the answer is the second send's (a Conflict).
+	// SentTwice: the write lands, its answer is lost, and this transport
+	// sends the same request again, as client-go does after a 5xx carrying
+	// Retry-After; the answer is the second send's (a Conflict). The resend
+	// happens here, below whatever wraps this transport: a send counter
+	// wrapped around it (pipeline.CountSends, as the gateway wires it)
+	// sees one send.
 	SentTwice
 	// NotSent: the connection fails before the write reaches the server.
 	NotSent
+	// ResentByClient: the write lands and its answer is a 500 carrying
+	// Retry-After, as from an API server that stored it and then timed out
+	// waiting on etcd; client-go sends the same write again on its own,
+	// through every transport wrapped around this one, and that resend is
+	// a status write like any other here. Untouched, its answer is a
+	// Conflict.
+	ResentByClient
 )
 
 func (f WriteFault) String() string {
-	return [...]string{"untouched", "answer lost", "answer 504", "lands after a 504", "sent twice", "not sent"}[f]
+	return [...]string{"untouched", "answer lost", "answer 504", "lands after a 504", "sent twice", "not sent", "resent by client-go"}[f]
 }
 
 // ErrInjected is the transport error of a lost answer.
@@ -118,6 +128,8 @@ func (f *FaultyWrites) roundTrip(rt http.RoundTripper, r *http.Request) (*http.R
 		return timeoutAnswer(r), nil
 	case SentTwice:
 		return send()
+	case ResentByClient:
+		return retryAfterAnswer(r), nil
 	}
 	return nil, ErrInjected
 }
@@ -130,11 +142,23 @@ func drain(resp *http.Response) {
 // timeoutAnswer is the API server's answer to a request it timed out.
 func timeoutAnswer(r *http.Request) *http.Response {
 	body := fmt.Sprintf(`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server was unable to return a response in the time allotted, but may still be processing the request","reason":"Timeout","details":{},"code":%d}`, http.StatusGatewayTimeout)
+	return statusAnswer(r, http.StatusGatewayTimeout, body, http.Header{})
+}
+
+// retryAfterAnswer is the API server's answer to a write whose storage
+// timed out, with the Retry-After that makes client-go send it again.
+func retryAfterAnswer(r *http.Request) *http.Response {
+	body := fmt.Sprintf(`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Timeout: request did not complete within the allotted timeout","reason":"Timeout","details":{},"code":%d}`, http.StatusInternalServerError)
+	return statusAnswer(r, http.StatusInternalServerError, body, http.Header{"Retry-After": []string{"0"}})
+}
+
+func statusAnswer(r *http.Request, code int, body string, h http.Header) *http.Response {
+	h.Set("Content-Type", "application/json")
 	return &http.Response{
-		Status:     "504 Gateway Timeout",
-		StatusCode: http.StatusGatewayTimeout,
+		Status:     fmt.Sprintf("%d %s", code, http.StatusText(code)),
+		StatusCode: code,
 		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Type": []string{"application/json"}},
+		Header:        h,
 		Body:          io.NopCloser(strings.NewReader(body)),
 		ContentLength: int64(len(body)),
 		Request:       r,
