@@ -37,7 +37,7 @@ testbin: ## Build kube-apiserver, etcd, Alertmanager and promtool from source in
 
 .PHONY: test
 test: testbin verify-generated ## Run every test with -race on the real control plane, then the fuzz targets briefly.
-	@echo ">> go test -race -p 1 ./... (about 10 minutes on 2 cores; one package at a time, so that the concurrency tests do not compete for the 2 cores)"
+	@echo ">> go test -race -p 1 ./... (about 13 minutes on 2 cores; one package at a time, so that the concurrency tests do not compete for the 2 cores)"
 	$(GO) test -race -count=1 -p 1 -timeout 45m ./...
 	@hack/fuzz.sh $(FUZZTIME)
 
