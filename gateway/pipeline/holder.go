@@ -7,11 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/internal/coalesce"
 )
 
 // HolderCounter counts signals on a request someone else named: the
@@ -28,15 +24,7 @@ type HolderCounter struct{ p *Pipeline }
 // API server directly, never a cache) and writes and watches through c.
 // Options.Namespace, Targets, WebhookGuarded and Index are unused.
 func NewHolderCounter(reader client.Reader, c Client, opts Options) *HolderCounter {
-	opts.setDefaults()
-	p := &Pipeline{
-		reader:     reader,
-		client:     c,
-		resolver:   dedup.Resolver{Reader: reader},
-		opts:       opts,
-		remembered: lru.New(opts.RememberSize),
-	}
-	p.batches = coalesce.New(p.countBatch)
+	p := newPipelineState(reader, c, opts)
 	p.countRun = p.countHeld
 	return &HolderCounter{p: p}
 }

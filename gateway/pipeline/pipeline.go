@@ -215,6 +215,14 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 	if opts.WebhookGuarded && opts.Index == nil {
 		return nil, errors.New("pipeline: WebhookGuarded needs an Index")
 	}
+	p := newPipelineState(reader, c, opts)
+	p.countRun = p.count
+	return p, nil
+}
+
+// newPipelineState is the state every Pipeline shares, a gateway's and a
+// HolderCounter's; the caller sets countRun.
+func newPipelineState(reader client.Reader, c Client, opts Options) *Pipeline {
 	opts.setDefaults()
 	p := &Pipeline{
 		reader:     reader,
@@ -224,8 +232,7 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 		remembered: lru.New(opts.RememberSize),
 	}
 	p.batches = coalesce.New(p.countBatch)
-	p.countRun = p.count
-	return p, nil
+	return p
 }
 
 // Submit names sig's object (Options.Targets), fingerprints it, checks its
