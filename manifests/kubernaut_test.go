@@ -21,7 +21,7 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/certs"
-	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -171,7 +171,7 @@ func TestTheKubernautVariantsLetTheWebhookCount(t *testing.T) {
 				return err
 			}
 			w.Stop()
-			return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
+			return c.Status().Patch(ctx, rr, counter.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
 		}, true},
 		{"update an RR's status", updateStatus(ns, "holder"), false},
 		{"patch an RR", func(ctx context.Context, c client.Client) error {

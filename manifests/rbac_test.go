@@ -24,8 +24,8 @@ import (
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/gateway"
-	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/internal/kube"
 	"github.com/rrguard/rrguard/test/testenv"
@@ -71,7 +71,7 @@ func countsOn(ns, name string) func(context.Context, client.Client) error {
 			return err
 		}
 		w.Stop()
-		return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
+		return c.Status().Patch(ctx, rr, counter.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
 	}
 }
 

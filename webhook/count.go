@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -9,14 +10,14 @@ import (
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/counter"
 )
 
 // Counter counts one signal on a named RemediationRequest and says where,
-// with its count including the signal: pipeline.HolderCounter, the
-// gateway's own counting (NewCounter).
+// with its count including the signal: the gateway's own counting
+// (NewCounter).
 type Counter interface {
-	Count(ctx context.Context, key types.NamespacedName) (pipeline.Result, error)
+	Count(ctx context.Context, key types.NamespacedName) (counter.Counted, error)
 }
 
 // The bounds of counting a denied create, which runs inside the admission
@@ -24,7 +25,7 @@ type Counter interface {
 // inside the registration's timeoutSeconds (5s): no call starts later than
 // countTimeout after the decision, and each takes at most countCallTimeout.
 // A write whose answer was lost is settled past that (at most three calls
-// more, pipeline.Overrun), which only an API server failing at that moment
+// more, counter.Overrun), which only an API server failing at that moment
 // costs.
 const (
 	countTimeout     = time.Second
@@ -34,9 +35,37 @@ const (
 // NewCounter returns the Counter a webhook counts denied creates with:
 // reads through reader (the API server directly), status writes and the
 // settling watch through c.
-func NewCounter(reader client.Reader, c pipeline.Client) Counter {
-	return pipeline.NewHolderCounter(reader, c, pipeline.Options{DefaultTimeout: countTimeout, CallTimeout: countCallTimeout})
+func NewCounter(reader client.Reader, c counter.Client) Counter {
+	return holderCounter{counter.New(reader, c, findHolder, counter.Options{DefaultTimeout: countTimeout, CallTimeout: countCallTimeout})}
 }
+
+// holderCounter counts on the request a denial named: the gateway's own
+// counting — the signals of one request batched into one status write
+// conditioned on the resourceVersion read, a conflict read again and
+// written again, a write whose answer was lost settled (G5–G8 of
+// docs/design.md) — without the lookup and the create.
+type holderCounter struct {
+	c *counter.Counter[types.NamespacedName]
+}
+
+func (h holderCounter) Count(ctx context.Context, key types.NamespacedName) (counter.Counted, error) {
+	return h.c.Count(ctx, key.String(), key, time.Now())
+}
+
+// findHolder names the holder the denial named, counted on whatever its
+// phase since the decision: the decision named it.
+func findHolder(b *counter.Batch[types.NamespacedName]) (counter.Target, error) {
+	rr, err := b.Get(b.First())
+	if err != nil {
+		return counter.Target{}, err
+	}
+	if rr == nil {
+		return counter.Target{}, fmt.Errorf("%w: %s does not exist", counter.ErrUnavailable, b.First())
+	}
+	return counter.Target{RR: rr, Named: true}, nil
+}
+
+var _ counter.Find[types.NamespacedName] = findHolder
 
 // The outcomes of a denied create's count, on its audit line.
 const (
@@ -67,7 +96,7 @@ type denialCounts struct {
 
 type askedCount struct {
 	done chan struct{}
-	res  pipeline.Result
+	res  counter.Counted
 	err  error
 }
 
@@ -77,7 +106,7 @@ func newDenialCounts(c Counter) *denialCounts {
 
 // count counts request uid's signal on holder, once per uid. again is set
 // when uid had been asked about before.
-func (d *denialCounts) count(ctx context.Context, uid types.UID, holder types.NamespacedName) (res pipeline.Result, again bool, err error) {
+func (d *denialCounts) count(ctx context.Context, uid types.UID, holder types.NamespacedName) (res counter.Counted, again bool, err error) {
 	d.mu.Lock()
 	if v, ok := d.asked.Get(uid); ok {
 		d.mu.Unlock()
@@ -86,7 +115,7 @@ func (d *denialCounts) count(ctx context.Context, uid types.UID, holder types.Na
 		case <-a.done:
 			return a.res, true, a.err
 		case <-ctx.Done():
-			return pipeline.Result{}, true, ctx.Err()
+			return counter.Counted{}, true, ctx.Err()
 		}
 	}
 	a := &askedCount{done: make(chan struct{})}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/signal"
@@ -163,20 +164,20 @@ func TestDeniedCreatesOfKubernautAreCountedOnTheHolder(t *testing.T) {
 // resourceVersion: two at once both write the same count.
 type naiveCounter struct{}
 
-func (naiveCounter) Count(ctx context.Context, key types.NamespacedName) (pipeline.Result, error) {
+func (naiveCounter) Count(ctx context.Context, key types.NamespacedName) (counter.Counted, error) {
 	// Not the webhook's bound on a count: a slow machine must not fail it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	rr := &v1alpha1.RemediationRequest{}
 	if err := env.Client.Get(ctx, key, rr); err != nil {
-		return pipeline.Result{}, err
+		return counter.Counted{}, err
 	}
 	n := int64(occurrences(rr)) + 1
 	patch := fmt.Sprintf(`{"status":{"deduplication":{"occurrenceCount":%d,"lastSeenAt":%q}}}`, n, time.Now().UTC().Format(time.RFC3339))
 	if err := env.Client.Status().Patch(ctx, rr, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-		return pipeline.Result{}, err
+		return counter.Counted{}, err
 	}
-	return pipeline.Result{RemediationRequest: key, OccurrenceCount: n}, nil
+	return counter.Counted{RemediationRequest: key, OccurrenceCount: n}, nil
 }
 
 // TestADeniedCreateIsCountedOncePerRequest: the API server asking again

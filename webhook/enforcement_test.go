@@ -69,8 +69,8 @@ func wantWarned(t *testing.T, what string, err error, w *warnings, holder string
 	}
 }
 
-// counter returns the value of the counter name with labels in reg.
-func counter(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
+// metricValue returns the value of the counter name with labels in reg.
+func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -164,11 +164,11 @@ func TestWarnModeAdmitsAndWarnsForEveryDenialReason(t *testing.T) {
 		t.Errorf("no warned audit line for %v", want)
 	}
 	for _, reason := range []string{"Duplicate", "ClaimInFlight"} {
-		got := counter(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "warned", "reason": reason})
+		got := metricValue(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "warned", "reason": reason})
 		if got != warned[reason] || got == 0 {
 			t.Errorf("warned %s: metric %v, audit %v; want equal and non-zero", reason, got, warned[reason])
 		}
-		if d := counter(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "denied", "reason": reason}); d != 0 {
+		if d := metricValue(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "denied", "reason": reason}); d != 0 {
 			t.Errorf("denied %s = %v in warn mode, want 0", reason, d)
 		}
 	}
@@ -208,7 +208,7 @@ func TestWarnModeAdmitsAnInternalErrorWithAWarning(t *testing.T) {
 			if got := auditFor(t, s, ns, "errs"); len(got) != 1 || got[0].Decision != "warned" || got[0].Reason != "Error" {
 				t.Errorf("audit = %+v, want one line: decision warned, reason Error", got)
 			}
-			if got := counter(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "warned", "reason": "Error"}); got != 1 {
+			if got := metricValue(t, s.Registry, "rrguard_webhook_admissions_total", map[string]string{"decision": "warned", "reason": "Error"}); got != 1 {
 				t.Errorf("warned Error = %v, want 1", got)
 			}
 		})
@@ -252,7 +252,7 @@ func TestNamespaceLabelOverridesTheFlagBothWays(t *testing.T) {
 				t.Errorf("duplicate: %v, want a Duplicate denial without a warning", err)
 			}
 			known := map[string]bool{"": true, "deny": true, "warn": true}[tc.label]
-			invalid := counter(t, s.Registry, "rrguard_webhook_enforcement_label_invalid_total", map[string]string{"namespace": ns})
+			invalid := metricValue(t, s.Registry, "rrguard_webhook_enforcement_label_invalid_total", map[string]string{"namespace": ns})
 			logged := strings.Contains(string(s.AuditLog()), `"value":"`+tc.label+`"`) &&
 				strings.Contains(string(s.AuditLog()), "unknown enforcement label value")
 			if known && (invalid != 0 || logged) {

@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/auditlog"
 )
 
@@ -137,7 +137,7 @@ func Setup(mgr manager.Manager, o Options) error {
 		return err
 	}
 	if !o.CountedCreators.Empty() && o.Counter == nil {
-		c, err := pipeline.NewClient(mgr.GetConfig(), client.Options{HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+		c, err := counter.NewClient(mgr.GetConfig(), client.Options{HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 		if err != nil {
 			return fmt.Errorf("counting denied creates: %w", err)
 		}

@@ -3,26 +3,12 @@ package pipeline
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/rrguard/rrguard/counter"
 )
 
-// Metrics are the pipeline's Prometheus metrics.
-type Metrics struct {
-	// Coalesced counts the signals that rode on another signal's API
-	// write: a batch of n adds n-1.
-	Coalesced prometheus.Counter
-	// Conflicts counts count writes refused because the request changed
-	// since it was read.
-	Conflicts prometheus.Counter
-	// Batches observes how many signals each API write counted.
-	Batches prometheus.Histogram
-	// Settled counts the count writes whose answer was lost, or was a
-	// Conflict to a send client-go repeated, by what settling them found:
-	// landed, not_landed or unknown.
-	Settled *prometheus.CounterVec
-	// Panics counts the batches whose counting panicked: their signals were
-	// answered as failed, and the gateway kept serving.
-	Panics prometheus.Counter
-}
+// Metrics are the pipeline's Prometheus metrics: its counter's.
+type Metrics = counter.Metrics
 
 // NewMetrics registers the pipeline's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {

@@ -4,21 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/signal"
 	"github.com/rrguard/rrguard/gateway/target"
-	"github.com/rrguard/rrguard/internal/coalesce"
 )
 
 // Result is where a signal was counted, or why it was not.
@@ -45,28 +41,26 @@ type Result struct {
 
 // Errors Submit returns, wrapped; callers branch on them with errors.Is. A
 // signal that got an error was not counted. A signal whose target cannot be
-// fingerprinted gets an error wrapping signal.ErrInvalid.
+// fingerprinted gets an error wrapping signal.ErrInvalid. They are the
+// counter's (counter.ErrUnavailable and its kin).
 var (
 	// ErrUnavailable: the API server or the admission webhook did not
 	// answer usefully; the sender should retry.
-	ErrUnavailable = errors.New("the API server or the admission webhook is unavailable")
+	ErrUnavailable = counter.ErrUnavailable
 	// ErrDeadline: the signal's deadline passed before it was counted.
-	ErrDeadline = errors.New("deadline passed before the signal was counted")
+	ErrDeadline = counter.ErrDeadline
 	// ErrRejected: the API server refused the RemediationRequest built from
 	// the signal as invalid; resending the same signal cannot help.
-	ErrRejected = errors.New("the API server rejected the RemediationRequest")
+	ErrRejected = counter.ErrRejected
 )
 
-// Client is what the pipeline writes with: RemediationRequests, their
-// status, and a watch that settles a status write whose answer was lost.
-// It must reach the API server directly, through a transport wrapped with
-// CountSends: without it, every Conflict to a count write is settled as if
-// client-go had sent the write twice. It never writes claims.
-type Client interface {
-	client.Writer
-	client.StatusClient
-	Watch(ctx context.Context, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error)
-}
+// Client is what the pipeline writes with: a counter.Client, which also
+// creates the RemediationRequests (NewClient makes one).
+type Client = counter.Client
+
+// NewClient returns a Client through cfg whose sends are counted
+// (counter.CountSends).
+var NewClient = counter.NewClient
 
 // Targets names the object a signal is about before it is fingerprinted;
 // *target.Resolver reads the API server for it.
@@ -86,10 +80,10 @@ var _ Scope = scope.Checker{}
 
 // DefaultTimeout is a signal's deadline, from its arrival, unless its
 // caller says otherwise: the gateway's --request-timeout default.
-const DefaultTimeout = 15 * time.Second
+const DefaultTimeout = counter.DefaultTimeout
 
 // DefaultCallTimeout is Options.CallTimeout's default.
-const DefaultCallTimeout = 5 * time.Second
+const DefaultCallTimeout = counter.DefaultCallTimeout
 
 // Options configure a Pipeline.
 type Options struct {
@@ -138,71 +132,20 @@ type Options struct {
 	Index client.Reader
 }
 
-func (o *Options) setDefaults() {
-	if o.DefaultTimeout <= 0 {
-		o.DefaultTimeout = DefaultTimeout
-	}
-	if o.CallTimeout <= 0 {
-		o.CallTimeout = DefaultCallTimeout
-	}
-	if o.RetryBackoff <= 0 {
-		o.RetryBackoff = 100 * time.Millisecond
-	}
-	if o.RememberSize <= 0 {
-		o.RememberSize = 10000
-	}
-}
-
-// settleCalls is how many API calls settling one ambiguous status write may
-// take after the signal's deadline (settle): a read, a second send of the
-// same conditioned write, and a watch from the resourceVersion it was
-// conditioned on.
-const settleCalls = 3
-
-// Overrun is how long after its deadline a signal may be answered with
-// calls of callTimeout (0 for the default): the call in flight when the
-// deadline passes, and the calls that settle a status write whose answer
-// was lost, which must be settled before the signal is answered either
-// way. Servers that answer signals derive their write timeout from it.
-func Overrun(callTimeout time.Duration) time.Duration {
-	if callTimeout <= 0 {
-		callTimeout = DefaultCallTimeout
-	}
-	return (1 + settleCalls) * callTimeout
-}
+// Overrun is how long after its deadline a signal may be answered
+// (counter.Overrun): servers that answer signals derive their write
+// timeout from it.
+func Overrun(callTimeout time.Duration) time.Duration { return counter.Overrun(callTimeout) }
 
 // Pipeline counts signals on RemediationRequests. It is safe for concurrent
 // use.
 type Pipeline struct {
-	reader   client.Reader
 	client   Client
 	resolver dedup.Resolver
 	opts     Options
-
-	// batches runs one batch of a fingerprint's signals at a time.
-	batches *coalesce.Group[*pendingSignal]
-	// countRun counts one batch: count, or a HolderCounter's countHeld.
-	countRun func(*run) (counted, error)
-
-	// remembered maps a fingerprint to the *v1alpha1.RemediationRequest
-	// last counted on, as returned by the API server (resourceVersion
-	// included). Only the batch of the fingerprint being counted reads or
-	// writes its entry.
-	remembered *lru.Cache
-}
-
-// pendingSignal is a submitted signal waiting for the batch it joined to
-// be counted.
-type pendingSignal struct {
-	sig      *signal.Signal
-	arrived  time.Time
-	deadline time.Time
-	done     chan outcome
-}
-
-type outcome struct {
-	res Result
-	err error
+	// counter batches each fingerprint's signals and counts them on the
+	// request find names.
+	counter *counter.Counter[*signal.Signal]
 }
 
 // New returns a Pipeline that reads through reader — it must read the API
@@ -215,24 +158,15 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 	if opts.WebhookGuarded && opts.Index == nil {
 		return nil, errors.New("pipeline: WebhookGuarded needs an Index")
 	}
-	p := newPipelineState(reader, c, opts)
-	p.countRun = p.count
+	p := &Pipeline{client: c, resolver: dedup.Resolver{Reader: reader}, opts: opts}
+	p.counter = counter.New(reader, c, p.find, counter.Options{
+		DefaultTimeout: opts.DefaultTimeout,
+		CallTimeout:    opts.CallTimeout,
+		RetryBackoff:   opts.RetryBackoff,
+		RememberSize:   opts.RememberSize,
+		Metrics:        opts.Metrics,
+	})
 	return p, nil
-}
-
-// newPipelineState is the state every Pipeline shares, a gateway's and a
-// HolderCounter's; the caller sets countRun.
-func newPipelineState(reader client.Reader, c Client, opts Options) *Pipeline {
-	opts.setDefaults()
-	p := &Pipeline{
-		reader:     reader,
-		client:     c,
-		resolver:   dedup.Resolver{Reader: reader},
-		opts:       opts,
-		remembered: lru.New(opts.RememberSize),
-	}
-	p.batches = coalesce.New(p.countBatch)
-	return p
 }
 
 // Submit names sig's object (Options.Targets), fingerprints it, checks its
@@ -247,10 +181,6 @@ func newPipelineState(reader client.Reader, c Client, opts Options) *Pipeline {
 // deadline plus Overrun(CallTimeout).
 func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, error) {
 	now := time.Now()
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = now.Add(p.opts.DefaultTimeout)
-	}
 	if p.opts.Targets != nil {
 		res, err := p.opts.Targets.Resolve(ctx, sig)
 		switch {
@@ -276,132 +206,22 @@ func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, erro
 			return Result{Outcome: OutcomeIgnored, Fingerprint: fp, Reason: "not in kubernaut's management scope: " + v.Reason}, nil
 		}
 	}
-	res, err := p.await(fp, &pendingSignal{sig: sig, arrived: now, deadline: deadline, done: make(chan outcome, 1)})
-	res.Fingerprint = fp
-	return res, err
-}
-
-// await adds w to key's next batch and waits for the batch's outcome.
-func (p *Pipeline) await(key string, w *pendingSignal) (Result, error) {
-	p.batches.Add(key, w)
-	o := <-w.done
-	return o.res, o.err
-}
-
-// countBatch counts one batch of fp's signals with one write, and tells each signal
-// where it was counted.
-func (p *Pipeline) countBatch(fp string, batch []*pendingSignal) {
-	if m := p.opts.Metrics; m != nil {
-		m.Coalesced.Add(float64(len(batch) - 1))
+	c, err := p.counter.Count(ctx, fp, sig, now)
+	if err != nil {
+		return Result{Fingerprint: fp}, err
 	}
-	c, err := p.countRecovered(fp, batch)
-	for i, w := range batch {
-		if err != nil {
-			w.done <- outcome{err: err}
-			continue
-		}
-		res := Result{
-			Outcome:            OutcomeDuplicate,
-			Fingerprint:        fp,
-			RemediationRequest: c.rr,
-			OccurrenceCount:    c.base + int64(i) + 1,
-			Batch:              len(batch),
-		}
-		if c.created && i == 0 {
-			res.Outcome = OutcomeCreated
-		}
-		w.done <- outcome{res: res}
+	res := Result{
+		Outcome:            OutcomeDuplicate,
+		Fingerprint:        fp,
+		RemediationRequest: c.RemediationRequest,
+		OccurrenceCount:    c.OccurrenceCount,
+		Batch:              c.Batch,
 	}
-}
-
-// countRecovered counts batch, a panic turned into an error for the batch:
-// a batch runs on a goroutine of the coalescer's, out of reach of the HTTP
-// server's recovery, where a panic would end the gateway and fail every
-// signal in flight on it, again at each resend of the signal that caused
-// it. Like a crash, it leaves the batch's fate unknown if a write had been
-// sent; unlike one, it costs only this fingerprint.
-func (p *Pipeline) countRecovered(fp string, batch []*pendingSignal) (c counted, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: internal error counting fingerprint %s: %v", ErrUnavailable, fp, r)
-			if m := p.opts.Metrics; m != nil {
-				m.Panics.Inc()
-			}
-		}
-	}()
-	return p.countRun(newRun(fp, batch))
-}
-
-// call runs one API call, with CallTimeout, unless r's deadline has passed
-// (step G9):
-// the deadline is checked before every call, so that a signal is answered
-// at most one call after it.
-func (p *Pipeline) call(r *run, f func(context.Context) error) error {
-	if err := r.expired(); err != nil {
-		return err
+	if c.Created {
+		res.Outcome = OutcomeCreated
 	}
-	return p.callPastDeadline(f)
+	return res, nil
 }
-
-// callPastDeadline runs one API call with CallTimeout whatever the
-// deadline: only settle does, to learn the fate of a write already sent.
-func (p *Pipeline) callPastDeadline(f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), p.opts.CallTimeout)
-	defer cancel()
-	return f(ctx)
-}
-
-// get reads a request through the reader, unless r's deadline has passed;
-// nil when it does not exist.
-func (p *Pipeline) get(r *run, key types.NamespacedName) (*v1alpha1.RemediationRequest, error) {
-	rr := &v1alpha1.RemediationRequest{}
-	err := p.call(r, func(ctx context.Context) error { return p.reader.Get(ctx, key, rr) })
-	switch {
-	case err == nil:
-		return rr, nil
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case errors.Is(err, ErrDeadline):
-		return nil, err
-	default:
-		return nil, classify("get remediationrequest "+key.String(), err)
-	}
-}
-
-// lastCounted returns the request fp was last counted on, if it still holds fp
-// as last read; the hot path writes to it without a read (step G7).
-func (p *Pipeline) lastCounted(fp string, now time.Time) *v1alpha1.RemediationRequest {
-	v, ok := p.remembered.Get(fp)
-	if !ok {
-		return nil
-	}
-	rr := v.(*v1alpha1.RemediationRequest)
-	// A backoff window ends with the clock, not with a write: a request
-	// remembered while suppressing may have stopped since.
-	if !dedup.Suppresses(rr, now) {
-		p.forget(fp)
-		return nil
-	}
-	return rr
-}
-
-func (p *Pipeline) remember(fp string, rr *v1alpha1.RemediationRequest) {
-	p.remembered.Add(fp, rr)
-}
-
-func (p *Pipeline) forget(fp string) { p.remembered.Remove(fp) }
-
-// jitter returns a random pause that grows with attempt, at most
-// RetryBackoff, so that gateways contending for one request spread out.
-func (p *Pipeline) jitter(attempt int) time.Duration {
-	limit := time.Duration(attempt) * 5 * time.Millisecond
-	if limit > p.opts.RetryBackoff {
-		limit = p.opts.RetryBackoff
-	}
-	return time.Duration(rand.Int64N(int64(limit) + 1))
-}
-
-func (p *Pipeline) sleep(d time.Duration) { time.Sleep(d) }
 
 // readFailed wraps the error of a read Submit makes before counting:
 // ErrDeadline once ctx is done, ErrUnavailable otherwise.
@@ -411,14 +231,4 @@ func readFailed(ctx context.Context, op string, err error) error {
 		kind = ErrDeadline
 	}
 	return fmt.Errorf("%w: %s: %w", kind, op, err)
-}
-
-// classify wraps an API error as ErrRejected when the request itself is at
-// fault and ErrUnavailable otherwise: a Forbidden is fixed by RBAC, a
-// timeout or a webhook failure by time, and the sender should retry both.
-func classify(op string, err error) error {
-	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
-		return fmt.Errorf("%w: %s: %w", ErrRejected, op, err)
-	}
-	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 }

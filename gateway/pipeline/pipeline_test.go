@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/signal"
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) {
 // that counts the pipeline's sends.
 func countedClient(e *testenv.Env) (client.WithWatch, error) {
 	cfg := rest.CopyConfig(e.Config)
-	cfg.Wrap(CountSends)
+	cfg.Wrap(counter.CountSends)
 	return client.NewWithWatch(cfg, client.Options{Scheme: e.Scheme})
 }
 
@@ -550,5 +551,46 @@ func TestSubmitCountsOnlyTargetsInScope(t *testing.T) {
 				t.Errorf("%d requests stored, want %d", n, want)
 			}
 		})
+	}
+}
+
+// No API call starts after a signal's deadline: with every answer coming
+// just inside the call timeout, a signal whose deadline passes during the
+// create is answered when the create returns, not after a count and more.
+func TestNoCallStartsAfterTheDeadline(t *testing.T) {
+	ns := env.Namespace(t)
+	const call = 800 * time.Millisecond
+	f := &testenv.FaultyWrites{Delay: call * 9 / 10}
+	// The index reads the API server directly, without the delay: what is
+	// timed is the create and whatever would follow it.
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(counter.CountSends)
+	cfg.Wrap(f.Wrap)
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(env.Client, c, Options{Namespace: ns, CallTimeout: call, WebhookGuarded: true, Index: env.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, fp := testSignal(ns, "web")
+
+	deadline := time.Now().Add(call / 2)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	_, err = p.Submit(ctx, sig)
+	late := time.Since(deadline)
+	if !errors.Is(err, ErrDeadline) {
+		t.Fatalf("Submit error = %v, want ErrDeadline", err)
+	}
+	// The create started before the deadline and took 0.9 call timeouts;
+	// the count that would follow it must not start.
+	if late > call {
+		t.Errorf("answered %s after the deadline, more than one call timeout (%s)", late.Round(time.Millisecond), call)
+	}
+	items := listRRs(t, ns, fp)
+	if len(items) != 1 || items[0].Status.GetDeduplication().OccurrenceCount != 0 {
+		t.Errorf("stored %d requests (%+v), want the created one with nothing counted", len(items), items)
 	}
 }

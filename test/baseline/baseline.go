@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/gateway/httpapi"
 	"github.com/rrguard/rrguard/gateway/pipeline"
@@ -90,7 +91,7 @@ func countOne(ctx context.Context, c client.Client, key client.ObjectKey, backof
 			first = now
 		}
 		count = int64(rr.Status.GetDeduplication().OccurrenceCount) + 1
-		return c.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, count, first, now))
+		return c.Status().Patch(ctx, rr, counter.DeduplicationPatch(rr.ResourceVersion, count, first, now))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("%w: count on %s: %w", pipeline.ErrUnavailable, key, err)

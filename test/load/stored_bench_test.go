@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/rrguard/rrguard/api/v1alpha1"
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/test/gatewaytest"
 	"github.com/rrguard/rrguard/test/load"
 	"github.com/rrguard/rrguard/test/testenv"
@@ -284,7 +284,7 @@ func measureStored(b *testing.B, ctx context.Context, ns string, size int) map[s
 	for range samples {
 		writes = append(writes, timed(func() error {
 			count := int64(rr.Status.GetDeduplication().OccurrenceCount) + 1
-			return env.Client.Status().Patch(ctx, rr, pipeline.DeduplicationPatch(rr.ResourceVersion, count, time.Now(), time.Now()))
+			return env.Client.Status().Patch(ctx, rr, counter.DeduplicationPatch(rr.ResourceVersion, count, time.Now(), time.Now()))
 		}))
 	}
 	out["status-write-p50"] = load.Quantile(writes, .50)

@@ -33,7 +33,7 @@ const (
 	// sends the same request again, as client-go does after a 5xx carrying
 	// Retry-After; the answer is the second send's (a Conflict). The resend
 	// happens here, below whatever wraps this transport: a send counter
-	// wrapped around it (pipeline.CountSends, as the gateway wires it)
+	// wrapped around it (counter.CountSends, as the gateway wires it)
 	// sees one send.
 	SentTwice
 	// NotSent: the connection fails before the write reaches the server.

@@ -23,8 +23,8 @@ import (
 	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/rrguard/rrguard/certs"
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
-	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/internal/auditlog"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/webhook"
@@ -180,7 +180,7 @@ func NewHandler(env *testenv.Env, o Options) (*webhook.Handler, *webhook.Metrics
 		o.Webhook.Audit = auditlog.New(io.Discard)
 	}
 	if !o.Webhook.CountedCreators.Empty() && o.Webhook.Counter == nil {
-		w, err := pipeline.NewClient(env.Config, client.Options{Scheme: env.Scheme})
+		w, err := counter.NewClient(env.Config, client.Options{Scheme: env.Scheme})
 		if err != nil {
 			return nil, nil, err
 		}

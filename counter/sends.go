@@ -1,4 +1,4 @@
-package pipeline
+package counter
 
 import (
 	"context"
@@ -21,11 +21,11 @@ func countingSends(ctx context.Context) (context.Context, *atomic.Int32) {
 }
 
 // CountSends is transport middleware (rest.Config.Wrap) for the transport of
-// the pipeline's Client. It counts each time a count write goes on the
+// a Counter's Client. It counts each time a count write goes on the
 // wire: client-go sends a write again on its own after a 5xx or a 429 that
 // carries Retry-After, and the Conflict that answers such a resend may
 // follow a first send that landed. Knowing the write went once, the
-// pipeline takes a Conflict for what it is, a refusal, and reads the
+// counter takes a Conflict for what it is, a refusal, and reads the
 // request again; without CountSends it cannot know, and settles every
 // Conflict as a write that may have landed (G8), which needs the version
 // the write was conditioned on to be still in the watch cache or etcd.
@@ -50,7 +50,7 @@ func NewClient(cfg *rest.Config, opts client.Options) (client.WithWatch, error) 
 	if hc == nil {
 		var err error
 		if hc, err = rest.HTTPClientFor(cfg); err != nil {
-			return nil, fmt.Errorf("http client for the pipeline: %w", err)
+			return nil, fmt.Errorf("http client for counting: %w", err)
 		}
 	}
 	counted := *hc
@@ -58,7 +58,7 @@ func NewClient(cfg *rest.Config, opts client.Options) (client.WithWatch, error) 
 	opts.HTTPClient = &counted
 	c, err := client.NewWithWatch(cfg, opts)
 	if err != nil {
-		return nil, fmt.Errorf("new client for the pipeline: %w", err)
+		return nil, fmt.Errorf("new client for counting: %w", err)
 	}
 	return c, nil
 }

@@ -1,12 +1,9 @@
-package pipeline
+package counter
 
 import (
 	"context"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/test/testenv"
 )
 
@@ -31,23 +28,6 @@ func uncachedEnv(t *testing.T) *testenv.Env {
 	return e
 }
 
-// replica is a pipeline on e, as a gateway replica builds it: reads and
-// writes straight to the API server, over connections of its own, its
-// sends counted.
-func replica(t *testing.T, e *testenv.Env, ns string) (*Pipeline, *Metrics) {
-	t.Helper()
-	c, err := countedClient(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := NewMetrics(prometheus.NewRegistry())
-	p, err := New(c, c, Options{Namespace: ns, Metrics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, m
-}
-
 // Two replicas count one fingerprint's signals in turn, with etcd compacted
 // after every turn: at each turn a replica's remembered request is stale
 // (the other counted since) and the version it remembers is compacted. The
@@ -57,27 +37,25 @@ func replica(t *testing.T, e *testenv.Env, ns string) (*Pipeline, *Metrics) {
 func TestReplicasCountingInTurnAcrossCompactionsLoseNoSignal(t *testing.T) {
 	e := uncachedEnv(t)
 	ns := e.Namespace(t)
-	a, ma := replica(t, e, ns)
-	b, mb := replica(t, e, ns)
+	// Each replica reads and writes straight to the API server, over
+	// connections of its own, its sends counted.
+	a, ma := newCounter(t, e, Options{}, CountSends)
+	b, mb := newCounter(t, e, Options{}, CountSends)
+	key := stored(t, e, ns, "web")
 	s := &sender{t: t}
 	const signals = 8
 	for i := range signals {
-		p := a
+		k := a
 		if i%2 == 1 {
-			p = b
+			k = b
 		}
-		s.send(p, ns, "web")
+		s.send(k, key)
 		if err := e.CompactEtcd(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, fp := testSignal(ns, "web")
-	items, err := dedup.ListByFingerprint(context.Background(), e.Client, ns, fp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(items) != 1 || items[0].Status.GetDeduplication().OccurrenceCount != signals {
-		t.Fatalf("stored %d requests %v, want one counting %d signals", len(items), items, signals)
+	if got := storedCount(t, e, key); got != signals {
+		t.Fatalf("stored count %d, want %d", got, signals)
 	}
 	if s.answered.Load() != signals {
 		t.Errorf("%d signals answered as counted, want %d", s.answered.Load(), signals)

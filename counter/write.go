@@ -1,4 +1,4 @@
-package pipeline
+package counter
 
 import (
 	"context"
@@ -101,9 +101,9 @@ func DeduplicationPatch(resourceVersion string, count int64, firstSeen, lastSeen
 
 // send sends w once, the status write of step G5, and returns the request
 // as stored after it.
-func (p *Pipeline) send(ctx context.Context, w *countWrite) (*v1alpha1.RemediationRequest, error) {
+func (c *core) send(ctx context.Context, w *countWrite) (*v1alpha1.RemediationRequest, error) {
 	out := &v1alpha1.RemediationRequest{ObjectMeta: metav1.ObjectMeta{Namespace: w.on.Namespace, Name: w.on.Name}}
-	if err := p.client.Status().Patch(ctx, out, w.patch()); err != nil {
+	if err := c.client.Status().Patch(ctx, out, w.patch()); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -117,12 +117,12 @@ func (p *Pipeline) send(ctx context.Context, w *countWrite) (*v1alpha1.Remediati
 // whether w landed (a send may have landed and its answer been lost on the
 // way back); put settles that before it returns, past the deadline if it
 // must, because the signal's answer depends on it.
-func (p *Pipeline) put(r *run, w *countWrite) (stored, fresh *v1alpha1.RemediationRequest, err error) {
+func (c *core) put(r *run, w *countWrite) (stored, fresh *v1alpha1.RemediationRequest, err error) {
 	var sends *atomic.Int32
-	err = p.call(r, func(ctx context.Context) error {
+	err = c.call(r, func(ctx context.Context) error {
 		ctx, sends = countingSends(ctx)
 		var err error
-		stored, err = p.send(ctx, w)
+		stored, err = c.send(ctx, w)
 		return err
 	})
 	switch {
@@ -134,13 +134,13 @@ func (p *Pipeline) put(r *run, w *countWrite) (stored, fresh *v1alpha1.Remediati
 		return nil, nil, nil
 	case apierrors.IsConflict(err) && sends.Load() == 1:
 		r.lastErr = err
-		fresh, err := p.get(r, w.key())
+		fresh, err := c.get(r, w.key())
 		return nil, fresh, err
 	case apierrors.IsConflict(err) || ambiguous(err):
 		r.lastErr = err
-		return p.settle(w, err)
+		return c.settle(w, err)
 	default:
-		return nil, nil, classify("count on "+w.key().String(), err)
+		return nil, nil, Classify("count on "+w.key().String(), err)
 	}
 }
 
@@ -199,45 +199,45 @@ func (w *countWrite) verdict(cur *v1alpha1.RemediationRequest) verdict {
 // version, send w again, which either lands (then it is the count) or
 // proves the version gone; if another count came since, watch from w's
 // version: the first change tells whose write came first.
-func (p *Pipeline) settle(w *countWrite, cause error) (stored, fresh *v1alpha1.RemediationRequest, err error) {
-	cur, err := p.getPastDeadline(w.key())
+func (c *core) settle(w *countWrite, cause error) (stored, fresh *v1alpha1.RemediationRequest, err error) {
+	cur, err := c.getPastDeadline(w.key())
 	if err != nil {
-		return nil, nil, p.unsettled(w, cause, err)
+		return nil, nil, c.unsettled(w, cause, err)
 	}
 	switch w.verdict(cur) {
 	case landed:
-		p.settled("landed")
+		c.settled("landed")
 		return cur, nil, nil
 	case notLanded:
-		p.settled("not_landed")
+		c.settled("not_landed")
 		return nil, cur, nil
 	case unchanged:
-		again := p.callPastDeadline(func(ctx context.Context) error {
+		again := c.callPastDeadline(func(ctx context.Context) error {
 			var err error
-			stored, err = p.send(ctx, w)
+			stored, err = c.send(ctx, w)
 			return err
 		})
 		if again == nil {
-			p.settled("landed")
+			c.settled("landed")
 			return stored, nil, nil
 		}
 		if !apierrors.IsConflict(again) && !apierrors.IsNotFound(again) && !ambiguous(again) {
-			return nil, nil, p.unsettled(w, cause, again)
+			return nil, nil, c.unsettled(w, cause, again)
 		}
 		cur = nil // moved on since the read, or unknown
 	}
-	first, err := p.firstChangeAfter(w)
+	first, err := c.firstChangeAfter(w)
 	if err != nil {
-		return nil, nil, p.unsettled(w, cause, err)
+		return nil, nil, c.unsettled(w, cause, err)
 	}
 	if first != nil && w.carriedBy(first) {
-		p.settled("landed")
+		c.settled("landed")
 		if cur != nil && cur.UID == first.UID {
 			return cur, nil, nil
 		}
 		return first, nil, nil
 	}
-	p.settled("not_landed")
+	c.settled("not_landed")
 	if cur != nil && cur.UID == w.on.UID {
 		return nil, cur, nil
 	}
@@ -248,9 +248,9 @@ func (p *Pipeline) settle(w *countWrite, cause error) (stored, fresh *v1alpha1.R
 }
 
 // getPastDeadline reads the request key; nil when it does not exist.
-func (p *Pipeline) getPastDeadline(key types.NamespacedName) (*v1alpha1.RemediationRequest, error) {
+func (c *core) getPastDeadline(key types.NamespacedName) (*v1alpha1.RemediationRequest, error) {
 	rr := &v1alpha1.RemediationRequest{}
-	err := p.callPastDeadline(func(ctx context.Context) error { return p.reader.Get(ctx, key, rr) })
+	err := c.callPastDeadline(func(ctx context.Context) error { return c.reader.Get(ctx, key, rr) })
 	switch {
 	case err == nil:
 		return rr, nil
@@ -264,10 +264,10 @@ func (p *Pipeline) getPastDeadline(key types.NamespacedName) (*v1alpha1.Remediat
 // firstChangeAfter returns the request as the first change stored after
 // w's resourceVersion left it, nil if that change was its deletion, read
 // from a watch that starts at that version.
-func (p *Pipeline) firstChangeAfter(w *countWrite) (*v1alpha1.RemediationRequest, error) {
+func (c *core) firstChangeAfter(w *countWrite) (*v1alpha1.RemediationRequest, error) {
 	var first *v1alpha1.RemediationRequest
-	err := p.callPastDeadline(func(ctx context.Context) error {
-		wi, err := p.client.Watch(ctx, &v1alpha1.RemediationRequestList{}, &client.ListOptions{
+	err := c.callPastDeadline(func(ctx context.Context) error {
+		wi, err := c.client.Watch(ctx, &v1alpha1.RemediationRequestList{}, &client.ListOptions{
 			Namespace:     w.on.Namespace,
 			FieldSelector: fields.OneTermEqualSelector("metadata.name", w.on.Name),
 			Raw:           &metav1.ListOptions{ResourceVersion: w.on.ResourceVersion},
@@ -307,13 +307,13 @@ func (p *Pipeline) firstChangeAfter(w *countWrite) (*v1alpha1.RemediationRequest
 // sender is told to retry, which counts the signal twice if it had. It
 // takes the API server failing for the whole settling, right after a
 // write whose answer it lost.
-func (p *Pipeline) unsettled(w *countWrite, cause, err error) error {
-	p.settled("unknown")
+func (c *core) unsettled(w *countWrite, cause, err error) error {
+	c.settled("unknown")
 	return fmt.Errorf("%w: count of %d signals on %s: %v; whether it landed is unknown: %w", ErrUnavailable, w.n, w.key(), cause, err)
 }
 
-func (p *Pipeline) settled(verdict string) {
-	if m := p.opts.Metrics; m != nil {
+func (c *core) settled(verdict string) {
+	if m := c.opts.Metrics; m != nil {
 		m.Settled.WithLabelValues(verdict).Inc()
 	}
 }
