@@ -2,6 +2,7 @@ package counter
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,7 +70,8 @@ func newCounter(t *testing.T, e *testenv.Env, o Options, wraps ...func(http.Roun
 // stored creates an active request named name in ns and returns its key.
 func stored(t *testing.T, e *testenv.Env, ns, name string) types.NamespacedName {
 	t.Helper()
-	rr := testenv.RemediationRequest(ns, name, "fp-"+name)
+	fp := fmt.Sprintf("%x", sha256.Sum256([]byte(ns+"/"+name)))
+	rr := testenv.RemediationRequest(ns, name, fp)
 	if err := e.Client.Create(context.Background(), rr); err != nil {
 		t.Fatal(err)
 	}
