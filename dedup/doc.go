@@ -25,8 +25,9 @@
 // checked update (Conflict). Every read here goes through a client.Reader
 // that callers must back with the API server directly (the manager's
 // APIReader), never an informer cache: a cache lags, and a lagging read is a
-// duplicate. The one read served from a cache is the List that looks for
-// requests stored out of the webhook's reach (steps C2 and C4): it asks
-// kube-apiserver's watch cache, and what it finds counts only once a direct
-// Get confirms it (docs/design.md, section 5, says why that is safe).
+// duplicate. The one read served from a cache is the look for requests
+// stored out of the webhook's reach (steps C2 and C4): it asks the
+// replica's fingerprint index (Guard.Index), or else kube-apiserver's watch
+// cache, and what it finds counts only once a direct Get confirms it
+// (docs/design.md, section 5, says why that is safe).
 package dedup

@@ -47,6 +47,14 @@ var ErrTooManyConflicts = errors.New("claim kept changing; too many compare-and-
 type Guard struct {
 	Reader client.Reader
 	Writer client.Writer
+	// Index, when set, answers the look for requests stored out of the
+	// webhook's reach (steps C2 and C4) from memory: an informer-backed
+	// cache of RemediationRequests indexed by v1alpha1.FingerprintField
+	// (internal/rrindex), synced before the first decision. Unset, they
+	// List kube-apiserver's watch cache, which filters every request of
+	// the namespace. Either way what it shows counts only once a direct Get
+	// through Reader confirms it (docs/design.md, section 5).
+	Index client.Reader
 
 	// Grace is how long a claim whose holder is not stored (or whose
 	// admitted re-activation is not stored) is presumed in flight before
@@ -87,6 +95,7 @@ type Guard struct {
 // GuardOptions configure NewGuard's Guard: each is the Guard's field of the
 // same name, and the zero value of each means that field's default.
 type GuardOptions struct {
+	Index       client.Reader
 	Grace       time.Duration
 	Timeout     time.Duration
 	HolderWait  time.Duration
@@ -98,7 +107,7 @@ type GuardOptions struct {
 // set the Guard's Clock or Age before its first decision.
 func NewGuard(reader client.Reader, writer client.Writer, o GuardOptions) *Guard {
 	return &Guard{
-		Reader: reader, Writer: writer,
+		Reader: reader, Writer: writer, Index: o.Index,
 		Grace: o.Grace, Timeout: o.Timeout, HolderWait: o.HolderWait, MaxAttempts: o.MaxAttempts,
 	}
 }

@@ -41,6 +41,9 @@ func (r Resolution) Active() bool { return r.Holder != nil && IsActive(r.Holder)
 // must read the API server directly (mgr.GetAPIReader()), never a cache.
 type Resolver struct {
 	Reader client.Reader
+	// Index, when set, answers steps C2 and C4 (cachedActive) instead of
+	// kube-apiserver's watch cache: Guard.Index.
+	Index client.Reader
 }
 
 // Resolve looks fingerprint fp up in namespace ns: the claim first (a Get,
@@ -124,16 +127,17 @@ func (r Resolver) listActive(ctx context.Context, ns, fp string, exclude types.U
 	return oldestActive(items, exclude), nil
 }
 
-// cachedActive is the List of steps C2 and C4: the oldest active request
-// with fingerprint fp, or nil, found in kube-apiserver's watch cache
-// (resourceVersion "0": served at once, without waiting for the cache to
-// catch up with etcd, and without a request to etcd) and confirmed by a
-// direct Get before it counts. The cache may still show a request that has
+// cachedActive is the look of steps C2 and C4: the oldest active request
+// with fingerprint fp, or nil, found in r.Index (from memory) or, without
+// one, in kube-apiserver's watch cache (resourceVersion "0": served at
+// once, without waiting for the cache to catch up with etcd, and without a
+// request to etcd, but filtering every request of the namespace), and
+// confirmed by a direct Get before it counts. The cache may still show a request that has
 // since ended or been deleted as active; such a one must never get the
 // claim, so only the request as stored now does. docs/design.md, section 5,
 // says why a request the cache has not seen yet may be missed.
 func (r Resolver) cachedActive(ctx context.Context, ns, fp string, exclude types.UID) (*v1alpha1.RemediationRequest, error) {
-	items, err := listByFingerprint(ctx, r.Reader, ns, fp, true)
+	items, err := r.cached(ctx, ns, fp)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +154,19 @@ func (r Resolver) cachedActive(ctx context.Context, ns, fp string, exclude types
 		}
 	}
 	return nil, nil
+}
+
+// cached returns the requests with fingerprint fp in ns as r.Index, or
+// else the watch cache, shows them.
+func (r Resolver) cached(ctx context.Context, ns, fp string) ([]v1alpha1.RemediationRequest, error) {
+	if r.Index == nil {
+		return listByFingerprint(ctx, r.Reader, ns, fp, true)
+	}
+	list := &v1alpha1.RemediationRequestList{}
+	if err := r.Index.List(ctx, list, client.InNamespace(ns), client.MatchingFields{v1alpha1.FingerprintField: fp}); err != nil {
+		return nil, fmt.Errorf("look up fingerprint %s in %s in the index: %w", fp, ns, err)
+	}
+	return list.Items, nil
 }
 
 // oldestActive returns the oldest active request of items but exclude, or

@@ -50,7 +50,7 @@ func (d *decision) claimFirst(ctx context.Context) (Verdict, bool, error) {
 // deleted again, so that a failed decision does not block the fingerprint
 // for the grace.
 func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, action ClaimAction) (Verdict, bool, error) {
-	holder, err := Resolver{Reader: d.g.Reader}.cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	holder, err := Resolver{Reader: d.g.Reader, Index: d.g.Index}.cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
 		d.release(claim)
 		return Verdict{}, false, err
@@ -120,7 +120,7 @@ func (d *decision) read(ctx context.Context) (Resolution, bool, error) {
 // claim: the List says whether an active request holds the fingerprint; the
 // claim is rebuilt for it, or taken by the candidate.
 func (d *decision) unclaimed(ctx context.Context) (Verdict, bool, error) {
-	holder, err := Resolver{Reader: d.g.Reader}.cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	holder, err := Resolver{Reader: d.g.Reader, Index: d.g.Index}.cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
 		return Verdict{}, false, err
 	}

@@ -1,20 +1,16 @@
 package gateway
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	"k8s.io/client-go/discovery"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/target"
+	"github.com/rrguard/rrguard/internal/rrindex"
 )
 
 // newPipeline builds the pipeline that counts the signals. Where the
@@ -46,40 +42,11 @@ func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
 		po.Scope = scope.Checker{Reader: o.Reader, ClusterID: o.ClusterID}
 	}
 	if o.WebhookGuarded {
-		idx, err := pipeline.NewIndex(mgr.GetConfig(), pipeline.IndexOptions{
-			Namespace:  o.Namespace,
-			Scheme:     mgr.GetScheme(),
-			HTTPClient: mgr.GetHTTPClient(),
-			Mapper:     mgr.GetRESTMapper(),
-		})
+		idx, err := rrindex.AddTo(mgr, o.Namespace)
 		if err != nil {
 			return nil, err
-		}
-		if err := mgr.Add(indexRunnable{idx}); err != nil {
-			return nil, fmt.Errorf("add the remediationrequest index: %w", err)
-		}
-		if err := mgr.AddReadyzCheck("index", indexSynced(idx)); err != nil {
-			return nil, fmt.Errorf("add readiness check: %w", err)
 		}
 		po.Index = idx
 	}
 	return pipeline.New(o.Reader, c, po)
-}
-
-// indexRunnable puts the index among the manager's caches, which it starts
-// before its other runnables and waits for.
-type indexRunnable struct{ cache.Cache }
-
-func (r indexRunnable) GetCache() cache.Cache { return r.Cache }
-
-// indexSynced is a readiness check that passes once idx has synced.
-func indexSynced(idx cache.Cache) func(*http.Request) error {
-	return func(r *http.Request) error {
-		ctx, cancel := context.WithTimeout(r.Context(), 100*time.Millisecond)
-		defer cancel()
-		if !idx.WaitForCacheSync(ctx) {
-			return errors.New("the remediationrequest index has not synced")
-		}
-		return nil
-	}
 }

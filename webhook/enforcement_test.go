@@ -194,7 +194,7 @@ func TestWarnModeAdmitsAnInternalErrorWithAWarning(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []webhook.Enforcement{webhook.EnforcementDeny, webhook.EnforcementWarn} {
 		t.Run(string(mode), func(t *testing.T) {
-			s := suite.Replace(t, webhooktest.Options{Reader: unreachable{}, Webhook: webhook.Options{Enforcement: mode}})
+			s := suite.Replace(t, webhooktest.Options{Reader: unreachable{}, Webhook: webhook.Options{Enforcement: mode, Index: unreachable{}}})
 			c, w := warningClient(t)
 			ns := env.Namespace(t)
 			err := c.Create(ctx, testenv.RemediationRequest(ns, "errs", newFingerprint(t)), false)

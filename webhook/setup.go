@@ -15,6 +15,7 @@ import (
 	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/auditlog"
+	"github.com/rrguard/rrguard/internal/rrindex"
 )
 
 // DefaultScanInterval is the binary's time between the leader's scans.
@@ -61,6 +62,12 @@ type Options struct {
 	// Counter counts the denied creates of CountedCreators; required with
 	// them. Setup sets NewCounter's.
 	Counter Counter
+	// Index answers the look for requests stored out of the webhook's
+	// reach (steps C2 and C4) from memory: an informer-backed index of
+	// every namespace's requests by fingerprint (internal/rrindex). Setup
+	// adds one to the manager, and the replica is ready once it has
+	// synced; unset, NewGuard's Guard Lists kube-apiserver's watch cache.
+	Index client.Reader
 	// ScanInterval is the time between the leader's scans (package
 	// scan); 0, the zero value, disables them. The binary's default is
 	// DefaultScanInterval.
@@ -78,7 +85,7 @@ func (o Options) withDefaults() Options {
 // NewGuard returns the Guard a webhook decides with: reads straight from the
 // API server through reader, claim writes through writer.
 func NewGuard(reader client.Reader, writer client.Writer, o Options) *dedup.Guard {
-	return dedup.NewGuard(reader, writer, dedup.GuardOptions{Grace: o.ClaimGrace, Timeout: o.DecisionTimeout, HolderWait: o.HolderWait})
+	return dedup.NewGuard(reader, writer, dedup.GuardOptions{Index: o.Index, Grace: o.ClaimGrace, Timeout: o.DecisionTimeout, HolderWait: o.HolderWait})
 }
 
 // NewKeeper returns the dedup.ClaimKeeper the webhook's janitor sweeps with.
@@ -127,14 +134,23 @@ func NewHandler(admitter dedup.Admitter, namespaces client.Reader, scheme *runti
 }
 
 // Setup registers the handler on mgr's webhook server at Path and adds the
-// leader-elected janitor. Every read goes through mgr.GetAPIReader(), never
-// the cache; claims are written with mgr.GetClient(); namespace labels are
-// read from the cache (namespaceReader).
+// leader-elected janitor. Every read that decides goes through
+// mgr.GetAPIReader(), never a cache; claims are written with
+// mgr.GetClient(); namespace labels are read from the cache
+// (namespaceReader); steps C2 and C4 look in the fingerprint index Setup
+// adds (Options.Index), and a Get confirms what they find.
 func Setup(mgr manager.Manager, o Options) error {
 	o = o.withDefaults()
 	namespaces, err := namespaceReader(mgr)
 	if err != nil {
 		return err
+	}
+	if o.Index == nil {
+		idx, err := rrindex.AddTo(mgr, "")
+		if err != nil {
+			return err
+		}
+		o.Index = idx
 	}
 	if !o.CountedCreators.Empty() && o.Counter == nil {
 		c, err := counter.NewClient(mgr.GetConfig(), client.Options{HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})

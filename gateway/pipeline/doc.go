@@ -7,7 +7,7 @@
 // counted is counted exactly once (docs/design.md, steps G1–G9).
 //
 // What is the gateway's is here: the lookup (G4) — the informer index
-// where the webhook guards (NewIndex), else the claim and a List on the API
+// where the webhook guards (internal/rrindex), else the claim and a List on the API
 // server — and the create, whose webhook denial names the holder to count
 // on instead. The batching of one fingerprint's signals into one
 // conditioned status write, the remembered request, settling a write whose

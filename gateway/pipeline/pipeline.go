@@ -128,7 +128,7 @@ type Options struct {
 	// none, Lists, all on the API server.
 	WebhookGuarded bool
 	// Index is the informer-backed index of Namespace's requests by
-	// fingerprint (NewIndex). Required with WebhookGuarded; unused without.
+	// fingerprint (internal/rrindex). Required with WebhookGuarded; unused without.
 	Index client.Reader
 }
 

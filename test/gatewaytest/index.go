@@ -9,15 +9,15 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
-	"github.com/rrguard/rrguard/gateway/pipeline"
+	"github.com/rrguard/rrguard/internal/rrindex"
 )
 
 // StartIndex starts the pipeline's fingerprint index of ns
-// (pipeline.NewIndex) until t ends, and returns it once synced: for a
+// (rrindex.New) until t ends, and returns it once synced: for a
 // pipeline built by hand with WebhookGuarded.
 func StartIndex(t testing.TB, cfg *rest.Config, scheme *runtime.Scheme, ns string) cache.Cache {
 	t.Helper()
-	idx, err := pipeline.NewIndex(cfg, pipeline.IndexOptions{Namespace: ns, Scheme: scheme})
+	idx, err := rrindex.New(cfg, rrindex.Options{Namespace: ns, Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}

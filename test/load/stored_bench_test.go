@@ -211,11 +211,15 @@ func measureStored(b *testing.B, ctx context.Context, ns string, size int) map[s
 		targets[i] = load.NewTarget("measured", fmt.Sprintf("incident-%d-%d", size, i))
 	}
 
-	// First incidents: no claim, the List decides.
+	// First incidents: no claim, the List decides. With
+	// RRGUARD_BENCH_PROFILE_DIR set, kube-apiserver's CPU profile of the
+	// first 10 seconds of them is written there (first-admit-<size>.pprof).
 	var first, dup, repeat []time.Duration
+	profiled := profileAPIServer(b, env.Config, fmt.Sprintf("first-admit-%d", size), 10)
 	for i, t := range targets {
 		first = append(first, timed(func() error { return env.Client.Create(ctx, storedRR(ns, name("first", i), t.Fingerprint)) }))
 	}
+	profiled()
 	// Duplicates of them: the claim and its holder decide.
 	for i, t := range targets {
 		dup = append(dup, timed(func() error {

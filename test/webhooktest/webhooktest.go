@@ -26,6 +26,7 @@ import (
 	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/dedup"
 	"github.com/rrguard/rrguard/internal/auditlog"
+	"github.com/rrguard/rrguard/internal/rrindex"
 	"github.com/rrguard/rrguard/test/testenv"
 	"github.com/rrguard/rrguard/webhook"
 )
@@ -64,6 +65,10 @@ type Options struct {
 	Clock clock.PassiveClock
 	// Age replaces the replica's judge of a claim's age (dedup.Guard.Age).
 	Age dedup.AgeJudge
+	// NoIndex has the replica look for requests stored out of its reach
+	// (steps C2 and C4) in kube-apiserver's watch cache instead of the
+	// fingerprint index the binary keeps (Index).
+	NoIndex bool
 	// GuardOnly has the replica decide with the bare Guard, without the
 	// dedup.Coalescer the binary puts in front of it: the benchmark that
 	// measures what coalescing buys.
@@ -157,7 +162,8 @@ func Serve(env *testenv.Env, opts ...Options) (*Server, error) {
 // NewHandler returns the real handler of a replica made with o on env, as
 // webhook.Setup wires it (webhook.NewHandler): its Guard (webhook.NewGuard)
 // reads through o.Reader or o.Client and writes through o.Client
-// (env.Client by default), with o.Clock and o.Age; its Enforcer reads
+// (env.Client by default), with o.Clock and o.Age, and looks for requests
+// out of its reach in env's fingerprint index (Index) unless o.NoIndex; its Enforcer reads
 // namespace labels through env.Client, where the binary reads its cache (no
 // request per decision, so none to count). Unless o.Webhook sets them, its
 // metrics go to a fresh registry and its audit lines (through
@@ -170,6 +176,13 @@ func NewHandler(env *testenv.Env, o Options) (*webhook.Handler, *webhook.Metrics
 	var reader client.Reader = c
 	if o.Reader != nil {
 		reader = o.Reader
+	}
+	if o.Webhook.Index == nil && !o.NoIndex {
+		idx, err := Index(env)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Webhook.Index = idx
 	}
 	g := webhook.NewGuard(reader, c, o.Webhook)
 	g.Clock, g.Age = o.Clock, o.Age
@@ -229,3 +242,40 @@ func NamespaceCache(t testing.TB, env *testenv.Env) client.Reader {
 // quietLog drops controller-runtime's per-request debug logging; the audit
 // log is what the tests read.
 func quietLog(logr.Logger, *admission.Request) logr.Logger { return logr.Discard() }
+
+// indexes holds each Env's fingerprint index.
+var indexes struct {
+	sync.Mutex
+	m map[*testenv.Env]cache.Cache
+}
+
+// Index returns env's fingerprint index of every namespace's requests
+// (rrindex.New), as each replica of the binary keeps one (webhook.Setup):
+// started on first use, synced, and shared by env's replicas until the
+// test binary exits.
+func Index(env *testenv.Env) (cache.Cache, error) {
+	indexes.Lock()
+	defer indexes.Unlock()
+	if idx, ok := indexes.m[env]; ok {
+		return idx, nil
+	}
+	idx, err := rrindex.New(env.Config, rrindex.Options{Scheme: env.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := idx.Start(context.Background()); err != nil {
+			panic(fmt.Sprintf("fingerprint index: %v", err))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !idx.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("the fingerprint index did not sync within 30s")
+	}
+	if indexes.m == nil {
+		indexes.m = map[*testenv.Env]cache.Cache{}
+	}
+	indexes.m[env] = idx
+	return idx, nil
+}
