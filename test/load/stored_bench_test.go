@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,6 +84,13 @@ func BenchmarkStoredRRs(b *testing.B) {
 			for _, k := range storedFigures {
 				b.ReportMetric(ms(m[k]), k+"-ms")
 			}
+			// The process's live heap: what grows with the stored requests
+			// is, by far, the webhook's fingerprint index
+			// (webhooktest.Index), one stripped copy of each.
+			runtime.GC()
+			var mem runtime.MemStats
+			runtime.ReadMemStats(&mem)
+			b.ReportMetric(float64(mem.HeapAlloc)/(1<<20), "heap-MiB")
 			// Growth against the smallest size, and the duplicate path
 			// against one status write.
 			b.ReportMetric(ratio(m["gw-dup-p50"], m["status-write-p50"]), "gw-dup/status-write-p50")
