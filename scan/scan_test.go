@@ -228,8 +228,10 @@ func auditMessages(t *testing.T, audit *testenv.Buffer, msg string) []map[string
 }
 
 // After adoption, the next create of an adopted fingerprint is decided on
-// the claim (two Gets) without a List; the control, a fingerprint whose
-// active request has no claim, shows that the counter does see the List.
+// the claim (two Gets), which names the holder; the control, a fingerprint
+// whose active request has no claim, is decided by step C2 (the replica's
+// index, confirmed by a Get) and needs the claim handed over to its holder
+// (C10: an update of the claim), which the counter does see.
 func TestAdoptionGivesTheNextCreateTheClaimPath(t *testing.T) {
 	ctx := context.Background()
 	c, reqs := suite.RecordingClient(t)
@@ -247,9 +249,9 @@ func TestAdoptionGivesTheNextCreateTheClaimPath(t *testing.T) {
 	unadopted := unclaimedActive(t, ns, unadoptedFP)
 
 	for _, tc := range []struct {
-		fp     string
-		holder string
-		lists  int
+		fp        string
+		holder    string
+		handovers int
 	}{
 		{adoptedFP, holder.Name, 0},
 		{unadoptedFP, unadopted.Name, 1},
@@ -260,8 +262,11 @@ func TestAdoptionGivesTheNextCreateTheClaimPath(t *testing.T) {
 			t.Errorf("next create of %s: %v, want a Duplicate naming %s", tc.holder, err, tc.holder)
 		}
 		made := reqs.Take()
-		if got := count(made, "list remediationrequests"); got != tc.lists {
-			t.Errorf("next create of %s's fingerprint: %d Lists (%q), want %d", tc.holder, got, made, tc.lists)
+		if got := count(made, "update leases"); got != tc.handovers {
+			t.Errorf("next create of %s's fingerprint: %d claim updates (%q), want %d", tc.holder, got, made, tc.handovers)
+		}
+		if got := count(made, "list remediationrequests"); got != 0 {
+			t.Errorf("next create of %s's fingerprint: %d Lists (%q), want none", tc.holder, got, made)
 		}
 		if count(made, "get leases") == 0 {
 			t.Errorf("next create of %s's fingerprint: the webhook read no claim (%q)", tc.holder, made)

@@ -101,6 +101,12 @@ func Start(opts Options) (*Env, error) {
 		},
 	}
 	args := e.ControlPlane.GetAPIServer().Configure()
+	// A stop (Stop, RestartAPIServer) ends the watches it holds, as a
+	// cluster's API server does before its pod's grace runs out: without
+	// it kube-apiserver's HTTP server waits for every open watch of a
+	// custom resource (an informer of the webhook's, say) past envtest's
+	// 20 s stop timeout.
+	args.Set("shutdown-watch-termination-grace-period", "2s")
 	for k, v := range opts.APIServerFlags {
 		args.Set(k, v)
 	}
