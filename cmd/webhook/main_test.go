@@ -3,12 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -118,36 +113,16 @@ func TestServeAdmitsOnTheRealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer env.Stop()
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.Environment().KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { _ = env.Stop() })
 	wio := env.WebhookInstallOptions()
 	metricsAddr, probeAddr := testenv.MustFreeAddr(t), testenv.MustFreeAddr(t)
 	o := NewOptions()
-	o.Kubeconfig, o.WebhookPort, o.WebhookCertPath = kubeconfig, wio.LocalServingPort, wio.LocalServingCertDir
+	o.Kubeconfig, o.WebhookPort, o.WebhookCertPath = env.KubeconfigFile(t), wio.LocalServingPort, wio.LocalServingCertDir
 	o.Metrics.BindAddress, o.Metrics.CertPath, o.HealthProbeBindAddress = metricsAddr, wio.LocalServingCertDir, probeAddr
 	o.Zap.DestWriter = io.Discard
+	testenv.Serve(t, probeAddr, func(ctx context.Context) error { return serve(ctx, o) })
+	ctx := context.Background()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, o) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v after cancel, want nil", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20s of cancel")
-		}
-	}()
-
-	if err := waitFor200("http://"+probeAddr+"/readyz", 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
 	ns := env.Namespace(t)
 	fp, _ := dedup.Fingerprint(dedup.Target{Namespace: ns, Kind: "Deployment", Name: "api"})
 	mk := func(name string) *v1alpha1.RemediationRequest {
@@ -197,29 +172,4 @@ func TestServeAdmitsOnTheRealAPIServer(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-}
-
-func get(url string) (string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return string(b), err
-}
-
-func waitFor200(url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	var last error
-	for time.Now().Before(deadline) {
-		if _, last = get(url); last == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.Join(fmt.Errorf("%s not ready within %s", url, within), last)
 }
