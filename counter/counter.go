@@ -347,16 +347,14 @@ func (c *core) callPastDeadline(f func(context.Context) error) error {
 // get reads a request through the reader, unless r's deadline has passed;
 // nil when it does not exist.
 func (c *core) get(r *run, key types.NamespacedName) (*v1alpha1.RemediationRequest, error) {
-	rr := &v1alpha1.RemediationRequest{}
-	err := c.call(r, func(ctx context.Context) error { return c.reader.Get(ctx, key, rr) })
-	switch {
-	case err == nil:
-		return rr, nil
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	default:
-		return nil, Classify("get remediationrequest "+key.String(), err)
+	if err := r.expired(); err != nil {
+		return nil, err
 	}
+	rr, err := c.getPastDeadline(key)
+	if err != nil {
+		return nil, Classify("count", err)
+	}
+	return rr, nil
 }
 
 // lastCounted returns the request key was last counted on, if it still

@@ -257,7 +257,7 @@ func (c *core) getPastDeadline(key types.NamespacedName) (*v1alpha1.RemediationR
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("get %s: %w", key, err)
+		return nil, fmt.Errorf("get remediationrequest %s: %w", key, err)
 	}
 }
 
