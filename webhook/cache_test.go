@@ -62,7 +62,7 @@ func TestAnUnclaimedRequestStoredAMomentEarlierIsFoundInTheWatchCache(t *testing
 // With the fingerprint index the binary keeps, no decision Lists at all,
 // and the index lags the watch cache by the time a watch event takes to
 // reach the replica: a request stored one round trip before the decision
-// is missed in some rounds (3 of 30 on a quiet machine), as one stored a
+// is missed in some rounds (1 to 3 of 30 on a quiet machine), as one stored a
 // moment after the decision always is (docs/design.md, section 5). Each
 // missed one is in the index soon after: this test fails if the index does
 // not follow, and logs how late it was.
