@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 	"github.com/rrguard/rrguard/gateway/scope"
 	"github.com/rrguard/rrguard/gateway/target"
@@ -18,7 +19,7 @@ import (
 // added to mgr, and the gateway is ready once the index is synced.
 func newPipeline(mgr manager.Manager, o Options) (*pipeline.Pipeline, error) {
 	// The manager's connections, the pipeline's sends counted on them.
-	c, err := pipeline.NewClient(mgr.GetConfig(), client.Options{
+	c, err := counter.NewClient(mgr.GetConfig(), client.Options{
 		HTTPClient: mgr.GetHTTPClient(),
 		Scheme:     mgr.GetScheme(),
 		Mapper:     mgr.GetRESTMapper(),

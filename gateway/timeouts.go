@@ -3,6 +3,7 @@ package gateway
 import (
 	"time"
 
+	"github.com/rrguard/rrguard/counter"
 	"github.com/rrguard/rrguard/gateway/pipeline"
 )
 
@@ -13,7 +14,7 @@ const answerMargin = 2 * time.Second
 // AnswerTimeout is the latest a request is answered, from when its headers
 // were read, with the given timeouts (0 for the defaults): its deadline
 // (authentication, the body and counting all run within it), then
-// pipeline.Overrun — the API call in flight at the deadline and the calls
+// counter.Overrun — the API call in flight at the deadline and the calls
 // that settle a status write whose answer was lost — then writing the
 // answer. With the defaults, 15s + 4×5s + 2s = 37s. The signal API's write
 // timeout and its drain on shutdown are this long: an answer cut off after
@@ -22,7 +23,7 @@ func AnswerTimeout(requestTimeout, callTimeout time.Duration) time.Duration {
 	if requestTimeout <= 0 {
 		requestTimeout = pipeline.DefaultTimeout
 	}
-	return requestTimeout + pipeline.Overrun(callTimeout) + answerMargin
+	return requestTimeout + counter.Overrun(callTimeout) + answerMargin
 }
 
 // ShutdownTimeout is the manager's graceful shutdown timeout for a gateway

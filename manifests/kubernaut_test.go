@@ -166,11 +166,9 @@ func TestTheKubernautVariantsLetTheWebhookCount(t *testing.T) {
 			if err := c.Get(ctx, client.ObjectKeyFromObject(holder), rr); err != nil {
 				return err
 			}
-			w, err := c.(client.WithWatch).Watch(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(ns))
-			if err != nil {
+			if err := watch(ctx, c, &v1alpha1.RemediationRequestList{}, client.InNamespace(ns)); err != nil {
 				return err
 			}
-			w.Stop()
 			return c.Status().Patch(ctx, rr, counter.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
 		}, true},
 		{"update an RR's status", updateStatus(ns, "holder"), false},

@@ -46,6 +46,16 @@ func updateStatus(ns, name string) func(context.Context, client.Client) error {
 	}
 }
 
+// watch opens a watch of list with c and stops it: whether c may watch is
+// under test.
+func watch(ctx context.Context, c client.Client, list client.ObjectList, opts ...client.ListOption) error {
+	w, err := c.(client.WithWatch).Watch(ctx, list, opts...)
+	if err == nil {
+		w.Stop()
+	}
+	return err
+}
+
 // patchCount patches rr's count, unconditioned: authorization is under test.
 func patchCount(ctx context.Context, c client.Client, rr *v1alpha1.RemediationRequest) error {
 	return c.Status().Patch(ctx, rr, client.RawPatch(types.MergePatchType, []byte(`{"status":{"deduplication":{"occurrenceCount":2}}}`)))
@@ -66,11 +76,9 @@ func countsOn(ns, name string) func(context.Context, client.Client) error {
 			client.MatchingFields{v1alpha1.FingerprintField: rr.Spec.SignalFingerprint}); err != nil {
 			return err
 		}
-		w, err := c.(client.WithWatch).Watch(ctx, &v1alpha1.RemediationRequestList{}, client.InNamespace(ns))
-		if err != nil {
+		if err := watch(ctx, c, &v1alpha1.RemediationRequestList{}, client.InNamespace(ns)); err != nil {
 			return err
 		}
-		w.Stop()
 		return c.Status().Patch(ctx, rr, counter.DeduplicationPatch(rr.ResourceVersion, 2, time.Now(), time.Now()))
 	}
 }
@@ -272,6 +280,9 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 			{"list RRs in every namespace", func(ctx context.Context, c client.Client) error {
 				return c.List(ctx, &v1alpha1.RemediationRequestList{})
 			}, true},
+			{"watch RRs in every namespace (the fingerprint index)", func(ctx context.Context, c client.Client) error {
+				return watch(ctx, c, &v1alpha1.RemediationRequestList{})
+			}, true},
 			{"create a claim Lease in the RR's namespace", func(ctx context.Context, c client.Client) error { return c.Create(ctx, claim.DeepCopy()) }, true},
 			{"take a claim over (update)", func(ctx context.Context, c client.Client) error {
 				l := &coordinationv1.Lease{}
@@ -298,11 +309,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 					Regarding: corev1.ObjectReference{Kind: "Lease", Namespace: system, Name: "rrguard-webhook-leader"}, Type: "Normal"})
 			}, true},
 			{"watch namespaces' metadata (enforcement label)", func(ctx context.Context, c client.Client) error {
-				w, err := c.(client.WithWatch).Watch(ctx, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NamespaceList"}})
-				if err == nil {
-					w.Stop()
-				}
-				return err
+				return watch(ctx, c, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NamespaceList"}})
 			}, true},
 			{"record an Event on an RR of a duplicate set (scan)", func(ctx context.Context, c client.Client) error {
 				return c.Create(ctx, &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, GenerateName: "rr-of-a-tenant-"},
@@ -434,11 +441,7 @@ func TestRBACLetsEachComponentDoItsJobAndNothingElse(t *testing.T) {
 				return c.List(ctx, &discoveryv1.EndpointSliceList{}, client.MatchingLabels{discoveryv1.LabelServiceName: "kube-state-metrics"})
 			}, true},
 			{"watch Pods", func(ctx context.Context, c client.Client) error {
-				w, err := c.(client.WithWatch).Watch(ctx, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}}, client.InNamespace(tenant))
-				if err == nil {
-					w.Stop()
-				}
-				return err
+				return watch(ctx, c, &metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}}, client.InNamespace(tenant))
 			}, false},
 
 			{"delete an RR", func(ctx context.Context, c client.Client) error {

@@ -55,12 +55,8 @@ var (
 )
 
 // Client is what the pipeline writes with: a counter.Client, which also
-// creates the RemediationRequests (NewClient makes one).
+// creates the RemediationRequests (counter.NewClient makes one).
 type Client = counter.Client
-
-// NewClient returns a Client through cfg whose sends are counted
-// (counter.CountSends).
-var NewClient = counter.NewClient
 
 // Targets names the object a signal is about before it is fingerprinted;
 // *target.Resolver reads the API server for it.
@@ -132,11 +128,6 @@ type Options struct {
 	Index client.Reader
 }
 
-// Overrun is how long after its deadline a signal may be answered
-// (counter.Overrun): servers that answer signals derive their write
-// timeout from it.
-func Overrun(callTimeout time.Duration) time.Duration { return counter.Overrun(callTimeout) }
-
 // Pipeline counts signals on RemediationRequests. It is safe for concurrent
 // use.
 type Pipeline struct {
@@ -178,7 +169,7 @@ func New(reader client.Reader, c Client, opts Options) (*Pipeline, error) {
 // queued the signal it waits for the outcome even if ctx is cancelled,
 // because the signal may already be part of a write in flight and its
 // caller must learn whether it was counted. The wait is bounded by the
-// deadline plus Overrun(CallTimeout).
+// deadline plus counter.Overrun(CallTimeout).
 func (p *Pipeline) Submit(ctx context.Context, sig *signal.Signal) (Result, error) {
 	now := time.Now()
 	if p.opts.Targets != nil {
