@@ -43,7 +43,7 @@ type Adoption struct {
 // nothing.
 func (g *Guard) Adopt(ctx context.Context, ns, fp string, dryRun bool) (Adoption, error) {
 	g.init()
-	resolver := Resolver{Reader: g.Reader}
+	resolver := g.resolver()
 	a, conflicts, err := casRounds(g.maxAttempts(), func() (Adoption, bool, error) {
 		// No UID is excluded: every stored request is a candidate.
 		res, err := resolver.Resolve(ctx, ns, fp, "")

@@ -122,6 +122,10 @@ func (g *Guard) init() {
 	})
 }
 
+// resolver is the Resolver every step of g's decisions reads through: its
+// Reader, and its Index for steps C2 and C4.
+func (g *Guard) resolver() Resolver { return Resolver{Reader: g.Reader, Index: g.Index} }
+
 func (g *Guard) grace() time.Duration { return orDefault(g.Grace, DefaultClaimGrace) }
 
 func (g *Guard) timeout() time.Duration { return orDefault(g.Timeout, DefaultDecisionTimeout) }

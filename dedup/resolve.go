@@ -132,9 +132,9 @@ func (r Resolver) listActive(ctx context.Context, ns, fp string, exclude types.U
 // one, in kube-apiserver's watch cache (resourceVersion "0": served at
 // once, without waiting for the cache to catch up with etcd, and without a
 // request to etcd, but filtering every request of the namespace), and
-// confirmed by a direct Get before it counts. The cache may still show a request that has
-// since ended or been deleted as active; such a one must never get the
-// claim, so only the request as stored now does. docs/design.md, section 5,
+// confirmed by a direct Get before it counts. The cache may still show a
+// request that has since ended or been deleted as active; such a one must
+// never get the claim, so only the request as stored now does. docs/design.md, section 5,
 // says why a request the cache has not seen yet may be missed.
 func (r Resolver) cachedActive(ctx context.Context, ns, fp string, exclude types.UID) (*v1alpha1.RemediationRequest, error) {
 	items, err := r.cached(ctx, ns, fp)

@@ -50,7 +50,7 @@ func (d *decision) claimFirst(ctx context.Context) (Verdict, bool, error) {
 // deleted again, so that a failed decision does not block the fingerprint
 // for the grace.
 func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, action ClaimAction) (Verdict, bool, error) {
-	holder, err := Resolver{Reader: d.g.Reader, Index: d.g.Index}.cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	holder, err := d.g.resolver().cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
 		d.release(claim)
 		return Verdict{}, false, err
@@ -106,7 +106,7 @@ var releaseBackoff = wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, J
 // read is step C3: the claim and its holder, two Gets. claimed is false when
 // there is no claim.
 func (d *decision) read(ctx context.Context) (Resolution, bool, error) {
-	res, claimed, err := Resolver{Reader: d.g.Reader}.ResolveClaim(ctx, d.c.Namespace, d.c.Fingerprint)
+	res, claimed, err := d.g.resolver().ResolveClaim(ctx, d.c.Namespace, d.c.Fingerprint)
 	if err == nil && claimed {
 		d.g.seen.Observe(*res.Claim)
 		if res.Holder != nil {
@@ -120,7 +120,7 @@ func (d *decision) read(ctx context.Context) (Resolution, bool, error) {
 // claim: the List says whether an active request holds the fingerprint; the
 // claim is rebuilt for it, or taken by the candidate.
 func (d *decision) unclaimed(ctx context.Context) (Verdict, bool, error) {
-	holder, err := Resolver{Reader: d.g.Reader, Index: d.g.Index}.cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	holder, err := d.g.resolver().cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
 		return Verdict{}, false, err
 	}
@@ -259,7 +259,7 @@ func (d *decision) inFlight(ctx context.Context, res Resolution) (Verdict, bool,
 // duplicate; none, and the candidate takes the claim over. This path is
 // rare, so it can afford the List.
 func (d *decision) seekHolder(ctx context.Context, claim Claim) (Verdict, bool, error) {
-	holder, err := Resolver{Reader: d.g.Reader}.listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
+	holder, err := d.g.resolver().listActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
 		return Verdict{}, false, err
 	}
