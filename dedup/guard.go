@@ -207,11 +207,15 @@ type decision struct {
 // round runs the protocol once. A create creates its claim before it reads
 // (step C1) unless this replica has seen the fingerprint's claim recently:
 // then the claim most likely exists, and reading it first (step C3) saves
-// the create that would fail. Reactivations, whose claim normally exists,
-// and dry runs, which write nothing, read first.
+// the create that would fail. A reactivation, whose claim normally exists,
+// reads first, and creates the claim (step C1) only where there is none: a
+// claim is always written before the look that lets it vouch (step C2).
+// A dry run writes nothing.
 func (d *decision) round(ctx context.Context) (Verdict, bool, error) {
-	creates := !d.c.Reactivation && !d.dryRun
-	if creates && !d.g.seen.Known(d.c.Namespace, ClaimName(d.c.Fingerprint)) {
+	if d.dryRun {
+		return d.dryRound(ctx)
+	}
+	if !d.c.Reactivation && !d.g.seen.Known(d.c.Namespace, ClaimName(d.c.Fingerprint)) {
 		return d.claimFirst(ctx)
 	}
 	res, claimed, err := d.read(ctx)
@@ -220,8 +224,18 @@ func (d *decision) round(ctx context.Context) (Verdict, bool, error) {
 		return Verdict{}, false, err
 	case claimed:
 		return d.held(ctx, res)
-	case creates:
-		return d.claimFirst(ctx)
+	}
+	return d.claimFirst(ctx)
+}
+
+// dryRound is round for a dry run: the same reads, no write.
+func (d *decision) dryRound(ctx context.Context) (Verdict, bool, error) {
+	res, claimed, err := d.read(ctx)
+	switch {
+	case err != nil:
+		return Verdict{}, false, err
+	case claimed:
+		return d.held(ctx, res)
 	}
 	return d.unclaimed(ctx)
 }

@@ -45,14 +45,20 @@ func (d *decision) claimFirst(ctx context.Context) (Verdict, bool, error) {
 // nothing yet: an active request may have been stored without a claim
 // (created while the webhook was not guarding, or after its claim was
 // deleted). The List finds it; it gets the claim and the candidate is its
-// duplicate. The claim was written by this decision (created, or a
-// re-asked create's rewrite, as action says): if the List fails, it is
-// deleted again, so that a failed decision does not block the fingerprint
-// for the grace.
+// duplicate. The claim was written by this decision: created at step C1,
+// or rewritten at step C5, as action says. If the look fails, a claim it
+// created is deleted again, so that a failed decision does not block the
+// fingerprint for the grace. One it rewrote is left: it named the
+// candidate before, and an earlier request about the same candidate (a
+// reactivation sent twice) may be admitted under it and not yet stored;
+// deleting it would let a create in beside that write. Left, it is in
+// flight, and taken over after the grace with a List (step C8).
 func (d *decision) seekUnclaimed(ctx context.Context, claim Claim, action ClaimAction) (Verdict, bool, error) {
 	holder, err := d.g.resolver().cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
 	if err != nil {
-		d.release(claim)
+		if action == ClaimCreated {
+			d.release(claim)
+		}
 		return Verdict{}, false, err
 	}
 	if holder == nil {
@@ -116,53 +122,19 @@ func (d *decision) read(ctx context.Context) (Resolution, bool, error) {
 	return res, claimed, err
 }
 
-// unclaimed is step C4, for a reactivation or a dry run that found no
-// claim: the List says whether an active request holds the fingerprint; the
-// claim is rebuilt for it, or taken by the candidate.
+// unclaimed is step C4, for a dry run that found no claim: the look says
+// whether an active request holds the fingerprint. Nothing is written: a
+// create or a reactivation that finds no claim creates it first (step C1),
+// so that the look runs after the claim exists, as step C2's does.
 func (d *decision) unclaimed(ctx context.Context) (Verdict, bool, error) {
 	holder, err := d.g.resolver().cachedActive(ctx, d.c.Namespace, d.c.Fingerprint, d.c.UID)
-	if err != nil {
+	switch {
+	case err != nil:
 		return Verdict{}, false, err
-	}
-	if holder != nil {
-		if d.dryRun {
-			return duplicateOf(holder, ClaimNone), false, nil
-		}
-		err := d.createClaim(ctx, HolderRef{Name: holder.Name, UID: holder.UID})
-		switch {
-		case err == nil:
-			return duplicateOf(holder, ClaimCreated), false, nil
-		case apierrors.IsAlreadyExists(err):
-			return Verdict{}, true, nil
-		}
-		// The denial stands on the List alone; the claim is rebuilt by
-		// the next decision.
+	case holder != nil:
 		return duplicateOf(holder, ClaimNone), false, nil
 	}
-	if d.dryRun {
-		return allow(d.allowed, ClaimNone), false, nil
-	}
-	err = d.createClaim(ctx, d.self)
-	switch {
-	case err == nil:
-		return allow(d.allowed, ClaimCreated), false, nil
-	case apierrors.IsAlreadyExists(err):
-		return Verdict{}, true, nil
-	}
-	return Verdict{}, false, err
-}
-
-// createClaim creates the fingerprint's claim for h.
-func (d *decision) createClaim(ctx context.Context, h HolderRef) error {
-	lease := newClaimLease(d.c.Namespace, d.c.Fingerprint, h, d.g.clock().Now())
-	if err := d.g.Writer.Create(ctx, lease); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		return fmt.Errorf("create claim %s/%s: %w", d.c.Namespace, lease.Name, err)
-	}
-	d.g.seen.Observe(Claim{Lease: lease})
-	return nil
+	return allow(d.allowed, ClaimNone), false, nil
 }
 
 // held decides against a claim that exists: step C5 (heldBySelf), step C6
@@ -209,30 +181,27 @@ func pendingReactivation(claim Claim, holder *v1alpha1.RemediationRequest) bool 
 	return claim.PendingReactivation() != "" && claim.PendingReactivation() == holder.ResourceVersion
 }
 
-// heldBySelf is step C5: the claim names the candidate already.
+// heldBySelf is step C5: the claim names the candidate already. Either the
+// API server asks again about a create it has not stored (its first answer
+// was lost), or the candidate is being reactivated: its incident is over,
+// or an earlier ask about the same reactivation wrote the claim. Either way
+// the claim may vouch for nothing: the decision that wrote it may have
+// failed at its look (step C2) and be releasing it, or have looked before
+// a request stored out of reach that this decision must see. So the
+// candidate writes the claim again, recording a reactivation's pending
+// update (step C8 then waits for it), and decides as if it had just
+// created it (step C2). The release of a failed earlier decision deletes
+// only the resourceVersion it wrote, so it cannot take the claim from under
+// what this decision admits.
 func (d *decision) heldBySelf(ctx context.Context, res Resolution) (Verdict, bool, error) {
-	claim := *res.Claim
-	if claim.HolderUID() == d.c.UID && !d.c.Reactivation {
-		// The API server asks again about a create it has not stored
-		// (its first answer was lost): decide as if the claim had just
-		// been created (step C2), on a claim this decision writes first.
-		// An earlier decision about the same create may have failed and
-		// be releasing the claim as it read it; the release deletes only
-		// that resourceVersion, so it cannot take the claim from under
-		// the create this decision admits.
-		if d.dryRun {
-			return allow(d.allowed, ClaimNone), false, nil
-		}
-		written, err := d.g.hand(ctx, claim, d.self)
-		if err != nil || written == nil {
-			return Verdict{}, written == nil && err == nil, err
-		}
-		return d.seekUnclaimed(ctx, *written, ClaimTakenOver)
+	if d.dryRun {
+		return allow(d.allowed, ClaimNone), false, nil
 	}
-	// The holder of an incident now over is being reactivated: it takes
-	// the claim again, so that the claim records the pending update (step
-	// C8 then waits for it).
-	return d.takeOver(ctx, claim)
+	written, err := d.g.hand(ctx, *res.Claim, d.self)
+	if err != nil || written == nil {
+		return Verdict{}, written == nil && err == nil, err
+	}
+	return d.seekUnclaimed(ctx, *written, ClaimTakenOver)
 }
 
 // inFlight is step C8: the holder is not stored, or its admitted
@@ -244,13 +213,10 @@ func (d *decision) inFlight(ctx context.Context, res Resolution) (Verdict, bool,
 	if age < d.g.grace() {
 		return d.awaitHolder(ctx, claim, d.g.grace()-age)
 	}
-	if res.Holder == nil {
-		// A claim whose holder was never stored vouches for nothing:
-		// the List of step C2 may never have run (the decision crashed
-		// after step C1).
-		return d.seekHolder(ctx, claim)
-	}
-	return d.takeOver(ctx, claim)
+	// A claim whose holder's write failed for good vouches for nothing:
+	// the look of the decision that wrote it (step C2) may have failed or
+	// never run (the decision crashed after writing the claim).
+	return d.seekHolder(ctx, claim)
 }
 
 // seekHolder decides against a claim that vouches for no request (its

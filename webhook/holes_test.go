@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -285,5 +286,144 @@ func TestAClaimInsideItsGraceIsNotForgottenUnderTraffic(t *testing.T) {
 	}
 	if v, err := g.Admit(ctx, z, false); err != nil || !v.Allowed || v.ClaimAction != dedup.ClaimTakenOver {
 		t.Fatalf("the grace after the first decision: %+v, %v; want the claim taken over", v, err)
+	}
+}
+
+// afterFirstList runs then once, right after the first List it answers:
+// a request stored a moment after a decision's look.
+type afterFirstList struct {
+	client.Reader
+	once sync.Once
+	then func()
+}
+
+func (a *afterFirstList) List(ctx context.Context, l client.ObjectList, opts ...client.ListOption) error {
+	err := a.Reader.List(ctx, l, opts...)
+	a.once.Do(a.then)
+	return err
+}
+
+// A reactivation of x found no claim and looked for an active request of
+// its fingerprint; y is stored out of reach just after that look, while
+// the fingerprint still had no claim. The first decision may miss y (y is
+// stored after its look), but the claim it leaves must not vouch for a
+// world without y: the same reactivation asked again, after y was stored,
+// must find y. When the look ran before the claim existed, the re-ask met
+// a claim naming x and was admitted beside y without a look.
+func TestAReactivationsClaimIsWrittenBeforeItsLook(t *testing.T) {
+	ctx := context.Background()
+	ns := webhooktest.UnguardedNamespace(t, env) // out of reach: no webhook, no claim
+	fp := newFingerprint(t)
+	x := testenv.RemediationRequest(ns, "x", fp)
+	if err := env.Client.Create(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := updatePhase(x, v1alpha1.PhaseCompleted); err != nil {
+		t.Fatal(err)
+	}
+	y := testenv.RemediationRequest(ns, "y", fp)
+	reader := &afterFirstList{Reader: env.Client, then: func() {
+		if err := env.Client.Create(ctx, y); err != nil {
+			t.Errorf("store y out of reach: %v", err)
+		}
+	}}
+	g := &dedup.Guard{Reader: reader, Writer: env.Client, HolderWait: -1}
+	reactivation := dedup.Candidate{Namespace: ns, Name: "x", UID: x.UID, Fingerprint: fp,
+		Reactivation: true, StoredResourceVersion: x.ResourceVersion}
+	v, err := g.Admit(ctx, reactivation, false)
+	t.Logf("first ask, y stored just after its look: %+v, %v", v, err)
+	v, err = g.Admit(ctx, reactivation, false)
+	if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.Name != "y" {
+		t.Fatalf("the reactivation asked again after y was stored: %+v, %v; want a Duplicate of y", v, err)
+	}
+	wantHolder(t, ns, fp, y)
+}
+
+// A reactivation's look fails and its claim cannot be released: the claim
+// names x, pending, and vouches for nothing. A create that meets it after
+// the grace must look before it takes the claim over, as it does for a
+// claim whose holder was never stored: beside x stands an active request
+// stored without a claim.
+func TestACreateAfterAReactivationsFailedLookStillLooks(t *testing.T) {
+	const grace = 10 * time.Second
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fp := newFingerprint(t)
+	x := completed(t, ns, "x", fp)
+	if err := env.Client.Delete(ctx, webhooktest.Claim(t, env.Client, ns, fp)); err != nil {
+		t.Fatal(err)
+	}
+	unclaimed := unclaimedActive(t, ns, fp)
+
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	reader := &failingLists{Reader: env.Client}
+	reader.n.Store(1)
+	g := &dedup.Guard{Reader: reader, Writer: failedDeletes{env.Client}, Grace: grace, HolderWait: -1, Clock: clock}
+	reactivation := dedup.Candidate{Namespace: ns, Name: "x", UID: x.UID, Fingerprint: fp,
+		Reactivation: true, StoredResourceVersion: x.ResourceVersion}
+	v, err := g.Admit(ctx, reactivation, false)
+	t.Logf("the reactivation, its look failing: %+v, %v", v, err)
+	clock.SetTime(clock.Now().Add(grace))
+	z := dedup.Candidate{Namespace: ns, Name: "z", UID: "uid-z", Fingerprint: fp}
+	v, err = g.Admit(ctx, z, false)
+	if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.Name != unclaimed.Name {
+		t.Fatalf("a create after the grace: %+v, %v; want a Duplicate of %s", v, err, unclaimed.Name)
+	}
+	wantHolder(t, ns, fp, unclaimed)
+}
+
+// notedDeletes reports every Delete it passes on.
+type notedDeletes struct {
+	client.Client
+	done chan error
+}
+
+func (n notedDeletes) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	err := n.Client.Delete(ctx, obj, opts...)
+	n.done <- err
+	return err
+}
+
+// The update that reactivates x is sent twice: the first request is
+// admitted and its write is still on its way when the second one's look
+// fails. The second decision rewrote the claim (step C5); it must not
+// release it as a claim it created, or a create decided before the first
+// write lands finds no claim, sees x still ended and is admitted beside it.
+func TestAFailedSecondAskAboutAReactivationKeepsTheClaim(t *testing.T) {
+	ctx := context.Background()
+	ns := webhooktest.UnguardedNamespace(t, env) // the test decides and writes
+	fp := newFingerprint(t)
+	x := testenv.RemediationRequest(ns, "x", fp)
+	if err := env.Client.Create(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := updatePhase(x, v1alpha1.PhaseCompleted); err != nil {
+		t.Fatal(err)
+	}
+	reactivation := dedup.Candidate{Namespace: ns, Name: "x", UID: x.UID, Fingerprint: fp,
+		Reactivation: true, StoredResourceVersion: x.ResourceVersion}
+	g := &dedup.Guard{Reader: env.Client, Writer: env.Client, HolderWait: -1}
+	if v, err := g.Admit(ctx, reactivation, false); err != nil || !v.Allowed {
+		t.Fatalf("first ask: %+v, %v; want x reactivated", v, err)
+	}
+
+	reader := &failingLists{Reader: env.Client}
+	reader.n.Store(1)
+	deletes := make(chan error, 1)
+	second := &dedup.Guard{Reader: reader, Writer: notedDeletes{Client: env.Client, done: deletes}, HolderWait: -1}
+	if v, err := second.Admit(ctx, reactivation, false); err == nil {
+		t.Fatalf("second ask: %+v; want its look's error", v)
+	}
+	// A release runs in the background and starts at once; a second is
+	// far longer than it takes.
+	select {
+	case err := <-deletes:
+		t.Errorf("the failed second ask deleted the claim the first was admitted under (%v)", err)
+	case <-time.After(time.Second):
+	}
+
+	v, err := g.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "z", UID: "uid-z", Fingerprint: fp}, false)
+	if err != nil || v.Allowed || v.Reason != dedup.ReasonClaimInFlight || v.HolderName != "x" {
+		t.Fatalf("a create while x's reactivation is on its way: %+v, %v; want ClaimInFlight naming x", v, err)
 	}
 }
