@@ -139,7 +139,7 @@ func (d *decision) unclaimed(ctx context.Context) (Verdict, bool, error) {
 
 // held decides against a claim that exists: step C5 (heldBySelf), step C6
 // (an active holder: the candidate is its duplicate), step C7 (a holder
-// stored and inactive: the incident is over, the claim is taken over) and
+// stored and inactive, or deleted: over) and
 // step C8 (inFlight). A candidate
 // under the name the claim records but another UID is decided like any
 // other: a name is unique, so at most one of the two is stored, and the one
@@ -161,16 +161,29 @@ func (d *decision) held(ctx context.Context, res Resolution) (Verdict, bool, err
 	case res.Active():
 		// Step C6.
 		return duplicateOf(res.Holder, ClaimNone), false, nil
-	case res.Holder != nil && !pendingReactivation(claim, res.Holder):
-		// Step C7: stored and inactive, the incident is over; the claim
-		// moves on.
-		return d.takeOver(ctx, claim)
-	case res.Holder == nil && d.g.seen.HolderDeleted(claim):
-		// Step C7 too: seen stored, gone now, so deleted; never stored
-		// again, it is not in flight.
-		return d.takeOver(ctx, claim)
+	case res.Holder != nil && !pendingReactivation(claim, res.Holder),
+		res.Holder == nil && d.g.seen.HolderDeleted(claim):
+		// Step C7: stored and inactive, the incident is over; or seen
+		// stored and gone now, so deleted, and never stored again: not
+		// in flight either way. The claim moves on.
+		return d.over(ctx, claim)
 	}
 	return d.inFlight(ctx, res)
+}
+
+// over is step C7: the claim's holder ended or was deleted. A claim written
+// for a reactivation (it records the pending resourceVersion) named a
+// holder that was stored when it was written, and the look of the decision
+// that wrote it (step C2) may have failed: it vouches for nothing, and its
+// holder, stored, never reads as in flight once its resourceVersion moves
+// on. So it is taken over only after a List, as a claim in flight is past
+// the grace (step C8). Every other claim named a holder stored only after
+// its writer's look, or found active: it vouches.
+func (d *decision) over(ctx context.Context, claim Claim) (Verdict, bool, error) {
+	if claim.PendingReactivation() != "" {
+		return d.seekHolder(ctx, claim)
+	}
+	return d.takeOver(ctx, claim)
 }
 
 // pendingReactivation reports whether holder is still stored at the
@@ -249,7 +262,7 @@ func (d *decision) awaitHolder(ctx context.Context, claim Claim, left time.Durat
 		return duplicateOf(stored, ClaimNone), false, nil
 	case stored != nil:
 		// Stored and already over: step C7.
-		return d.takeOver(ctx, claim)
+		return d.over(ctx, claim)
 	}
 	return claimInFlight(claim.HolderName(), max(left-d.g.clock().Since(start), 0)), false, nil
 }

@@ -427,3 +427,62 @@ func TestAFailedSecondAskAboutAReactivationKeepsTheClaim(t *testing.T) {
 		t.Fatalf("a create while x's reactivation is on its way: %+v, %v; want ClaimInFlight naming x", v, err)
 	}
 }
+
+// A reactivation of x creates its claim, then its look fails and the claim
+// cannot be released: the claim names x, stored and ended, and vouches for
+// nothing, while y stands active beside x, stored without a claim. Once x
+// is no longer stored at the resourceVersion the reactivation replaced (its
+// status written again, or x deleted), the claim no longer reads as in
+// flight; a create that meets it must still look before it takes the claim
+// over, since the look of the decision that wrote it failed.
+func TestAReactivationsClaimIsNotTrustedWithoutItsLook(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]func(t *testing.T, g *dedup.Guard, x *v1alpha1.RemediationRequest){
+		"x's status written again": func(t *testing.T, _ *dedup.Guard, x *v1alpha1.RemediationRequest) {
+			if err := updatePhase(x, v1alpha1.PhaseFailed); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"x deleted after the replica saw it stored": func(t *testing.T, g *dedup.Guard, x *v1alpha1.RemediationRequest) {
+			v, err := g.Admit(ctx, dedup.Candidate{Namespace: x.Namespace, Name: "early", UID: "uid-early", Fingerprint: x.Spec.SignalFingerprint}, false)
+			if err != nil || v.Reason != dedup.ReasonClaimInFlight {
+				t.Fatalf("a create while x's reactivation may be on its way: %+v, %v; want ClaimInFlight", v, err)
+			}
+			if err := env.Client.Delete(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, change := range cases {
+		t.Run(name, func(t *testing.T) {
+			ns := webhooktest.UnguardedNamespace(t, env) // the test decides and writes
+			fp := newFingerprint(t)
+			x := testenv.RemediationRequest(ns, "x", fp)
+			if err := env.Client.Create(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+			if err := updatePhase(x, v1alpha1.PhaseCompleted); err != nil {
+				t.Fatal(err)
+			}
+			y := testenv.RemediationRequest(ns, "y", fp)
+			if err := env.Client.Create(ctx, y); err != nil {
+				t.Fatal(err)
+			}
+			reader := &failingLists{Reader: env.Client}
+			reader.n.Store(1)
+			failing := &dedup.Guard{Reader: reader, Writer: failedDeletes{env.Client}, HolderWait: -1}
+			if v, err := failing.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "x", UID: x.UID, Fingerprint: fp,
+				Reactivation: true, StoredResourceVersion: x.ResourceVersion}, false); err == nil {
+				t.Fatalf("the reactivation: %+v; want its look's error", v)
+			}
+
+			g := &dedup.Guard{Reader: env.Client, Writer: env.Client, HolderWait: -1}
+			change(t, g, x)
+			v, err := g.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "z", UID: "uid-z", Fingerprint: fp}, false)
+			if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.Name != "y" {
+				t.Fatalf("a create meeting the claim: %+v, %v; want a Duplicate of y", v, err)
+			}
+			wantHolder(t, ns, fp, y)
+		})
+	}
+}
