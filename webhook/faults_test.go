@@ -119,6 +119,34 @@ func unclaimedActive(t *testing.T, ns, fp string) *v1alpha1.RemediationRequest {
 	return a
 }
 
+// Without a claim, a dry run and a reactivation find an active request
+// stored without one as a create does: a dry run from its look alone (step
+// C4, nothing written), a reactivation after creating the claim (steps C1,
+// C2), which then goes to the active request.
+func TestWithoutAClaimDryRunsAndReactivationsFindTheUnclaimedRequest(t *testing.T) {
+	ctx := context.Background()
+	t.Run("dry run", func(t *testing.T) {
+		ns := env.Namespace(t)
+		fp := newFingerprint(t)
+		a := unclaimedActive(t, ns, fp)
+		wantDuplicate(t, create(ctx, testenv.RemediationRequest(ns, "dry", fp), true), a, "<none>")
+		if l := webhooktest.Claim(t, env.Client, ns, fp); l != nil {
+			t.Errorf("the dry run wrote claim %s", l.Name)
+		}
+	})
+	t.Run("reactivation", func(t *testing.T) {
+		ns := env.Namespace(t)
+		fp := newFingerprint(t)
+		done := completed(t, ns, "done", fp)
+		if err := env.Client.Delete(ctx, webhooktest.Claim(t, env.Client, ns, fp)); err != nil {
+			t.Fatal(err)
+		}
+		a := unclaimedActive(t, ns, fp)
+		wantDuplicate(t, updatePhase(done, v1alpha1.PhaseProcessing), a, "<none>")
+		wantHolder(t, ns, fp, a)
+	})
+}
+
 func TestActiveRequestWithoutClaimIsFoundAndTheClaimRebuilt(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
