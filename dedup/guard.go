@@ -210,12 +210,9 @@ type decision struct {
 // the create that would fail. A reactivation, whose claim normally exists,
 // reads first, and creates the claim (step C1) only where there is none: a
 // claim is always written before the look that lets it vouch (step C2).
-// A dry run writes nothing.
+// A dry run reads, and writes nothing (step C4).
 func (d *decision) round(ctx context.Context) (Verdict, bool, error) {
-	if d.dryRun {
-		return d.dryRound(ctx)
-	}
-	if !d.c.Reactivation && !d.g.seen.Known(d.c.Namespace, ClaimName(d.c.Fingerprint)) {
+	if !d.dryRun && !d.c.Reactivation && !d.g.seen.Known(d.c.Namespace, ClaimName(d.c.Fingerprint)) {
 		return d.claimFirst(ctx)
 	}
 	res, claimed, err := d.read(ctx)
@@ -224,18 +221,8 @@ func (d *decision) round(ctx context.Context) (Verdict, bool, error) {
 		return Verdict{}, false, err
 	case claimed:
 		return d.held(ctx, res)
+	case d.dryRun:
+		return d.unclaimed(ctx)
 	}
 	return d.claimFirst(ctx)
-}
-
-// dryRound is round for a dry run: the same reads, no write.
-func (d *decision) dryRound(ctx context.Context) (Verdict, bool, error) {
-	res, claimed, err := d.read(ctx)
-	switch {
-	case err != nil:
-		return Verdict{}, false, err
-	case claimed:
-		return d.held(ctx, res)
-	}
-	return d.unclaimed(ctx)
 }

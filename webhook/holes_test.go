@@ -314,13 +314,7 @@ func TestAReactivationsClaimIsWrittenBeforeItsLook(t *testing.T) {
 	ctx := context.Background()
 	ns := webhooktest.UnguardedNamespace(t, env) // out of reach: no webhook, no claim
 	fp := newFingerprint(t)
-	x := testenv.RemediationRequest(ns, "x", fp)
-	if err := env.Client.Create(ctx, x); err != nil {
-		t.Fatal(err)
-	}
-	if err := updatePhase(x, v1alpha1.PhaseCompleted); err != nil {
-		t.Fatal(err)
-	}
+	x := endedOutOfReach(t, ns, "x", fp)
 	y := testenv.RemediationRequest(ns, "y", fp)
 	reader := &afterFirstList{Reader: env.Client, then: func() {
 		if err := env.Client.Create(ctx, y); err != nil {
@@ -328,8 +322,7 @@ func TestAReactivationsClaimIsWrittenBeforeItsLook(t *testing.T) {
 		}
 	}}
 	g := &dedup.Guard{Reader: reader, Writer: env.Client, HolderWait: -1}
-	reactivation := dedup.Candidate{Namespace: ns, Name: "x", UID: x.UID, Fingerprint: fp,
-		Reactivation: true, StoredResourceVersion: x.ResourceVersion}
+	reactivation := reactivationOf(x)
 	v, err := g.Admit(ctx, reactivation, false)
 	t.Logf("first ask, y stored just after its look: %+v, %v", v, err)
 	v, err = g.Admit(ctx, reactivation, false)
@@ -359,8 +352,7 @@ func TestACreateAfterAReactivationsFailedLookStillLooks(t *testing.T) {
 	reader := &failingLists{Reader: env.Client}
 	reader.n.Store(1)
 	g := &dedup.Guard{Reader: reader, Writer: failedDeletes{env.Client}, Grace: grace, HolderWait: -1, Clock: clock}
-	reactivation := dedup.Candidate{Namespace: ns, Name: "x", UID: x.UID, Fingerprint: fp,
-		Reactivation: true, StoredResourceVersion: x.ResourceVersion}
+	reactivation := reactivationOf(x)
 	v, err := g.Admit(ctx, reactivation, false)
 	t.Logf("the reactivation, its look failing: %+v, %v", v, err)
 	clock.SetTime(clock.Now().Add(grace))
@@ -393,15 +385,8 @@ func TestAFailedSecondAskAboutAReactivationKeepsTheClaim(t *testing.T) {
 	ctx := context.Background()
 	ns := webhooktest.UnguardedNamespace(t, env) // the test decides and writes
 	fp := newFingerprint(t)
-	x := testenv.RemediationRequest(ns, "x", fp)
-	if err := env.Client.Create(ctx, x); err != nil {
-		t.Fatal(err)
-	}
-	if err := updatePhase(x, v1alpha1.PhaseCompleted); err != nil {
-		t.Fatal(err)
-	}
-	reactivation := dedup.Candidate{Namespace: ns, Name: "x", UID: x.UID, Fingerprint: fp,
-		Reactivation: true, StoredResourceVersion: x.ResourceVersion}
+	x := endedOutOfReach(t, ns, "x", fp)
+	reactivation := reactivationOf(x)
 	g := &dedup.Guard{Reader: env.Client, Writer: env.Client, HolderWait: -1}
 	if v, err := g.Admit(ctx, reactivation, false); err != nil || !v.Allowed {
 		t.Fatalf("first ask: %+v, %v; want x reactivated", v, err)
@@ -457,13 +442,7 @@ func TestAReactivationsClaimIsNotTrustedWithoutItsLook(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ns := webhooktest.UnguardedNamespace(t, env) // the test decides and writes
 			fp := newFingerprint(t)
-			x := testenv.RemediationRequest(ns, "x", fp)
-			if err := env.Client.Create(ctx, x); err != nil {
-				t.Fatal(err)
-			}
-			if err := updatePhase(x, v1alpha1.PhaseCompleted); err != nil {
-				t.Fatal(err)
-			}
+			x := endedOutOfReach(t, ns, "x", fp)
 			y := testenv.RemediationRequest(ns, "y", fp)
 			if err := env.Client.Create(ctx, y); err != nil {
 				t.Fatal(err)
@@ -471,8 +450,7 @@ func TestAReactivationsClaimIsNotTrustedWithoutItsLook(t *testing.T) {
 			reader := &failingLists{Reader: env.Client}
 			reader.n.Store(1)
 			failing := &dedup.Guard{Reader: reader, Writer: failedDeletes{env.Client}, HolderWait: -1}
-			if v, err := failing.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "x", UID: x.UID, Fingerprint: fp,
-				Reactivation: true, StoredResourceVersion: x.ResourceVersion}, false); err == nil {
+			if v, err := failing.Admit(ctx, reactivationOf(x), false); err == nil {
 				t.Fatalf("the reactivation: %+v; want its look's error", v)
 			}
 
@@ -485,4 +463,25 @@ func TestAReactivationsClaimIsNotTrustedWithoutItsLook(t *testing.T) {
 			wantHolder(t, ns, fp, y)
 		})
 	}
+}
+
+// endedOutOfReach stores a request of fp in ns, an unguarded namespace,
+// and ends it, without a claim.
+func endedOutOfReach(t *testing.T, ns, name, fp string) *v1alpha1.RemediationRequest {
+	t.Helper()
+	x := testenv.RemediationRequest(ns, name, fp)
+	if err := env.Client.Create(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	if err := updatePhase(x, v1alpha1.PhaseCompleted); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// reactivationOf is the candidate for the move of x, as stored now, back
+// to an active phase.
+func reactivationOf(x *v1alpha1.RemediationRequest) dedup.Candidate {
+	return dedup.Candidate{Namespace: x.Namespace, Name: x.Name, UID: x.UID, Fingerprint: x.Spec.SignalFingerprint,
+		Reactivation: true, StoredResourceVersion: x.ResourceVersion}
 }
