@@ -233,7 +233,8 @@ func (d *decision) inFlight(ctx context.Context, res Resolution) (Verdict, bool,
 }
 
 // seekHolder decides against a claim that vouches for no request (its
-// holder never stored, or forged): the List finds an active request stored
+// holder's write failed for good, its holder is a reactivation's whose
+// look may have failed, or it is forged): the List finds an active request stored
 // without a vouching claim, which gets the claim, and the candidate is its
 // duplicate; none, and the candidate takes the claim over. This path is
 // rare, so it can afford the List.
