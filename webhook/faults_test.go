@@ -137,14 +137,22 @@ func TestWithoutAClaimDryRunsAndReactivationsFindTheUnclaimedRequest(t *testing.
 	t.Run("reactivation", func(t *testing.T) {
 		ns := env.Namespace(t)
 		fp := newFingerprint(t)
-		done := completed(t, ns, "done", fp)
-		if err := env.Client.Delete(ctx, webhooktest.Claim(t, env.Client, ns, fp)); err != nil {
-			t.Fatal(err)
-		}
+		done := completedWithoutClaim(t, ns, "done", fp)
 		a := unclaimedActive(t, ns, fp)
 		wantDuplicate(t, updatePhase(done, v1alpha1.PhaseProcessing), a, "<none>")
 		wantHolder(t, ns, fp, a)
 	})
+}
+
+// completedWithoutClaim creates a request through the webhook, completes
+// it and deletes its claim.
+func completedWithoutClaim(t *testing.T, ns, name, fp string) *v1alpha1.RemediationRequest {
+	t.Helper()
+	rr := completed(t, ns, name, fp)
+	if err := env.Client.Delete(context.Background(), webhooktest.Claim(t, env.Client, ns, fp)); err != nil {
+		t.Fatalf("delete claim: %v", err)
+	}
+	return rr
 }
 
 func TestActiveRequestWithoutClaimIsFoundAndTheClaimRebuilt(t *testing.T) {

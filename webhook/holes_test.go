@@ -166,7 +166,7 @@ func TestARetryAfterAFailedListStillLooksForAnUnclaimedRequest(t *testing.T) {
 	}
 	clock.SetTime(clock.Now().Add(grace))
 	v, err = g.Admit(ctx, retry, false)
-	if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.Name != unclaimed.Name {
+	if !isDuplicateOf(v, err, unclaimed.Name) {
 		t.Fatalf("retry after the grace: %+v, %v; want a Duplicate of %s", v, err, unclaimed.Name)
 	}
 	wantHolder(t, ns, fp, unclaimed)
@@ -326,7 +326,7 @@ func TestAReactivationsClaimIsWrittenBeforeItsLook(t *testing.T) {
 	v, err := g.Admit(ctx, reactivation, false)
 	t.Logf("first ask, y stored just after its look: %+v, %v", v, err)
 	v, err = g.Admit(ctx, reactivation, false)
-	if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.Name != "y" {
+	if !isDuplicateOf(v, err, "y") {
 		t.Fatalf("the reactivation asked again after y was stored: %+v, %v; want a Duplicate of y", v, err)
 	}
 	wantHolder(t, ns, fp, y)
@@ -342,10 +342,7 @@ func TestACreateAfterAReactivationsFailedLookStillLooks(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	fp := newFingerprint(t)
-	x := completed(t, ns, "x", fp)
-	if err := env.Client.Delete(ctx, webhooktest.Claim(t, env.Client, ns, fp)); err != nil {
-		t.Fatal(err)
-	}
+	x := completedWithoutClaim(t, ns, "x", fp)
 	unclaimed := unclaimedActive(t, ns, fp)
 
 	clock := clocktesting.NewFakePassiveClock(time.Now())
@@ -358,7 +355,7 @@ func TestACreateAfterAReactivationsFailedLookStillLooks(t *testing.T) {
 	clock.SetTime(clock.Now().Add(grace))
 	z := dedup.Candidate{Namespace: ns, Name: "z", UID: "uid-z", Fingerprint: fp}
 	v, err = g.Admit(ctx, z, false)
-	if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.Name != unclaimed.Name {
+	if !isDuplicateOf(v, err, unclaimed.Name) {
 		t.Fatalf("a create after the grace: %+v, %v; want a Duplicate of %s", v, err, unclaimed.Name)
 	}
 	wantHolder(t, ns, fp, unclaimed)
@@ -457,7 +454,7 @@ func TestAReactivationsClaimIsNotTrustedWithoutItsLook(t *testing.T) {
 			g := &dedup.Guard{Reader: env.Client, Writer: env.Client, HolderWait: -1}
 			change(t, g, x)
 			v, err := g.Admit(ctx, dedup.Candidate{Namespace: ns, Name: "z", UID: "uid-z", Fingerprint: fp}, false)
-			if err != nil || v.Allowed || v.Reason != dedup.ReasonDuplicate || v.Holder == nil || v.Holder.Name != "y" {
+			if !isDuplicateOf(v, err, "y") {
 				t.Fatalf("a create meeting the claim: %+v, %v; want a Duplicate of y", v, err)
 			}
 			wantHolder(t, ns, fp, y)
@@ -484,4 +481,10 @@ func endedOutOfReach(t *testing.T, ns, name, fp string) *v1alpha1.RemediationReq
 func reactivationOf(x *v1alpha1.RemediationRequest) dedup.Candidate {
 	return dedup.Candidate{Namespace: x.Namespace, Name: x.Name, UID: x.UID, Fingerprint: x.Spec.SignalFingerprint,
 		Reactivation: true, StoredResourceVersion: x.ResourceVersion}
+}
+
+// isDuplicateOf reports whether a Guard's decision is a Duplicate denial
+// naming holder.
+func isDuplicateOf(v dedup.Verdict, err error, holder string) bool {
+	return err == nil && !v.Allowed && v.Reason == dedup.ReasonDuplicate && v.Holder != nil && v.Holder.Name == holder
 }
