@@ -125,16 +125,19 @@ func TestAPIServerRestartedMidStormGatewayTurnsUnreadyAndRecoversWithoutRestart(
 		mu     sync.Mutex
 		states []bool
 	)
-	watching := make(chan struct{})
+	watching, sampled := make(chan struct{}), make(chan struct{})
 	var watch sync.WaitGroup
 	watch.Go(func() {
-		for {
+		for first := true; ; first = false {
 			r := gw.Ready()
 			mu.Lock()
 			if len(states) == 0 || states[len(states)-1] != r {
 				states = append(states, r)
 			}
 			mu.Unlock()
+			if first {
+				close(sampled)
+			}
 			select {
 			case <-watching:
 				return
@@ -143,6 +146,9 @@ func TestAPIServerRestartedMidStormGatewayTurnsUnreadyAndRecoversWithoutRestart(
 		}
 	})
 
+	// The first sample is the state before the restart: taken once the
+	// watch has started, not whenever its goroutine first runs.
+	<-sampled
 	restartAPIServer(t)
 	restarted := time.Now()
 	s.waitFor(t, 100, restarted, "signals counted after the restart", isOK)
